@@ -1,0 +1,55 @@
+"""``dapt <command>``: a thin dispatcher; each stage's CLI lives in ``components/<stage>/cli.py``.
+
+A stage module provides ``add_arguments(parser)`` and ``run(args) -> int``. Only the chosen
+command's module is imported, so ``dapt validate`` never pays for torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from components.errors import ConfigError, InputError, UsageError
+
+# command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "params": ("components.params_cli", "check params.yaml, show resolved values, switch profile"),
+    "ingest": ("components.ingest.cli", "normalise bundled/raw inputs into canonical JSONL"),
+    "validate": ("components.validate.cli", "run the data-quality suites (exit 0 pass, 1 fail)"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: dapt <command> [options]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "dapt <command> --help shows a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(_usage())
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"dapt: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    parser = argparse.ArgumentParser(prog=f"dapt {command}", description=COMMANDS[command][1])
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ConfigError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

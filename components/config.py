@@ -1,0 +1,229 @@
+"""params.yaml -> typed, validated dataclasses, one per stage section.
+
+Each section may carry ``profiles: {smoke: {...}, demo: {...}, full: {...}}`` overrides; the
+top-level ``profile`` key picks one. Keeping a section's overrides inside the section means a DVC
+stage that lists ``params: [profile, <section>]`` reruns exactly when its resolved values change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+import yaml
+
+from components.errors import ConfigError
+
+PROFILES = ("smoke", "demo", "full")
+DEFAULT_PROFILE = "demo"
+T = TypeVar("T")
+
+# section -> "module:Class"; imported lazily so reading one section never imports torch.
+SECTIONS: dict[str, str] = {
+    "tracking": "components.config:TrackingParams",
+    "ingest": "components.ingest.params:IngestParams",
+    "validate": "components.validate.params:ValidateParams",
+}
+
+
+def param(default: Any = MISSING, *, ge=None, gt=None, le=None, lt=None, help: str = "", **kw):
+    """A dataclass field with range bounds checked at load time."""
+    meta = {"ge": ge, "gt": gt, "le": le, "lt": lt, "help": help}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta, **kw)
+    return field(default=default, metadata=meta, **kw)
+
+
+@dataclass
+class TrackingParams:
+    """Where runs, models and data versions are stored (environment variables may override)."""
+
+    mlflow_uri: str = param(
+        "sqlite:///.mlflow/mlflow.db",
+        help="MLflow tracking URI; relative sqlite paths are under the project",
+    )
+    mlflow_artifacts: str = param(".mlflow/artifacts", help="artifact folder for new experiments")
+    experiment: str = param("domain-adaptation")
+    dvc_remote: str = param(".dvc-remote", help="default DVC remote folder (also in .dvc/config)")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(
+            errors[0] if len(errors) == 1 else f"{key}: {value!r} matches none of {tp}"
+        )
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
+        inner = args[0] if args else Any
+        return [_coerce(inner, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        inner = args[1] if len(args) == 2 else Any
+        return {str(k): _coerce(inner, v, f"{key}.{k}") for k, v in value.items()}
+    if is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        return build(tp, value, key)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported parameter type {_type_name(tp)}")
+
+
+def _check_range(f: dataclasses.Field, value: Any, key: str) -> None:
+    if value is None or not isinstance(value, int | float) or isinstance(value, bool):
+        return
+    m = f.metadata
+    for name, ok, word in (
+        ("ge", lambda b: value >= b, ">="),
+        ("gt", lambda b: value > b, ">"),
+        ("le", lambda b: value <= b, "<="),
+        ("lt", lambda b: value < b, "<"),
+    ):
+        bound = m.get(name)
+        if bound is not None and not ok(bound):
+            raise ConfigError(f"{key}: {value!r} is out of range (must be {word} {bound})")
+
+
+def build(cls: type[T], data: dict[str, Any], key: str) -> T:
+    """Build dataclass ``cls`` from ``data``; every error names the full key path."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}: unknown key (known keys: {', '.join(known)})")
+    kwargs = {}
+    for name, f in known.items():
+        sub = f"{key}.{name}"
+        if name in data:
+            kwargs[name] = _coerce(hints[name], data[name], sub)
+            _check_range(f, kwargs[name], sub)
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise ConfigError(f"{sub}: required key is missing")
+    obj = cls(**kwargs)
+    check = getattr(obj, "check", None)
+    if check is not None:
+        for problem in check() or []:
+            raise ConfigError(f"{key}.{problem}")
+    return obj
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = (
+            deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        )
+    return out
+
+
+def read_params_file(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: parameters file not found (run from the project root)")
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections")
+    return data
+
+
+def active_profile(data: dict[str, Any]) -> str:
+    profile = data.get("profile", DEFAULT_PROFILE)
+    if profile not in PROFILES:
+        raise ConfigError(f"profile: {profile!r} is not one of {', '.join(PROFILES)}")
+    return profile
+
+
+def section_class(section: str) -> type:
+    if section not in SECTIONS:
+        raise ConfigError(f"{section}: unknown section (known: {', '.join(SECTIONS)})")
+    module, cls = SECTIONS[section].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def resolve_section(data: dict[str, Any], section: str, profile: str) -> dict[str, Any]:
+    raw = dict(data.get(section) or {})
+    overrides = raw.pop("profiles", None) or {}
+    bad = sorted(set(overrides) - set(PROFILES))
+    if bad:
+        raise ConfigError(
+            f"{section}.profiles.{bad[0]}: unknown profile (known: {', '.join(PROFILES)})"
+        )
+    return deep_merge(raw, overrides.get(profile) or {})
+
+
+def load_section(
+    section: str, path: str | os.PathLike = "params.yaml", *, profile: str | None = None
+):
+    """Typed parameters of one section with the active (or given) profile applied."""
+    data = read_params_file(path)
+    profile = profile or active_profile(data)
+    return build(section_class(section), resolve_section(data, section, profile), section)
+
+
+def load_all(
+    path: str | os.PathLike = "params.yaml", *, profile: str | None = None
+) -> dict[str, Any]:
+    """Every section, validated; unknown top-level keys are errors."""
+    data = read_params_file(path)
+    profile = profile or active_profile(data)
+    unknown = sorted(set(data) - set(SECTIONS) - {"profile"})
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown section (known: profile, {', '.join(SECTIONS)})")
+    return {s: build(section_class(s), resolve_section(data, s, profile), s) for s in SECTIONS}
+
+
+def as_flat_dict(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten a params dataclass for MLflow (``validate.corpus.max_dup_rate``)."""
+    src = dataclasses.asdict(obj) if is_dataclass(obj) else obj
+    flat: dict[str, Any] = {}
+    for k, v in src.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            flat.update(as_flat_dict(v, name + "."))
+        else:
+            flat[name] = v
+    return flat

@@ -1,0 +1,75 @@
+"""Text normalisation, Chinese sentence splitting, script statistics and content hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+
+# C0/C1 controls except tab, newline and carriage return: they never belong in a corpus.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SPACES_RE = re.compile(r"[ \t\u00a0\u3000]+")
+_BLANK_LINES_RE = re.compile(r"\n{3,}")
+HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
+LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
+# Any letter of any script: \w minus digits and underscore.
+LETTER_RE = re.compile(r"[^\W\d_]")
+_SENT_END_RE = re.compile(r"([。！？!?；;…]+[”’」』）)]*|\n+)")
+
+
+def normalize(text: str, *, form: str = "NFKC", unescape_html: bool = False) -> str:
+    """NFKC, optional HTML-entity decoding, control characters removed, whitespace collapsed.
+
+    NFKC folds full-width ASCII (``１２ｍｇ`` -> ``12mg``) so the same term is counted once.
+    """
+    if unescape_html:
+        text = html.unescape(text)
+    if form:
+        text = unicodedata.normalize(form, text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = CONTROL_RE.sub("", text)
+    text = _SPACES_RE.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    return _BLANK_LINES_RE.sub("\n\n", text).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split Chinese (and mixed) text after sentence-final punctuation and at line breaks."""
+    parts = _SENT_END_RE.split(text)
+    sentences: list[str] = []
+    for i in range(0, len(parts), 2):
+        sent = parts[i] + (parts[i + 1] if i + 1 < len(parts) and parts[i + 1].strip() else "")
+        sent = sent.strip()
+        if sent:
+            sentences.append(sent)
+    return sentences
+
+
+def script_counts(text: str) -> tuple[int, int, int]:
+    """(letters, Han characters, Latin letters); counted by substitution, not per-char Python."""
+    letters = len(text) - len(LETTER_RE.sub("", text))
+    if not letters:
+        return 0, 0, 0
+    han = len(text) - len(HAN_RE.sub("", text))
+    latin = len(text) - len(LATIN_RE.sub("", text))
+    return letters, han, latin
+
+
+def content_hash(text: str) -> str:
+    """Stable 128-bit hex digest of a text, for exact dedup and lineage."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def hash64(text: str) -> int:
+    """64-bit integer digest, cheaper to keep in a set than a hex string."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def file_digest(path: str, *, chunk: int = 1 << 20) -> str:
+    """MD5 of a file's bytes: the same digest DVC records, so lineage can be cross-checked."""
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,1 @@
+"""Ingest: normalise raw inputs (any supported format/encoding) into canonical JSONL."""

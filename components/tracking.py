@@ -1,0 +1,151 @@
+"""MLflow run per stage: resolved params, metrics, input digests, git commit and stage tags.
+
+Defaults are a local SQLite store and artifact folder inside the project; ``MLFLOW_TRACKING_URI``
+overrides them, and says so on stderr (never silently).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from components.config import TrackingParams, as_flat_dict, load_section
+
+_MLFLOW_PARAM_MAX = 6000
+
+
+def project_root(start: str | os.PathLike | None = None) -> Path:
+    """The nearest folder upward holding params.yaml (the project root), else the cwd."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "params.yaml").exists():
+            return folder
+    return here
+
+
+def git_commit(root: Path) -> tuple[str, bool]:
+    """(commit, dirty) of the project checkout; ("unknown", True) outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
+        return commit, dirty
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", True
+
+
+def resolve_tracking_uri(params: TrackingParams, root: Path) -> str:
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        if env != params.mlflow_uri:
+            print(
+                f"[tracking] MLFLOW_TRACKING_URI={env} overrides params.yaml "
+                f"tracking.mlflow_uri={params.mlflow_uri}",
+                file=sys.stderr,
+            )
+        return env
+    uri = params.mlflow_uri
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        db = (root / uri[len(prefix) :]).resolve()
+        db.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:////{str(db).lstrip('/')}"  # four slashes: absolute path
+    return uri
+
+
+def _artifact_location(params: TrackingParams, root: Path) -> str:
+    folder = Path(params.mlflow_artifacts)
+    if not folder.is_absolute():
+        folder = root / folder
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder.resolve().as_uri()
+
+
+def configure(root: Path | None = None) -> tuple[str, str]:
+    """Point MLflow at the project's store; returns (tracking URI, experiment id)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    root = root or project_root()
+    params = load_section("tracking", root / "params.yaml")
+    uri = resolve_tracking_uri(params, root)
+    mlflow.set_tracking_uri(uri)
+    exp = mlflow.get_experiment_by_name(params.experiment)
+    exp_id = (
+        exp.experiment_id
+        if exp
+        else mlflow.create_experiment(params.experiment, _artifact_location(params, root))
+    )
+    mlflow.set_experiment(experiment_id=exp_id)
+    return uri, exp_id
+
+
+def _log_inputs(paths: list[str], root: Path) -> None:
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    from components.data.text import file_digest
+
+    for p in paths:
+        path = Path(p)
+        files = sorted(q for q in path.rglob("*") if q.is_file()) if path.is_dir() else [path]
+        for f in files:
+            if not f.exists():
+                continue
+            ds = MetaDataset(
+                source=resolve_dataset_source(str(f.resolve())),
+                name=str(f.resolve().relative_to(root))
+                if f.resolve().is_relative_to(root)
+                else str(f),
+                digest=file_digest(f),
+            )
+            mlflow.log_input(ds, context="input", tags={"md5": ds.digest})
+
+
+@contextlib.contextmanager
+def stage_run(
+    stage: str,
+    params: Any,
+    *,
+    inputs: list[str] | None = None,
+    profile: str | None = None,
+    root: Path | None = None,
+) -> Iterator[Any]:
+    """Open an MLflow run for one stage execution and log what it ran with.
+
+    A pipeline-level parent run can be named through ``DAPT_PARENT_RUN_ID``.
+    """
+    import mlflow
+
+    root = root or project_root()
+    configure(root)
+    commit, dirty = git_commit(root)
+    tags = {"stage": stage, "git_commit": commit, "git_dirty": str(dirty).lower()}
+    if profile:
+        tags["profile"] = profile
+    parent = os.environ.get("DAPT_PARENT_RUN_ID")
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    with mlflow.start_run(run_name=stage, tags=tags) as run:
+        flat = {k: str(v)[:_MLFLOW_PARAM_MAX] for k, v in as_flat_dict(params).items()}
+        items = list(flat.items())
+        for i in range(0, len(items), 100):
+            mlflow.log_params(dict(items[i : i + 100]))
+        if inputs:
+            _log_inputs(inputs, root)
+        yield run

@@ -1,0 +1,1 @@
+"""Validate: great-expectations suites over corpora and labeled task splits; fails closed."""
