@@ -17,6 +17,13 @@ from components.errors import InputError
 DEFAULT_MANIFEST = "data/validated/manifest.json"
 
 
+def manifest_key(path: str | os.PathLike) -> str:
+    """Project-relative path when under the working directory (the project root), else absolute."""
+    absolute = os.path.abspath(path)
+    rel = os.path.relpath(absolute)
+    return absolute if rel.startswith("..") else os.path.normpath(rel)
+
+
 def require_validated(paths: list[str | os.PathLike], manifest: str | os.PathLike = DEFAULT_MANIFEST) -> None:
     mpath = Path(manifest)
     if not mpath.exists():
@@ -26,7 +33,7 @@ def require_validated(paths: list[str | os.PathLike], manifest: str | os.PathLik
         raise InputError(str(mpath), "the last validation failed", "fix the inputs named in reports/validation/summary.txt and re-run validate")
     files = entries.get("files", {})
     for p in paths:
-        key = os.path.normpath(str(p))
+        key = manifest_key(p)
         if key not in files:
             raise InputError(str(p), f"not covered by the validation manifest {mpath}", "add it to the validate stage's inputs")
         if file_digest(p) != files[key]["md5"]:

@@ -97,8 +97,8 @@ class DocumentReader:
             byte_offset=offset,
         )
 
-    def lines(self) -> Iterator[tuple[int, str]]:
-        """(1-based line number, decoded line without its line end)."""
+    def lines(self, keep_ends: bool = False) -> Iterator[tuple[int, str]]:
+        """(1-based line number, decoded line; without its line end unless ``keep_ends``)."""
         with self._open() as f:
             head = f.read(_SNIFF_BYTES)
             if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -139,7 +139,7 @@ class DocumentReader:
                     raise self._encoding_error(sample, lineno, offset + exc.start) from None
                 offset += len(raw_line)
                 self.bytes_read = self._raw.tell()
-                yield lineno, text.rstrip("\r\n")
+                yield lineno, text if keep_ends else text.rstrip("\r\n")
             self.bytes_read = self.total_bytes
 
     # -- documents -----------------------------------------------------------------------------
@@ -173,7 +173,7 @@ class DocumentReader:
             yield from self._row_docs(row, lineno, available=list(row))
 
     def _table(self, delimiter: str) -> Iterator[Document]:
-        numbered = self.lines()
+        numbered = self.lines(keep_ends=True)  # csv needs the ends to keep quoted newlines
         current = [0]
 
         def text_lines() -> Iterator[str]:

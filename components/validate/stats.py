@@ -82,7 +82,7 @@ class CorpusStats:
     def note(self, check: str, doc: Document) -> None:
         ex = self.examples.setdefault(check, [])
         if len(ex) < MAX_EXAMPLES:
-            ex.append({"id": doc.id, "text": doc.text[:80]})
+            ex.append({"id": doc.id, "text": " ".join(doc.text[:80].split())})
 
     def as_row(self, lang: str) -> dict:
         """The one-row table validated by the corpus-level suite."""

@@ -1,0 +1,141 @@
+"""``dapt validate``: run the suites on given files; exit 0 pass, 1 fail, 2 usage error.
+
+Fails closed: on failure nothing is written to the manifest, so downstream stages refuse to run,
+and the previous manifest (the last good validation) is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from components.config import active_profile, load_section, read_params_file
+from components.data.gate import manifest_key
+from components.data.text import file_digest
+from components.data.writers import atomic_dir, write_json
+from components.errors import UsageError
+from components.validate.core import ReadOptions, validate_files
+from components.validate.params import ValidateParams
+from components.validate.report import summary_dict, write_reports
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--corpus",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="unlabeled corpus (repeatable)",
+    )
+    p.add_argument("--task-train", metavar="FILE")
+    p.add_argument("--task-dev", metavar="FILE")
+    p.add_argument("--task-test", metavar="FILE")
+    p.add_argument(
+        "--labels", metavar="FILE", help="declared label set, one per line (default: train labels)"
+    )
+    p.add_argument("--lang", choices=["zh", "en"], help="script checked by the script-ratio check")
+    p.add_argument(
+        "--encoding", default="utf-8", help="input encoding, e.g. gb18030 (default utf-8)"
+    )
+    p.add_argument(
+        "--format", choices=["jsonl", "txt", "tsv", "csv"], help="default: from the file name"
+    )
+    p.add_argument(
+        "--text-field", default="text", help="text field/column (comma-separated for several)"
+    )
+    p.add_argument("--label-field", default="label")
+    p.add_argument(
+        "--report", default="reports/validation", help="folder for summary + HTML + Data Docs"
+    )
+    p.add_argument("--manifest", help="on success, record validated files and digests here")
+    p.add_argument("--metrics", help="small JSON of headline numbers (DVC metrics)")
+    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--no-docs", action="store_true", help="skip GX Data Docs (faster)")
+    p.add_argument("--no-mlflow", action="store_true")
+
+
+def _check_usage(args: argparse.Namespace) -> dict[str, str] | None:
+    if args.task_dev and not args.task_train:
+        raise UsageError("--task-dev needs --task-train and --task-test")
+    if bool(args.task_train) != bool(args.task_test):
+        raise UsageError("--task-train and --task-test go together")
+    if not args.corpus and not args.task_train:
+        raise UsageError(
+            "nothing to validate: pass --corpus FILE and/or --task-train FILE --task-test FILE"
+        )
+    for path in [*args.corpus, args.task_train, args.task_dev, args.task_test]:
+        if path and not os.path.exists(path):
+            raise UsageError(f"{path}: file does not exist")
+    if not args.task_train:
+        return None
+    task = {"train": args.task_train, "test": args.task_test}
+    if args.task_dev:
+        task["dev"] = args.task_dev
+    return task
+
+
+def run(args: argparse.Namespace) -> int:
+    task = _check_usage(args)
+    in_project = Path(args.params).exists()
+    params = load_section("validate", args.params) if in_project else ValidateParams()
+    if args.lang:
+        params.lang = args.lang
+    opts = ReadOptions(
+        fmt=args.format,
+        encoding=args.encoding,
+        text_field=[f.strip() for f in args.text_field.split(",") if f.strip()],
+        label_field=args.label_field,
+    )
+    with atomic_dir(args.report) as tmp:
+        outcome = validate_files(
+            args.corpus,
+            task,
+            args.labels,
+            params,
+            opts,
+            None if args.no_docs else tmp / "data_docs",
+        )
+        text = write_reports(outcome, tmp, Path(args.report), has_docs=not args.no_docs)
+    print(text, file=sys.stdout if outcome.passed else sys.stderr)
+
+    inputs = [*args.corpus, *(task or {}).values(), *([args.labels] if args.labels else [])]
+    if args.metrics:
+        write_json(
+            args.metrics,
+            {
+                "passed": outcome.passed,
+                "failed_checks": sum(not r["success"] for r in outcome.results),
+                "seconds": round(outcome.seconds, 3),
+                "mb_per_s": round(outcome.bytes_scanned / 1e6 / max(outcome.seconds, 1e-9), 3),
+                "files": {
+                    p: {k: v for k, v in s.items() if k != "examples"}
+                    for p, s in outcome.stats.items()
+                },
+            },
+        )
+    if outcome.passed and args.manifest:
+        files = {manifest_key(p): {"md5": file_digest(p)} for p in inputs}
+        write_json(args.manifest, {"passed": True, "files": files, "report": args.report})
+    if in_project and not args.no_mlflow:
+        _log_mlflow(args, params, outcome, inputs)
+    return 0 if outcome.passed else 1
+
+
+def _log_mlflow(args, params, outcome, inputs: list[str]) -> None:
+    from components.tracking import stage_run
+
+    profile = active_profile(read_params_file(args.params))
+    with stage_run("validate", params, inputs=inputs, profile=profile):
+        import mlflow
+
+        mlflow.log_metrics(
+            {
+                "passed": float(outcome.passed),
+                "failed_checks": sum(not r["success"] for r in outcome.results),
+                "seconds": outcome.seconds,
+            }
+        )
+        mlflow.log_dict(summary_dict(outcome), "validation/summary.json")
+        mlflow.set_tag("validation", "passed" if outcome.passed else "failed")

@@ -1,0 +1,168 @@
+"""Run the corpus and task suites over files; pure apart from reading the inputs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from components.data.readers import DocumentReader
+from components.data.text import content_hash
+from components.errors import InputError
+from components.validate.params import ValidateParams
+from components.validate.stats import scan_corpus
+from components.validate.suites import Batch, corpus_batches, run_batches, task_batches
+
+READABLE = "readable (encoding, format, fields)"
+
+
+@dataclass
+class ReadOptions:
+    fmt: str | None = None
+    encoding: str = "utf-8"
+    text_field: list[str] = field(default_factory=lambda: ["text"])
+    label_field: str = "label"
+
+
+@dataclass
+class Outcome:
+    results: list[dict]
+    stats: dict[str, dict]
+    seconds: float
+    bytes_scanned: int
+
+    @property
+    def passed(self) -> bool:
+        return all(r["success"] for r in self.results)
+
+
+def _read_failure(path: str, err: InputError) -> dict:
+    return {
+        "file": path,
+        "table": "file",
+        "check": READABLE,
+        "expectation": None,
+        "column": err.field,
+        "success": False,
+        "rows": None,
+        "unexpected_count": None,
+        "unexpected_percent": None,
+        "observed_value": None,
+        "examples": [],
+        "exception": err.problem
+        + (f" (line {err.line})" if err.line else "")
+        + (f" (byte offset {err.byte_offset})" if err.byte_offset is not None else ""),
+        "fix": err.fix,
+    }
+
+
+def _read_ok(path: str) -> dict:
+    return _read_failure(path, InputError(path, "")) | {
+        "success": True,
+        "exception": None,
+        "fix": "",
+    }
+
+
+def validate_files(
+    corpora: list[str],
+    task: dict[str, str] | None,
+    labels_file: str | None,
+    params: ValidateParams,
+    opts: ReadOptions,
+    docs_dir: Path | None,
+) -> Outcome:
+    """Validate every corpus and the task splits; unreadable files become failed checks."""
+    start = time.perf_counter()
+    batches: list[Batch] = []
+    results: list[dict] = []
+    stats: dict[str, dict] = {}
+    scanned = 0
+    c = params.corpus
+    for path in corpora:
+        reader = None
+        try:
+            reader = DocumentReader(
+                path, fmt=opts.fmt, encoding=opts.encoding, text_field=opts.text_field
+            )
+            st, sample = scan_corpus(
+                reader,
+                min_chars=c.min_chars,
+                max_chars=c.max_chars,
+                sample_size=c.gx_sample_size,
+                exact_cap=c.exact_dedup_max_docs,
+            )
+        except InputError as err:
+            results.append(_read_failure(path, err))
+            continue
+        finally:
+            if reader is not None:
+                scanned += reader.bytes_read
+        results.append(_read_ok(path))
+        row = st.as_row(params.lang)
+        stats[path] = row | {
+            "dup_exact": st.distinct_exact,
+            "gx_rows": len(sample),
+            "examples": st.examples,
+        }
+        batches += corpus_batches(path, [(d.id, d.text) for d in sample], row, c, params.lang)
+
+    if task:
+        import pandas as pd
+
+        splits = {}
+        for split, path in task.items():
+            try:
+                reader = DocumentReader(
+                    path,
+                    fmt=opts.fmt,
+                    encoding=opts.encoding,
+                    text_field=opts.text_field,
+                    label_field=opts.label_field,
+                )
+                rows = [(d.id, d.text, d.label, content_hash(d.text.strip())) for d in reader]
+                scanned += reader.bytes_read
+            except InputError as err:
+                results.append(_read_failure(path, err))
+                continue
+            results.append(_read_ok(path))
+            splits[split] = (path, pd.DataFrame(rows, columns=["id", "text", "label", "hash"]))
+        labels = _read_labels(labels_file, splits, results)
+        train_hashes = set(splits["train"][1]["hash"]) if "train" in splits else set()
+        if labels is not None and splits:
+            batches += task_batches(splits, labels, train_hashes, params.task)
+
+    if batches:
+        results += run_batches(batches, docs_dir)
+    return Outcome(results, stats, time.perf_counter() - start, scanned)
+
+
+def _read_labels(labels_file: str | None, splits: dict, results: list[dict]) -> list[str] | None:
+    """The declared label set, or the train labels when none is declared."""
+    if labels_file is None:
+        if "train" not in splits:
+            return None
+        return sorted(splits["train"][1]["label"].dropna().unique().tolist())
+    if not Path(labels_file).exists():
+        results.append(
+            _read_failure(
+                labels_file,
+                InputError(
+                    labels_file,
+                    "label set file does not exist",
+                    "pass --labels FILE (one label per line)",
+                ),
+            )
+        )
+        return None
+    with open(labels_file, encoding="utf-8-sig") as f:
+        labels = [line.strip() for line in f if line.strip()]
+    if not labels:
+        results.append(
+            _read_failure(
+                labels_file,
+                InputError(labels_file, "label set file is empty", "list one label per line"),
+            )
+        )
+        return None
+    return labels

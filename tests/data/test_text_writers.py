@@ -1,0 +1,74 @@
+import os
+
+import pytest
+
+from components.data import atomic_dir, atomic_open, content_hash, normalize, split_sentences, write_jsonl
+from components.data.gate import require_validated
+from components.data.writers import write_json
+from components.errors import InputError
+
+
+def test_normalize_nfkc_whitespace_controls_and_html():
+    assert normalize("  １２ｍｇ\u3000 每日\t两次\x07 ") == "12mg 每日 两次"
+    assert normalize("年龄&gt; 70", unescape_html=True) == "年龄> 70"
+    assert normalize("a\r\n\r\n\r\n\r\nb") == "a\n\nb"
+
+
+def test_split_sentences_keeps_closing_quotes():
+    assert split_sentences("你好。我是谁？他说：“好！”然后\n走了") == ["你好。", "我是谁？", "他说：“好！”", "然后", "走了"]
+
+
+def test_content_hash_is_stable_and_distinguishes():
+    assert content_hash("头痛") == content_hash("头痛") != content_hash("头疼")
+    assert len(content_hash("x")) == 32
+
+
+def test_atomic_open_keeps_old_file_on_failure(tmp_path):
+    path = tmp_path / "out.jsonl"
+    path.write_text("good\n")
+    with pytest.raises(RuntimeError), atomic_open(path) as f:
+        f.write("partial")
+        raise RuntimeError("boom")
+    assert path.read_text() == "good\n"
+    assert os.listdir(tmp_path) == ["out.jsonl"]  # no temp file left behind
+
+
+def test_write_jsonl_generator_failure_leaves_no_partial_output(tmp_path):
+    def docs():
+        yield {"id": "1", "text": "a"}
+        raise InputError("src.jsonl", "bad row", line=2)
+
+    with pytest.raises(InputError):
+        write_jsonl(tmp_path / "x.jsonl", docs())
+    assert not list(tmp_path.iterdir())
+
+
+def test_atomic_dir_swaps_only_on_success(tmp_path):
+    out = tmp_path / "out"
+    with atomic_dir(out) as d:
+        (d / "a.txt").write_text("v1")
+    with pytest.raises(ValueError), atomic_dir(out) as d:
+        (d / "a.txt").write_text("v2-partial")
+        raise ValueError
+    assert (out / "a.txt").read_text() == "v1"
+    with atomic_dir(out) as d:
+        (d / "b.txt").write_text("v2")
+    assert sorted(p.name for p in out.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_validation_gate(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"id":"1","text":"a"}\n')
+    with pytest.raises(InputError, match="never validated"):
+        require_validated(["d.jsonl"], "m.json")
+    from components.data import file_digest
+
+    write_json("m.json", {"passed": True, "files": {"d.jsonl": {"md5": file_digest(data)}}})
+    require_validated(["d.jsonl"], "m.json")
+    data.write_text('{"id":"1","text":"changed"}\n')
+    with pytest.raises(InputError, match="changed since it was validated"):
+        require_validated(["d.jsonl"], "m.json")
+    with pytest.raises(InputError, match="not covered"):
+        require_validated(["other.jsonl"], "m.json")

@@ -1,0 +1,95 @@
+import textwrap
+
+import pytest
+
+from components.config import load_all, load_section
+from components.errors import ConfigError
+from components.params_cli import set_profile
+from tests.conftest import ROOT
+
+
+def params_file(tmp_path, body: str):
+    path = tmp_path / "params.yaml"
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+def test_project_params_load_in_every_profile():
+    for profile in ("smoke", "demo", "full"):
+        sections = load_all(ROOT / "params.yaml", profile=profile)
+        assert sections["validate"].lang == "zh"
+    smoke = load_section("ingest", ROOT / "params.yaml", profile="smoke")
+    demo = load_section("ingest", ROOT / "params.yaml", profile="demo")
+    assert smoke.max_docs_per_source > 0 and demo.max_docs_per_source == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "validate:\n  corpus:\n    max_dup_rat: 0.1\n",
+            r"validate\.corpus\.max_dup_rat: unknown key",
+        ),
+        (
+            "validate:\n  corpus:\n    max_dup_rate: 1.5\n",
+            r"validate\.corpus\.max_dup_rate: 1\.5 is out of range \(must be <= 1\)",
+        ),
+        (
+            "validate:\n  corpus:\n    min_docs: many\n",
+            r"validate\.corpus\.min_docs: expected an integer",
+        ),
+        ("validate:\n  lang: fr\n", r"validate\.lang: 'fr' is not one of 'zh', 'en'"),
+        (
+            "validate:\n  corpus: {min_chars: 10, max_chars: 5}\n",
+            r"validate\.corpus\.max_chars: must be >= min_chars",
+        ),
+        ("validate:\n  profiles: {tiny: {}}\n", r"validate\.profiles\.tiny: unknown profile"),
+        ("profile: huge\n", r"profile: 'huge' is not one of"),
+        ("validat: {}\n", r"validat: unknown section"),
+    ],
+)
+def test_bad_params_name_the_key(tmp_path, body, message):
+    path = params_file(tmp_path, body)
+    with pytest.raises(ConfigError, match=message):
+        load_all(path) if body.startswith(("profile", "validat:")) else load_section(
+            "validate", path
+        )
+
+
+def test_profile_overrides_apply_to_their_section_only(tmp_path):
+    path = params_file(
+        tmp_path,
+        """
+        profile: smoke
+        validate:
+          corpus: {min_docs: 1000, max_chars: 50}
+          profiles:
+            smoke: {corpus: {min_docs: 5}}
+        """,
+    )
+    p = load_section("validate", path)
+    assert (p.corpus.min_docs, p.corpus.max_chars) == (5, 50)
+    assert load_section("validate", path, profile="demo").corpus.min_docs == 1000
+
+
+def test_set_profile_rewrites_only_that_line(tmp_path):
+    path = params_file(tmp_path, "# keep me\nprofile: demo  \nvalidate: {}\n")
+    set_profile(path, "smoke")
+    assert path.read_text() == "# keep me\nprofile: smoke\nvalidate: {}\n"
+
+
+def test_mlflow_uri_env_override_is_announced(tmp_path, monkeypatch, capsys):
+    from components.config import TrackingParams
+    from components.tracking import resolve_tracking_uri
+
+    params = TrackingParams()
+    assert (
+        resolve_tracking_uri(params, tmp_path)
+        == f"sqlite:////{str(tmp_path).lstrip('/')}/.mlflow/mlflow.db"
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////elsewhere/m.db")
+    assert resolve_tracking_uri(params, tmp_path) == "sqlite:////elsewhere/m.db"
+    assert (
+        "MLFLOW_TRACKING_URI=sqlite:////elsewhere/m.db overrides params.yaml"
+        in capsys.readouterr().err
+    )

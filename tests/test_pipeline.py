@@ -1,0 +1,58 @@
+"""The real stage graph through DVC, MLflow and GX on a scratch copy of the project (smoke profile)."""
+
+import json
+import subprocess
+
+import pytest
+
+from tests.conftest import tool_env
+
+pytestmark = pytest.mark.slow
+
+
+def dvc(project, *args, check=True):
+    return subprocess.run(
+        ["dvc", *args], cwd=project, env=tool_env(), capture_output=True, text=True, check=check
+    )
+
+
+def test_repro_twice_skips_logs_to_mlflow_and_fails_closed(project_copy):
+    first = dvc(project_copy, "repro")
+    assert "Running stage 'ingest'" in first.stdout and "Running stage 'validate'" in first.stdout
+    manifest = project_copy / "data/validated/manifest.json"
+    good = manifest.read_text()
+    assert json.loads(good)["passed"]
+    assert (project_copy / "reports/validation/data_docs/index.html").exists()
+
+    second = dvc(project_copy, "repro")
+    assert "Running stage" not in second.stdout
+    assert "Stage 'ingest' didn't change, skipping" in second.stdout
+    assert "Stage 'validate' didn't change, skipping" in second.stdout
+
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:////{str(project_copy).lstrip('/')}/.mlflow/mlflow.db")
+    runs = mlflow.search_runs(experiment_names=["domain-adaptation"], output_format="list")
+    by_stage = {r.data.tags["stage"]: r for r in runs}
+    assert set(by_stage) == {"ingest", "validate"}
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=project_copy, capture_output=True, text=True
+    ).stdout.strip()
+    for run in by_stage.values():
+        assert run.data.tags["git_commit"] == head and run.data.tags["profile"] == "smoke"
+    val = by_stage["validate"]
+    assert val.data.params["corpus.min_docs"] == "100" and val.data.metrics["passed"] == 1.0
+    digests = {d.dataset.name: d.dataset.digest for d in val.inputs.dataset_inputs}
+    assert len(digests["data/ingested/general.jsonl"]) == 32
+
+    # A delivery with an undeclared label: validate fails, nothing downstream, last good kept.
+    test_tsv = project_copy / "data/samples/medical/cmedtc_test.tsv"
+    test_tsv.write_text(
+        test_tsv.read_text(encoding="utf-8") + "Unknown Class\t完全新的一条标准\n", encoding="utf-8"
+    )
+    failed = dvc(project_copy, "repro", check=False)
+    assert failed.returncode != 0
+    assert "label in the declared label set" in failed.stderr + failed.stdout
+    assert manifest.read_text() == good
+    summary = json.loads((project_copy / "reports/validation/summary.json").read_text())
+    assert not summary["passed"]
