@@ -29,6 +29,10 @@ SECTIONS: dict[str, str] = {
     "tracking": "components.config:TrackingParams",
     "ingest": "components.ingest.params:IngestParams",
     "validate": "components.validate.params:ValidateParams",
+    "tokenizer": "components.tokenizer.params:TokenizerParams",
+    "pretrain": "components.pretrain.params:PretrainParams",
+    "mine": "components.mine.params:MineParams",
+    "orchestration": "components.orchestration.params:OrchestrationParams",
 }
 
 

@@ -37,7 +37,7 @@ class Encoded:
         size = len(self.cp) - n + 1
         if size <= 0:
             return np.zeros(0, np.uint64), np.zeros(0, bool)
-        h = np.full(size, np.uint64(salt * 0x632BE59BD9B4E019 + n), np.uint64)
+        h = np.full(size, np.uint64((salt * 0x632BE59BD9B4E019 + n) % (1 << 64)), np.uint64)
         for k in range(n):
             h = (h ^ self.cp[k : k + size]) * _MUL
         h ^= h >> _SHIFT

@@ -90,6 +90,7 @@ def validate_files(
                 min_chars=c.min_chars,
                 max_chars=c.max_chars,
                 sample_size=c.gx_sample_size,
+                sample_max_chars=c.gx_sample_max_chars,
                 exact_cap=c.exact_dedup_max_docs,
             )
         except InputError as err:

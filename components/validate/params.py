@@ -17,7 +17,8 @@ class CorpusChecks:
     min_script_ratio: float = param(0.6, ge=0, le=1)
     min_docs: int = param(1000, ge=0)
     min_bytes: int = param(100_000, ge=0)
-    gx_sample_size: int = param(50_000, ge=100)
+    gx_sample_size: int = param(50_000, ge=100, help="row-level GX checks run on a sample this big")
+    gx_sample_max_chars: int = param(16_000_000, ge=10_000, help="...and at most this much text")
     exact_dedup_max_docs: int = param(2_000_000, ge=0)
 
     def check(self) -> list[str]:

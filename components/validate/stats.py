@@ -105,13 +105,21 @@ def scan_corpus(
     max_chars: int,
     sample_size: int,
     exact_cap: int,
+    sample_max_chars: int = 16_000_000,
     seed: int = 0,
 ) -> tuple[CorpusStats, list[Document]]:
-    """Statistics over every document plus a uniform reservoir sample of ``sample_size``."""
+    """Statistics over every document plus a uniform reservoir sample.
+
+    The sample holds at most ``sample_size`` documents and ``sample_max_chars`` characters:
+    when the characters overflow, random members are evicted and the reservoir shrinks (a
+    uniform subsample of a uniform sample is still uniform), so memory stays bounded even when
+    documents are huge.
+    """
     stats = CorpusStats()
     distinct = DistinctCounter(exact_cap)
     rng = random.Random(seed)
     sample: list[Document] = []
+    sample_chars = 0
     for doc in docs:
         text = doc.text
         stats.n_docs += 1
@@ -139,12 +147,18 @@ def scan_corpus(
         stats.latin += latin
         if distinct.add(hash64(text)):
             stats.note("duplicate", doc)
-        if len(sample) < sample_size:
+        if len(sample) < sample_size and stats.n_docs == len(sample) + 1:
             sample.append(doc)
+            sample_chars += n
         else:
             j = rng.randrange(stats.n_docs)
             if j < sample_size:
+                sample_chars += n - len(sample[j].text)
                 sample[j] = doc
+        while sample_chars > sample_max_chars and len(sample) > 1:
+            victim = sample.pop(rng.randrange(len(sample)))
+            sample_chars -= len(victim.text)
+            sample_size = len(sample)
     stats.distinct = distinct.count()
     stats.distinct_exact = distinct.is_exact
     return stats, sample

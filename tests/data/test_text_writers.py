@@ -72,3 +72,13 @@ def test_validation_gate(tmp_path, monkeypatch):
         require_validated(["d.jsonl"], "m.json")
     with pytest.raises(InputError, match="not covered"):
         require_validated(["other.jsonl"], "m.json")
+
+
+def test_script_counts_match_a_per_character_reference():
+    from components.data.text import HAN_RE, LATIN_RE, script_counts
+
+    text = "头痛abc Ünd 123，。𠀀 Привет ①"
+    letters = sum(c.isalpha() for c in text)
+    han = sum(bool(HAN_RE.match(c)) for c in text)
+    latin = sum(bool(LATIN_RE.match(c)) for c in text)
+    assert script_counts(text) == (letters, han, latin) == (15, 3, 6)

@@ -1,0 +1,1 @@
+"""Domain-corpus mining: hygiene, target-conditioned scoring and budgeted selection of a pool."""

@@ -1,0 +1,112 @@
+"""``dapt mine``: select in-domain documents from a general pool, with a per-document audit.
+
+Outputs in ``--out`` (swapped in atomically: a failed run leaves the last good one)::
+
+    selected.jsonl   the selected pool documents (pool ids kept, score in metadata.mine_score)
+    scores.jsonl     one row per pool document: {"id", "score", "kept", "reason"}
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from components.config import active_profile, load_section, read_params_file
+from components.errors import UsageError
+from components.mine.params import METHODS, MineParams
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", nargs="+", required=True, help="domain (seed) corpus file(s)")
+    p.add_argument("--pool", nargs="+", required=True, help="general pool file(s) to mine")
+    p.add_argument("--out", default="data/mined", help="output folder")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--top-n", type=int, help="keep the N best clean documents")
+    budget.add_argument("--fraction", type=float, help="keep this share of the clean documents")
+    budget.add_argument("--threshold", type=float, help="keep clean documents scoring >= T")
+    p.add_argument("--method", choices=METHODS, help="override mine.method")
+    p.add_argument("--workers", type=int, help="override mine.workers (0 = all cores)")
+    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--metrics", default="metrics/mine.json")
+    p.add_argument("--plot", default="plots/mine_scores.png", help="score histogram (PNG)")
+    p.add_argument(
+        "--require-validated",
+        action="store_true",
+        help="refuse inputs not passed by the validate stage (the DVC stage sets this)",
+    )
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
+
+
+def resolve_params(args: argparse.Namespace) -> MineParams:
+    params: MineParams = load_section("mine", args.params)
+    changes: dict = {}
+    if args.method:
+        changes["method"] = args.method
+    if args.workers is not None:
+        if args.workers < 0:
+            raise UsageError("--workers must be >= 0")
+        changes["workers"] = args.workers
+    if args.top_n is not None or args.fraction is not None or args.threshold is not None:
+        if args.top_n is not None and args.top_n < 1:
+            raise UsageError("--top-n must be >= 1")
+        if args.fraction is not None and not 0 < args.fraction <= 1:
+            raise UsageError("--fraction must be in (0, 1]")
+        changes.update(top_n=args.top_n or 0, fraction=args.fraction or 0.0)
+        changes["threshold"] = args.threshold
+    params = dataclasses.replace(params, **changes)
+    for problem in params.check():
+        raise UsageError(f"mine.{problem}")
+    return params
+
+
+def run(args: argparse.Namespace) -> int:
+    from components.data.writers import atomic_dir, write_json
+    from components.mine.core import mine
+
+    params = resolve_params(args)
+    if args.require_validated:
+        from components.data import require_validated
+
+        require_validated([*args.seed, *args.pool])
+    for p in (*args.seed, *args.pool):
+        if Path(p).resolve() == Path(args.out).resolve():
+            raise UsageError(f"--out {args.out} is an input")
+    with atomic_dir(args.out) as tmp:
+        metrics = mine(
+            args.seed,
+            args.pool,
+            tmp,
+            params,
+            plot=Path(args.plot) if args.plot else None,
+            progress=not args.no_progress,
+        )
+    write_json(args.metrics, metrics)
+    d = {k: v for k, v in metrics["dropped"].items() if v}
+    print(
+        f"[mine] {params.method}: selected {metrics['selected_docs']} of {metrics['pool_docs']} "
+        f"pool documents ({metrics['clean_docs']} clean; dropped {d or 'none'}); "
+        f"score pass {metrics['throughput_mb_s']['score_pass']} MB/s -> {args.out}"
+    )
+    if not args.no_mlflow:
+        import mlflow
+
+        from components.tracking import stage_run
+
+        profile = active_profile(read_params_file(args.params))
+        with stage_run("mine", params, inputs=[*args.seed, *args.pool], profile=profile):
+            flat = {
+                "pool_docs": metrics["pool_docs"],
+                "clean_docs": metrics["clean_docs"],
+                "selected_docs": metrics["selected_docs"],
+                "selected_bytes": metrics["selected_bytes"],
+                "peak_rss_mb": metrics["peak_rss_mb"],
+                **{f"dropped.{k}": v for k, v in metrics["dropped"].items()},
+                **{f"mb_s.{k}": v for k, v in metrics["throughput_mb_s"].items()},
+            }
+            mlflow.log_metrics(flat)
+            mlflow.log_artifact(args.metrics)
+            if args.plot and Path(args.plot).exists():
+                mlflow.log_artifact(args.plot)
+    return 0

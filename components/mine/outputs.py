@@ -1,0 +1,134 @@
+"""Selection by budget and the stage's outputs: scores.jsonl, selected.jsonl, the histogram."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from components.data.readers import read_documents
+from components.data.writers import atomic_open, dump_jsonl_line
+from components.errors import InputError
+from components.mine.params import MineParams
+
+_HIST_BINS = 4096
+
+
+# -- pass 3: selection ---------------------------------------------------------------------------
+def _chunks(records: np.ndarray, size: int = 1 << 20) -> Iterator[np.ndarray]:
+    for i in range(0, len(records), size):
+        yield records[i : i + size]
+
+
+def select_cutoff(records: np.ndarray, params: MineParams) -> tuple[float, int, int, tuple]:
+    """(cutoff score, ties to take at the cutoff, wanted count, (lo, hi) of clean scores).
+
+    Exact n-th largest in bounded memory: a fixed histogram finds the bin holding the cutoff,
+    a second pass gathers only that bin's scores.
+    """
+    lo, hi, n = math.inf, -math.inf, 0
+    for c in _chunks(records):
+        s = c["score"][c["reason"] == 0]
+        if len(s):
+            lo, hi, n = min(lo, float(s.min())), max(hi, float(s.max())), n + len(s)
+    if params.threshold is not None:
+        return params.threshold, n, sum_clean_ge(records, params.threshold), (lo, hi)
+    want = min(params.top_n, n) if params.top_n else min(n, math.ceil(params.fraction * n))
+    if want == 0:
+        return math.inf, 0, 0, (lo, hi)
+
+    def bin_of(s: np.ndarray) -> np.ndarray:
+        if hi == lo:
+            return np.zeros(len(s), dtype=np.int64)
+        return np.clip(((s - lo) / (hi - lo) * _HIST_BINS).astype(np.int64), 0, _HIST_BINS - 1)
+
+    hist = np.zeros(_HIST_BINS, dtype=np.int64)
+    for c in _chunks(records):
+        hist += np.bincount(bin_of(c["score"][c["reason"] == 0]), minlength=_HIST_BINS)
+    above = np.cumsum(hist[::-1])[::-1]  # above[b] = clean docs in bins >= b
+    b = int(np.nonzero(above >= want)[0].max())
+    higher = int(above[b + 1]) if b + 1 < _HIST_BINS else 0
+    inside = []
+    for c in _chunks(records):
+        s = c["score"][c["reason"] == 0]
+        inside.append(s[bin_of(s) == b])
+    vals = np.sort(np.concatenate(inside))[::-1]
+    cutoff = float(vals[want - higher - 1])
+    ties = want - higher - int((vals > cutoff).sum())
+    return cutoff, ties, want, (lo, hi)
+
+
+def sum_clean_ge(records: np.ndarray, threshold: float) -> int:
+    return sum(
+        int(((c["reason"] == 0) & (c["score"] >= threshold)).sum()) for c in _chunks(records)
+    )
+
+
+def write_outputs(
+    pool_paths, records: np.ndarray, cutoff: float, ties: int, out: Path, hist_range, reasons
+):
+    """scores.jsonl (every pool document) and selected.jsonl; returns (selected, bytes, hists)."""
+    lo, hi = hist_range
+    edges = np.linspace(lo, hi if hi > lo else lo + 1, 51) if math.isfinite(lo) else None
+    hist_sel, hist_rest = np.zeros(50, np.int64), np.zeros(50, np.int64)
+    n_sel = sel_bytes = 0
+    i = 0
+    with (
+        atomic_open(out / "scores.jsonl") as fs,
+        atomic_open(out / "selected.jsonl") as fsel,
+    ):
+        for path in pool_paths:
+            for doc in read_documents(path):
+                if i >= len(records):
+                    raise InputError(
+                        path, "the pool changed while mining (more documents)", "re-run"
+                    )
+                score, code = float(records[i]["score"]), int(records[i]["reason"])
+                i += 1
+                kept = False
+                if code == 0:
+                    kept = score > cutoff or (score == cutoff and ties > 0)
+                    if kept and score == cutoff:
+                        ties -= 1
+                    if edges is not None:
+                        b = min(max(int(np.searchsorted(edges, score, "right")) - 1, 0), 49)
+                        (hist_sel if kept else hist_rest)[b] += 1
+                reason = None if kept else (reasons[code - 1] if code else "not_selected")
+                row = {"id": doc.id, "score": round(score, 6), "kept": kept, "reason": reason}
+                fs.write(dump_jsonl_line(row))
+                if kept:
+                    doc.metadata["mine_score"] = round(score, 6)
+                    fsel.write(dump_jsonl_line(doc.to_json()))
+                    n_sel += 1
+                    sel_bytes += len(doc.text.encode("utf-8"))
+    if i != len(records):
+        raise InputError(
+            pool_paths[-1], "the pool changed while mining (fewer documents)", "re-run"
+        )
+    return n_sel, sel_bytes, (edges, hist_sel, hist_rest)
+
+
+def plot_histogram(path: Path, hists, cutoff: float, method: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    edges, sel, rest = hists
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if edges is not None:
+        width = np.diff(edges)
+        ax.bar(edges[:-1], rest, width=width, align="edge", label="clean, not selected")
+        ax.bar(edges[:-1], sel, width=width, align="edge", bottom=rest, label="selected")
+        if math.isfinite(cutoff):
+            ax.axvline(cutoff, color="k", linestyle="--", label=f"cutoff {cutoff:.3g}")
+    ax.set_xlabel(f"{method} score (higher = more like the seed)")
+    ax.set_ylabel("pool documents")
+    ax.set_title("mine: score distribution of the clean pool")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,229 @@
+"""Airflow 3 DAGs generated from the stage graph; the files in dags/ only call these builders.
+
+Imported at DAG parse time: Airflow's SDK, this package and PyYAML only. Everything heavy (DVC,
+the Kubernetes provider, the stages themselves) is imported inside the tasks.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
+
+from components.orchestration.pods import pod_spec, prepare_task_id, sync_task_id
+from components.orchestration.settings import Settings
+
+TAGS = ["dapt", "dvc"]
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def default_args(s: Settings) -> dict[str, Any]:
+    p = s.params
+    return {
+        "owner": "dapt",
+        "retries": p.retries,
+        "retry_delay": timedelta(seconds=p.retry_delay_seconds),
+        "retry_exponential_backoff": p.retry_backoff,
+        "max_retry_delay": timedelta(seconds=p.max_retry_delay_seconds),
+        "execution_timeout": timedelta(hours=p.execution_timeout_hours),
+    }
+
+
+def corpus_asset(s: Settings) -> Asset:
+    """Updated by corpus_handoff on every accepted delivery; domain_adaptation listens to it."""
+    uri = s.path(s.params.handoff.accepted_folder).resolve().as_uri()
+    return Asset(name="dapt_validated_corpus", uri=uri, group="dapt")
+
+
+# Task callables are module-level so their source (shown in the UI) is the real code.
+def _stage(root: str, stage: str) -> dict[str, Any]:
+    from components.orchestration import runner
+
+    return runner.run_stage(root, stage)
+
+
+def _push(root: str, enabled: bool) -> int:
+    from components.orchestration import runner
+
+    return runner.push(root) if enabled else 0
+
+
+def _prepare(root: str, parents: list[str]) -> str:
+    """Push the parents' outputs and package what the pod needs to run the same stage."""
+    from components.orchestration import runner
+
+    if parents:
+        runner.push(root, parents)
+    rootp = Path(root)
+    return json.dumps(
+        {
+            "dvc.yaml": (rootp / "dvc.yaml").read_text(encoding="utf-8"),
+            "params.yaml": (rootp / "params.yaml").read_text(encoding="utf-8"),
+            "locks": runner.lock_entries(root, parents),
+        }
+    )
+
+
+def _sync(root: str, stage: str, entry: dict[str, Any] | str) -> None:
+    from components.orchestration import runner
+
+    entries = json.loads(entry) if isinstance(entry, str) else entry
+    runner.merge_lock(root, entries)
+    runner.pull(root, [stage])
+
+
+def _graph_doc(s: Settings) -> str:
+    rows = "\n".join(
+        f"| `{n}` | {', '.join(f'`{u}`' for u in s.graph.upstream[n]) or '-'} | "
+        f"{'pod (GPU)' if s.runs_in_pod(n) else 'local'} |"
+        for n in s.graph.order
+    )
+    return (
+        "| stage | after | runs |\n|---|---|---|\n" + rows + "\n\n"
+        f"Generated from `{s.root / 'dvc.yaml'}` (profile `{s.profile}`, execution "
+        f"`{s.execution}`). Each task runs `dvc repro --single-item <stage>`: stages whose "
+        "deps, params and outs match dvc.lock are skipped. See docs/orchestration.md."
+    )
+
+
+def build_domain_adaptation(s: Settings, doc: str) -> DAG:
+    p = s.params
+    asset = corpus_asset(s)
+    schedule: Any = (
+        AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable(p.schedule, timezone="UTC"), assets=[asset]
+        )
+        if p.schedule
+        else [asset]
+    )
+    root = str(s.root)
+    with DAG(
+        dag_id="domain_adaptation",
+        schedule=schedule,
+        start_date=START,
+        catchup=False,
+        # One run at a time: runs share the workspace and its dvc.lock (see the pool too).
+        max_active_runs=1,
+        default_args=default_args(s),
+        tags=[*TAGS, "training"],
+        doc_md=doc + "\n\n" + _graph_doc(s),
+    ) as dag:
+        first: dict[str, Any] = {}
+        last: dict[str, Any] = {}
+        for name in s.graph.order:
+            stage = s.graph.stages[name]
+            doc_md = f"`dvc repro --single-item {name}` runs:\n\n```\n{stage.cmd}\n```"
+            parents = list(s.graph.upstream[name])
+            if s.runs_in_pod(name):
+                prep = task(task_id=prepare_task_id(name), pool=p.pool, doc_md=doc_md)(_prepare)(
+                    root, parents
+                )
+                pod = _pod_task(s, name, doc_md)
+                sync = task(task_id=sync_task_id(name), pool=p.pool)(_sync)(
+                    root, name, pod.output
+                )
+                prep >> pod
+                first[name], last[name] = prep, sync
+            else:
+                t = task(task_id=name, pool=p.pool, doc_md=doc_md)(_stage)(root, name)
+                first[name] = last[name] = t
+            for parent in parents:
+                last[parent] >> first[name]
+        push = task(task_id="dvc_push", pool=p.pool, doc_md="Push new outputs to the DVC remote.")(
+            _push
+        )(root, p.push)
+        leaves = [last[n] for n in s.graph.stages if not s.graph.downstream(n)]
+        for leaf in leaves:
+            leaf >> push
+    return dag
+
+
+def _pod_task(s: Settings, name: str, doc_md: str):
+    spec = pod_spec(name, s.params.kubernetes, gpu=True)
+    return pod_operator_from_spec(spec, doc_md=doc_md)
+
+
+def pod_operator_from_spec(spec: dict[str, Any], **kwargs: Any):
+    from components.orchestration.pods import pod_operator  # provider import: only in pod mode
+
+    return pod_operator(spec, **kwargs)
+
+
+# ---- corpus_handoff -------------------------------------------------------------------------
+
+
+def _pick(root: str, drop: str, patterns: list[str], path: str | None) -> str:
+    """The delivery to process: the triggered path, else the oldest file in the drop folder."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    if path:
+        chosen = Path(path) if Path(path).is_absolute() else Path(root) / path
+        if not chosen.is_file():
+            raise AirflowFailException(f"{chosen}: delivery not found")
+        return str(chosen.resolve())
+    folder = Path(root) / drop
+    found = sorted(
+        (f for pat in patterns for f in folder.glob(pat) if f.is_file()),
+        key=lambda f: (f.stat().st_mtime, f.name),
+    )
+    if not found:
+        raise AirflowSkipException(f"nothing delivered in {folder}")
+    return str(found[0].resolve())
+
+
+def _validate(root: str, delivery: str, reports: str, quarantine: str) -> dict[str, str]:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from components.orchestration import handoff
+
+    outcome = handoff.validate_delivery(Path(root), Path(delivery), reports, quarantine)
+    if not outcome["passed"]:
+        # A data failure is not transient: no retry, nothing downstream, the report says why.
+        raise AirflowFailException(
+            f"delivery rejected, quarantined in {outcome['quarantine']} "
+            f"(report: {outcome['report']})"
+        )
+    return outcome
+
+
+def build_corpus_handoff(s: Settings, doc: str) -> DAG:
+    h = s.params.handoff
+    asset = corpus_asset(s)
+    root = str(s.root)
+    with DAG(
+        dag_id="corpus_handoff",
+        schedule=CronTriggerTimetable(h.schedule, timezone="UTC") if h.schedule else None,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,  # two runs must not pick the same file
+        default_args=default_args(s),
+        tags=[*TAGS, "data", "handoff"],
+        doc_md=doc,
+        params={
+            "path": Param(
+                None,
+                type=["null", "string"],
+                description="a delivered file to process (default: oldest file in the drop folder)",
+            )
+        },
+    ) as dag:
+        picked = task(task_id="pick_delivery")(_pick)(
+            root, h.drop_folder, list(h.patterns), "{{ params.path or '' }}"
+        )
+        checked = task(task_id="validate_delivery")(_validate)(
+            root, picked, h.report_folder, h.quarantine_folder
+        )
+
+        @task(task_id="version_delivery", pool=s.params.pool, outlets=[asset])
+        def version(outcome: dict[str, str], **context: Any) -> dict[str, str]:
+            from components.orchestration import handoff
+
+            info = handoff.version_delivery(Path(root), outcome, h.accepted_folder)
+            context["outlet_events"][asset].extra = info
+            return info
+
+        version(checked)
+    return dag

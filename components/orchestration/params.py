@@ -1,0 +1,83 @@
+"""Typed ``orchestration`` section of params.yaml: schedule, retries, where GPU stages run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from components.config import param
+
+EXECUTION_ENV = "DAPT_EXECUTION"
+
+
+@dataclass
+class KubernetesParams:
+    """Pod settings for GPU stages when ``execution: kubernetes`` (no secrets here)."""
+
+    namespace: str = param("dapt")
+    image_cpu: str = param("registry.example.com/dapt/stage:0.1.0-cpu", help="docker/stage-cpu")
+    image_gpu: str = param("registry.example.com/dapt/stage:0.1.0-cuda", help="docker/stage-cuda")
+    gpu_resource: str = param("nvidia.com/gpu", help="extended resource name of the GPUs")
+    gpus: int = param(1, ge=1, le=16, help="GPUs requested (and limited) per GPU stage")
+    cpu: str = param("4", help="CPU request of a GPU stage pod")
+    memory: str = param("24Gi", help="memory request and limit of a GPU stage pod")
+    node_selector: dict[str, str] = param({"nvidia.com/gpu.present": "true"})
+    tolerations: list[dict[str, str]] = param(
+        [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    )
+    service_account: str = param("dapt-pipeline")
+    env_from_secret: str = param(
+        "dapt-dvc-remote",
+        help="Kubernetes Secret exposed as environment (DVC remote credentials); empty: none",
+    )
+    dvc_remote: str = param(
+        "", help="DVC remote URL the pods use (DAPT_DVC_REMOTE); empty: the project default"
+    )
+    kubernetes_conn_id: str = param("kubernetes_default", help="Airflow connection of the cluster")
+    startup_timeout_seconds: int = param(900, ge=30)
+
+
+@dataclass
+class HandoffParams:
+    """The data team's drop folder and what happens to deliveries."""
+
+    schedule: str | None = param("*/30 * * * *", help="cron for polling the drop folder; null: trigger only")
+    drop_folder: str = param("data/incoming", help="where deliveries arrive (not versioned)")
+    patterns: list[str] = param(["*.jsonl", "*.txt"], help="files in the drop folder to pick up")
+    accepted_folder: str = param("data/deliveries", help="DVC-tracked folder of accepted deliveries")
+    quarantine_folder: str = param("data/quarantine", help="failed deliveries with their report")
+    report_folder: str = param("reports/handoff", help="validation report per delivery")
+
+
+@dataclass
+class OrchestrationParams:
+    """How the stage graph in dvc.yaml is scheduled and executed."""
+
+    schedule: str | None = param("@weekly", help="cron/preset of domain_adaptation; null: asset only")
+    retries: int = param(2, ge=0, le=20)
+    retry_delay_seconds: int = param(300, ge=1)
+    retry_backoff: float = param(2.0, ge=0, help="exponential backoff multiplier (0: constant)")
+    max_retry_delay_seconds: int = param(3600, ge=1)
+    execution_timeout_hours: float = param(24.0, gt=0, help="per task")
+    pool: str = param("dvc_workspace", help="Airflow pool serialising DVC in the workspace")
+    execution: Literal["local", "kubernetes"] = param(
+        "local", help=f"where GPU stages run; the {EXECUTION_ENV} environment variable overrides"
+    )
+    gpu_stages: list[str] = param(
+        ["dapt", "tapt", "finetune"], help="stages that need a GPU (names absent from dvc.yaml are ignored)"
+    )
+    push: bool = param(True, help="dvc push at the end of every run")
+    kubernetes: KubernetesParams = field(default_factory=KubernetesParams)
+    handoff: HandoffParams = field(default_factory=HandoffParams)
+
+    def effective_execution(self) -> str:
+        return os.environ.get(EXECUTION_ENV) or self.execution
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.max_retry_delay_seconds < self.retry_delay_seconds:
+            problems.append("max_retry_delay_seconds: must be >= retry_delay_seconds")
+        if os.environ.get(EXECUTION_ENV, "local") not in ("local", "kubernetes"):
+            problems.append(f"execution: {EXECUTION_ENV} must be local or kubernetes")
+        return problems

@@ -1,0 +1,86 @@
+"""KubernetesPodOperator tasks for GPU stages: a plain pod spec, and the operator built from it.
+
+The spec is a dict so it can be checked without a cluster (and without the provider); the
+provider is imported only in :func:`pod_operator`, when a DAG actually runs stages in pods, because
+importing it costs ~2.5 s of DAG parse time.
+
+Data moves through the DVC remote: a local ``<stage>_prepare`` task pushes the parents' outputs
+and hands the pod dvc.yaml, params.yaml and the parents' dvc.lock entries; the pod pulls, runs
+``dvc repro --single-item``, pushes, and returns its dvc.lock entry as XCom; ``<stage>_sync``
+writes that entry into the workspace's dvc.lock and pulls the outputs for downstream stages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.orchestration.params import KubernetesParams
+
+POD_INPUT_ENV = "DAPT_POD_INPUT"
+XCOM_PATH = "/airflow/xcom/return.json"
+PODRUN = ["python", "-m", "components.orchestration.podrun"]
+
+
+def prepare_task_id(stage: str) -> str:
+    return f"{stage}_prepare"
+
+
+def sync_task_id(stage: str) -> str:
+    return f"{stage}_sync"
+
+
+def pod_spec(stage: str, k8s: KubernetesParams, *, gpu: bool = True) -> dict[str, Any]:
+    """Keyword arguments of ``KubernetesPodOperator`` for one stage (plain data, testable)."""
+    gpu_res = {k8s.gpu_resource: str(k8s.gpus)} if gpu else {}
+    env = {POD_INPUT_ENV: "{{ ti.xcom_pull(task_ids='%s') }}" % prepare_task_id(stage)}
+    if k8s.dvc_remote:
+        env["DAPT_DVC_REMOTE"] = k8s.dvc_remote
+    return {
+        "task_id": stage,
+        "name": f"dapt-{stage}".replace("_", "-").lower(),
+        "namespace": k8s.namespace,
+        "image": k8s.image_gpu if gpu else k8s.image_cpu,
+        "cmds": list(PODRUN),
+        "arguments": ["--stage", stage, "--xcom", XCOM_PATH],
+        "env_vars": env,
+        "env_from_secret": k8s.env_from_secret,
+        "resources": {
+            "requests": {"cpu": k8s.cpu, "memory": k8s.memory, **gpu_res},
+            "limits": {"memory": k8s.memory, **gpu_res},
+        },
+        "node_selector": dict(k8s.node_selector) if gpu else {},
+        "tolerations": [dict(t) for t in k8s.tolerations] if gpu else [],
+        "service_account_name": k8s.service_account,
+        "kubernetes_conn_id": k8s.kubernetes_conn_id,
+        "startup_timeout_seconds": k8s.startup_timeout_seconds,
+        "do_xcom_push": True,
+        "get_logs": True,
+        "on_finish_action": "delete_succeeded_pod",
+        "labels": {"app.kubernetes.io/part-of": "dapt-pipeline", "dapt/stage": stage},
+    }
+
+
+def pod_operator(spec: dict[str, Any], **task_kwargs: Any):
+    """The ``KubernetesPodOperator`` for a :func:`pod_spec` (imports the provider)."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from kubernetes.client import models as k8s
+
+    spec = dict(spec)
+    res = spec.pop("resources")
+    secret = spec.pop("env_from_secret")
+    env_from = (
+        [k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=secret))] if secret else None
+    )
+    return KubernetesPodOperator(
+        container_resources=k8s.V1ResourceRequirements(
+            requests=res["requests"], limits=res["limits"]
+        ),
+        tolerations=[k8s.V1Toleration(**t) for t in spec.pop("tolerations")],
+        env_from=env_from,
+        # Pods run as the image's non-root user; nothing needs privilege.
+        container_security_context=k8s.V1SecurityContext(
+            run_as_non_root=True, allow_privilege_escalation=False
+        ),
+        **spec,
+        **task_kwargs,
+    )

@@ -1,0 +1,50 @@
+"""Where the project is and how it is orchestrated, read once per DAG parse (cheap: YAML only)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.config import active_profile, load_section, read_params_file
+from components.orchestration.graph import StageGraph, load
+from components.orchestration.params import OrchestrationParams
+
+ROOT_ENV = "DAPT_PROJECT_ROOT"
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    graph: StageGraph
+    params: OrchestrationParams
+    profile: str
+
+    @property
+    def execution(self) -> str:
+        return self.params.effective_execution()
+
+    def runs_in_pod(self, stage: str) -> bool:
+        return self.execution == "kubernetes" and stage in self.params.gpu_stages
+
+    def path(self, rel: str) -> Path:
+        p = Path(rel)
+        return p if p.is_absolute() else self.root / p
+
+
+def project_root(dag_file: str | os.PathLike) -> Path:
+    """``DAPT_PROJECT_ROOT`` (a deployment's workspace) or the checkout holding the DAG file."""
+    env = os.environ.get(ROOT_ENV)
+    return Path(env).resolve() if env else Path(dag_file).resolve().parents[1]
+
+
+def load_settings(root: str | os.PathLike) -> Settings:
+    root = Path(root)
+    data = read_params_file(root / "params.yaml")
+    profile = active_profile(data)
+    return Settings(
+        root=root,
+        graph=load(root / "dvc.yaml"),
+        params=load_section("orchestration", root / "params.yaml", profile=profile),
+        profile=profile,
+    )

@@ -1,0 +1,211 @@
+"""``dapt pretrain``: continued masked-LM pretraining (general, DAPT or TAPT).
+
+    dapt pretrain --corpus FILE... --model PATH_OR_CONFIG --out DIR [--max-steps N]
+        [--seq-len L] [--batch-size B] [--lexicon FILE] [--stage dapt|tapt|general]
+        [--general-corpus FILE] [--eval-corpus FILE]
+
+``--model``: a checkpoint folder or hub id; a folder with only config.json + tokenizer files
+initialises a new model from that config. ``DIR`` (replaced atomically at the end) receives the
+save_pretrained model + tokenizer, metrics.json, loss.tsv, loss_curve.png and a model card.
+Checkpoints go to ``DIR.checkpoints`` (``--checkpoint-dir``); a rerun resumes from the newest.
+Multi-process: ``torchrun --nproc_per_node N -m components.pretrain.cli ...`` (same options).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from components.config import active_profile, load_section, read_params_file
+from components.pretrain.params import PretrainParams, TrainParams
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", action="append", required=True, help="training text (repeatable)")
+    p.add_argument("--model", required=True, help="checkpoint folder, config folder or hub id")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--stage", choices=["general", "dapt", "tapt"], default="dapt")
+    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--seq-len", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lexicon", action="append", default=[], help="whole-word lexicon (repeatable)")
+    p.add_argument("--general-corpus", action="append", default=[], help="replay + forgetting eval")
+    p.add_argument("--eval-corpus", action="append", default=[], help="held-out domain text")
+    p.add_argument("--checkpoint-dir", help="default: OUT.checkpoints")
+    p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints")
+    p.add_argument("--metrics", help="also write metrics.json here (DVC metrics)")
+    p.add_argument("--plot", help="also write the loss curve TSV here (DVC plot)")
+    p.add_argument("--no-validated-check", action="store_true", help="skip the validation gate")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
+
+
+def _docs(paths: list[str], max_docs: int):
+    from components.data import read_documents
+
+    for path in paths:
+        for n, doc in enumerate(read_documents(path), 1):
+            yield doc.text
+            if max_docs and n >= max_docs:
+                break
+
+
+def build_corpora(args, p: TrainParams, tokenizer):
+    from components.pretrain.data import WordMatcher, encode_stream, held_out, pack
+    from components.pretrain.trainer import Corpora
+    from components.tokenizer.core import read_lexicon
+
+    words = [w for path in args.lexicon for w in read_lexicon(path, 0, 2, 16)]
+    matcher = WordMatcher(words, p.jieba_fallback) if p.whole_word else None
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+
+    def blocks(texts):
+        ids, starts = encode_stream(texts, tokenizer, matcher)
+        return pack(ids, starts, p.seq_len, cls_id, sep_id)
+
+    def split(paths, explicit_eval):
+        texts = list(_docs(paths, p.max_docs))
+        if explicit_eval:
+            return blocks(texts), blocks(_docs(explicit_eval, 0))
+        frac = p.eval_fraction
+        return (
+            blocks(t for t in texts if not held_out(t, frac)),
+            blocks(t for t in texts if held_out(t, frac)) if frac else None,
+        )
+
+    train, ev = split(args.corpus, args.eval_corpus)
+    replay = general_eval = None
+    if args.general_corpus:
+        replay, general_eval = split(args.general_corpus, [])
+    if len(train) == 0:
+        from components.errors import InputError
+
+        raise InputError(
+            args.corpus[0], f"the corpus gives no full {p.seq_len}-token block", "add text"
+        )
+    return Corpora(train, ev, replay if p.replay_fraction else None, general_eval)
+
+
+def fingerprint(args, p: TrainParams) -> str:
+    from components.data.text import file_digest
+
+    files = [*args.corpus, *args.general_corpus, *args.eval_corpus, *args.lexicon]
+    blob = json.dumps(
+        {
+            "params": dataclasses.asdict(p),
+            "model": args.model,
+            "files": {f: file_digest(f) for f in files},
+            "world": os.environ.get("WORLD_SIZE", "1"),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def write_outputs(out: Path, model, tokenizer, result, args, p: TrainParams) -> None:
+    from components.data.writers import atomic_dir, write_json
+    from components.pretrain.report import model_card, write_curve
+
+    with atomic_dir(out) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        src = Path(args.model) / "added_words.tsv"
+        if src.exists():
+            (tmp / "added_words.tsv").write_bytes(src.read_bytes())
+        write_json(tmp / "metrics.json", result.metrics)
+        write_curve(tmp, result.history)
+        (tmp / "README.md").write_text(model_card(args, p, model, result), encoding="utf-8")
+    if args.metrics:
+        write_json(args.metrics, result.metrics)
+    if args.plot:
+        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.plot).write_bytes((out / "loss.tsv").read_bytes())
+
+
+def run(args: argparse.Namespace) -> int:
+    from components.pretrain.model import load_masked_lm
+    from components.pretrain.trainer import train
+
+    params: PretrainParams = load_section("pretrain", args.params)
+    profile = active_profile(read_params_file(args.params))
+    p: TrainParams = getattr(params, args.stage)
+    overrides = {
+        "max_steps": args.max_steps,
+        "seq_len": args.seq_len,
+        "batch_size": args.batch_size,
+    }
+    p = dataclasses.replace(p, **{k: v for k, v in overrides.items() if v is not None})
+    if not args.no_validated_check:
+        from components.data import require_validated
+
+        require_validated([*args.corpus, *args.general_corpus, *args.eval_corpus])
+    if p.threads:
+        import torch
+
+        torch.set_num_threads(p.threads)
+    rank = int(os.environ.get("RANK", "0"))
+    model, tok = load_masked_lm(args.model)
+    start = time.perf_counter()
+    corpora = build_corpora(args, p, tok)
+    if rank == 0:
+        print(
+            f"[pretrain] {args.stage}: {len(corpora.train)} train blocks of {p.seq_len} tokens "
+            f"({time.perf_counter() - start:.1f}s to encode), replay "
+            f"{len(corpora.replay) if corpora.replay else 0}, eval "
+            f"{len(corpora.eval) if corpora.eval else 0}",
+            file=sys.stderr,
+        )
+    out = Path(args.out)
+    ckpt = Path(args.checkpoint_dir or f"{out}.checkpoints")
+    fault = os.environ.get("DAPT_PRETRAIN_FAULT_AFTER_STEP")
+    kwargs = {
+        "fingerprint": fingerprint(args, p),
+        "resume": not args.no_resume,
+        "fault_after": int(fault) if fault else None,
+    }
+    track = not args.no_mlflow and rank == 0
+    if track:
+        import mlflow
+
+        from components.tracking import stage_run
+
+        inputs = [*args.corpus, *args.general_corpus, *args.eval_corpus, *args.lexicon]
+        with stage_run(f"pretrain_{args.stage}", p, inputs=inputs, profile=profile):
+            result = train(model, tok, corpora, p, ckpt, log_fn=mlflow.log_metrics, **kwargs)
+            write_outputs(out, model, tok, result, args, p)
+            mlflow.log_metrics(
+                {k: v for k, v in result.metrics.items() if isinstance(v, int | float)}
+            )
+            for name in ("metrics.json", "loss.tsv", "loss_curve.png", "README.md"):
+                mlflow.log_artifact(str(out / name))
+    else:
+        result = train(model, tok, corpora, p, ckpt, **kwargs)
+        if rank == 0:
+            write_outputs(out, model, tok, result, args, p)
+    if rank == 0:
+        from components.pretrain import checkpoint
+
+        checkpoint.clear(ckpt)  # the output is complete; a rerun is a new run
+        shown = {k: v for k, v in result.metrics.items() if "perplexity" in k or "tokens_per" in k}
+        print(f"[pretrain] {args.stage} -> {out}: {json.dumps(shown)}")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return 0
+
+
+def main() -> int:  # entry point for torchrun: python -m components.pretrain.cli
+    from components.cli import main as dapt_main
+
+    return dapt_main(["pretrain", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

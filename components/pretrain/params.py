@@ -1,0 +1,58 @@
+"""Typed parameters of the pretrain stages (params.yaml section ``pretrain``).
+
+One trainer, three stages: ``general`` (rebuilds the shipped base model), ``dapt`` (domain text)
+and ``tapt`` (the task's own unlabeled text). Each sub-section is a full ``TrainParams``; keys
+left out take the defaults below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from components.config import param
+
+
+@dataclass
+class TrainParams:
+    seq_len: int = param(128, ge=8, le=8192, help="tokens per packed block, [CLS]/[SEP] included")
+    batch_size: int = param(32, ge=1, help="blocks per micro-batch per process")
+    grad_accum: int = param(1, ge=1, help="micro-batches per optimizer step")
+    max_steps: int = param(1000, ge=1, help="optimizer steps")
+    lr: float = param(5e-4, gt=0.0, le=1.0)
+    weight_decay: float = param(0.01, ge=0.0)
+    warmup_ratio: float = param(0.06, ge=0.0, le=1.0)
+    schedule: Literal["linear", "cosine", "constant"] = param("linear")
+    min_lr_ratio: float = param(0.0, ge=0.0, le=1.0, help="final lr as a share of lr")
+    clip_grad: float = param(1.0, ge=0.0, help="0 = no clipping")
+    mask_rate: float = param(0.15, gt=0.0, lt=1.0, help="share of tokens predicted")
+    mask_token_ratio: float = param(0.8, ge=0.0, le=1.0, help="of those: replaced by [MASK]")
+    random_token_ratio: float = param(0.1, ge=0.0, le=1.0, help="of those: random token")
+    whole_word: bool = param(True, help="mask all pieces/characters of a word together")
+    jieba_fallback: bool = param(False, help="segment text the lexicon does not cover with jieba")
+    replay_fraction: float = param(0.0, ge=0.0, lt=1.0, help="share of general-text blocks")
+    ema_decay: float = param(0.0, ge=0.0, lt=1.0, help="0 = off; else EMA weights are the output")
+    precision: Literal["auto", "bf16", "fp32"] = param(
+        "auto", help="auto = bf16 autocast on CUDA and on CPUs with AVX512-BF16/AMX"
+    )
+    compile: bool = param(False, help="torch.compile the model")
+    threads: int = param(0, ge=0, help="torch CPU threads; 0 = torch's default")
+    checkpoint_every: int = param(200, ge=1, help="steps between checkpoints")
+    keep_checkpoints: int = param(2, ge=1, help="newest checkpoints kept")
+    log_every: int = param(20, ge=1, help="steps between metric logs")
+    eval_fraction: float = param(0.02, ge=0.0, lt=1.0, help="held-out share of the corpus")
+    eval_max_blocks: int = param(256, ge=1, help="blocks per perplexity evaluation")
+    max_docs: int = param(0, ge=0, help="0 = all documents of each corpus")
+    seed: int = param(42)
+
+    def check(self) -> list[str]:
+        if self.mask_token_ratio + self.random_token_ratio > 1.0:
+            return ["mask_token_ratio: mask_token_ratio + random_token_ratio must be <= 1"]
+        return []
+
+
+@dataclass
+class PretrainParams:
+    general: TrainParams = field(default_factory=TrainParams)
+    dapt: TrainParams = field(default_factory=TrainParams)
+    tapt: TrainParams = field(default_factory=TrainParams)
