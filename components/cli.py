@@ -15,11 +15,16 @@ from components.errors import ConfigError, InputError, UsageError
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "params": ("components.params_cli", "check params.yaml, show resolved values, switch profile"),
+    "push": ("components.push_cli", "push DVC outputs to the remote (DAPT_DVC_REMOTE overrides)"),
     "ingest": ("components.ingest.cli", "normalise bundled/raw inputs into canonical JSONL"),
     "validate": ("components.validate.cli", "run the data-quality suites (exit 0 pass, 1 fail)"),
     "tokenizer": ("components.tokenizer.cli", "train a WordPiece tokenizer or extend a vocabulary"),
     "pretrain": ("components.pretrain.cli", "masked-LM continued pretraining (general/DAPT/TAPT)"),
     "mine": ("components.mine.cli", "select in-domain documents from a general pool (auditable)"),
+    "newwords": (
+        "components.newwords.cli",
+        "discover domain terms (PMI + neighbour entropy + log-odds)",
+    ),
 }
 
 

@@ -24,6 +24,22 @@ def test_repro_twice_skips_logs_to_mlflow_and_fails_closed(project_copy):
     assert json.loads(good)["passed"]
     assert (project_copy / "reports/validation/data_docs/index.html").exists()
 
+    pushed = subprocess.run(
+        ["dapt", "push"], cwd=project_copy, env=tool_env(), capture_output=True, text=True
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    assert any((project_copy / ".dvc-remote").rglob("*")), "default local remote received nothing"
+    other = project_copy.parent / "elsewhere"
+    pushed = subprocess.run(
+        ["dapt", "push"],
+        cwd=project_copy,
+        env=tool_env(DAPT_DVC_REMOTE=str(other)),
+        capture_output=True,
+        text=True,
+    )
+    assert pushed.returncode == 0 and f"DAPT_DVC_REMOTE={other} overrides" in pushed.stderr
+    assert any(other.rglob("*"))
+
     second = dvc(project_copy, "repro")
     assert "Running stage" not in second.stdout
     assert "Stage 'ingest' didn't change, skipping" in second.stdout
