@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "components.newwords.cli",
         "discover domain terms (PMI + neighbour entropy + log-odds)",
     ),
+    "finetune": ("components.finetune.cli", "fine-tune one backbone with one strategy and seed"),
+    "evaluate": ("components.evaluate.cli", "candidates x strategies x seeds, gate, register"),
+    "lineage": ("components.evaluate.lineage_cli", "show a registered model's input chain"),
+    "report": ("components.report.cli", "write the static run report reports/index.html"),
 }
 
 

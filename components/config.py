@@ -32,7 +32,10 @@ SECTIONS: dict[str, str] = {
     "tokenizer": "components.tokenizer.params:TokenizerParams",
     "pretrain": "components.pretrain.params:PretrainParams",
     "mine": "components.mine.params:MineParams",
+    "newwords": "components.newwords.params:NewwordsParams",
     "orchestration": "components.orchestration.params:OrchestrationParams",
+    "finetune": "components.finetune.params:FinetuneParams",
+    "evaluate": "components.evaluate.params:EvaluateParams",
 }
 
 

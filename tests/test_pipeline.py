@@ -1,4 +1,5 @@
-"""The real stage graph through DVC, MLflow and GX on a scratch copy of the project (smoke profile)."""
+"""The data gate of the stage graph (ingest -> validate) through DVC, MLflow and GX, on a scratch
+copy of the project (smoke profile). The whole graph runs in tests/dags/test_domain_adaptation.py."""
 
 import json
 import subprocess
@@ -17,7 +18,7 @@ def dvc(project, *args, check=True):
 
 
 def test_repro_twice_skips_logs_to_mlflow_and_fails_closed(project_copy):
-    first = dvc(project_copy, "repro")
+    first = dvc(project_copy, "repro", "validate")
     assert "Running stage 'ingest'" in first.stdout and "Running stage 'validate'" in first.stdout
     manifest = project_copy / "data/validated/manifest.json"
     good = manifest.read_text()
@@ -40,7 +41,7 @@ def test_repro_twice_skips_logs_to_mlflow_and_fails_closed(project_copy):
     assert pushed.returncode == 0 and f"DAPT_DVC_REMOTE={other} overrides" in pushed.stderr
     assert any(other.rglob("*"))
 
-    second = dvc(project_copy, "repro")
+    second = dvc(project_copy, "repro", "validate")
     assert "Running stage" not in second.stdout
     assert "Stage 'ingest' didn't change, skipping" in second.stdout
     assert "Stage 'validate' didn't change, skipping" in second.stdout
@@ -66,7 +67,7 @@ def test_repro_twice_skips_logs_to_mlflow_and_fails_closed(project_copy):
     test_tsv.write_text(
         test_tsv.read_text(encoding="utf-8") + "Unknown Class\t完全新的一条标准\n", encoding="utf-8"
     )
-    failed = dvc(project_copy, "repro", check=False)
+    failed = dvc(project_copy, "repro", "validate", check=False)
     assert failed.returncode != 0
     assert "label in the declared label set" in failed.stderr + failed.stdout
     assert manifest.read_text() == good

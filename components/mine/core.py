@@ -21,33 +21,29 @@ import os
 import random
 import sys
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from components.data.readers import read_documents
-from components.data.text import script_counts
 from components.errors import InputError
-from components.mine.features import encode
+from components.mine.features import HAN, LATIN, LETTER, class_counts, encode
 from components.mine.filters import (
     DEDUP_REASONS,
     QUALITY_REASONS,
     Deduper,
     minhash_signatures,
-    permutations,
     quality_reasons,
     text_hashes,
 )
+from components.mine.parallel import WORKER, parallel_map, shards
 from components.mine.params import MineParams
 from components.mine.scoring import Model, add_counts, count_texts, fit_model
 
 REASONS: tuple[str, ...] = (*QUALITY_REASONS, *DEDUP_REASONS, "not_selected")
 _CODE = {r: i + 1 for i, r in enumerate(REASONS)}  # 0 = clean (eligible for selection)
 RECORD = np.dtype([("score", "<f8"), ("reason", "u1")])
-_HIST_BINS = 4096
 
 
 @dataclass
@@ -56,7 +52,6 @@ class MineModel:
 
     params: MineParams
     scorer: Model
-    perms: tuple[np.ndarray, np.ndarray] | None
 
 
 @dataclass
@@ -76,9 +71,9 @@ def score_texts(texts: list[str], model: MineModel) -> ShardResult:
     enc = encode(texts)
     quality = quality_reasons(texts, enc, p.hygiene, p.lang)
     sigs = None
-    if model.perms is not None:
-        sigs = minhash_signatures(enc, p.hygiene.shingle_size, model.perms)
-    start = time.perf_counter()
+    if p.hygiene.near_dedup:
+        sigs = minhash_signatures(enc, p.hygiene.shingle_size, p.hygiene.num_perm)
+    start = time.process_time()  # CPU time: wall time would count waiting on a busy machine
     scores = model.scorer.score(enc)
     return ShardResult(
         quality=quality,
@@ -87,7 +82,7 @@ def score_texts(texts: list[str], model: MineModel) -> ShardResult:
         has_sig=enc.lengths >= p.hygiene.shingle_size,
         scores=scores,
         n_bytes=sum(len(t.encode("utf-8")) for t in texts),
-        score_seconds=time.perf_counter() - start,
+        score_seconds=time.process_time() - start,
     )
 
 
@@ -104,80 +99,33 @@ def score_batch(batch: dict[str, list], model: MineModel) -> dict[str, list]:
     return out
 
 
-# -- parallel plumbing ---------------------------------------------------------------------------
-_WORKER: dict = {}
-
-
-def _init_worker(state: dict) -> None:
-    _WORKER.update(state)
-
-
+# -- worker jobs (module-level so they pickle by name) -------------------------------------------
 def _score_job(texts: list[str]) -> ShardResult:
-    return score_texts(texts, _WORKER["model"])
+    return score_texts(texts, WORKER["model"])
 
 
 def _count_job(texts: list[str]) -> dict:
-    return fit_stats(texts, _WORKER["params"], _WORKER.get("perms"), _WORKER["seed_side"])
-
-
-def _parallel(
-    fn: Callable, items: Iterable, workers: int, state: dict
-) -> Iterator[tuple[object, object]]:
-    """(item, fn(item)) in order, with at most 2 x workers shards in flight (bounded memory)."""
-    if workers <= 1:
-        _init_worker(state)
-        for item in items:
-            yield item, fn(item[1])
-        return
-    import multiprocessing as mp
-
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(state,)) as pool:
-        pending: deque = deque()
-        for item in items:
-            pending.append((item, pool.apply_async(fn, (item[1],))))
-            if len(pending) >= 2 * workers:
-                head, res = pending.popleft()
-                yield head, res.get()
-        while pending:
-            head, res = pending.popleft()
-            yield head, res.get()
-
-
-def shards(
-    paths: list[str], shard_docs: int, shard_mb: float
-) -> Iterator[tuple[list[str], list[str]]]:
-    """(ids, texts) shards of the documents of ``paths``, in order."""
-    ids: list[str] = []
-    texts: list[str] = []
-    size, limit = 0, shard_mb * 1e6
-    for path in paths:
-        for doc in read_documents(path):
-            ids.append(doc.id)
-            texts.append(doc.text)
-            size += len(doc.text) * 3  # UTF-8 upper bound for CJK; exact bytes are not needed
-            if len(ids) >= shard_docs or size >= limit:
-                yield ids, texts
-                ids, texts, size = [], [], 0
-    if ids:
-        yield ids, texts
+    return fit_stats(texts, WORKER["params"], WORKER["seed_side"])
 
 
 # -- pass 1: statistics --------------------------------------------------------------------------
-def fit_stats(texts: list[str], params: MineParams, perms, seed_side: bool) -> dict:
+def fit_stats(texts: list[str], params: MineParams, seed_side: bool) -> dict:
     """Pure, additive statistics of a shard (seed side adds hashes and signatures)."""
     enc = encode(texts)
     out = count_texts(texts, params, enc)
-    letters = han = latin = 0
-    for t in texts:
-        le, h, la = script_counts(t)
-        letters, han, latin = letters + le, han + h, latin + la
-    out.update(letters=letters, han=han, latin=latin, usable=sum(bool(t.strip()) for t in texts))
+    classes = class_counts(enc)
+    out.update(
+        letters=int(classes[LETTER].sum()),
+        han=int(classes[HAN].sum()),
+        latin=int(classes[LATIN].sum()),
+        usable=sum(bool(t.strip()) for t in texts),
+    )
     out["n_bytes"] = sum(len(t.encode("utf-8")) for t in texts)
     if seed_side:
         out["hashes"] = text_hashes(texts)
-        if perms is not None:
-            sigs = minhash_signatures(enc, params.hygiene.shingle_size, perms)
+        if params.hygiene.near_dedup:
+            hp = params.hygiene
+            sigs = minhash_signatures(enc, hp.shingle_size, hp.num_perm)
             out["sigs"] = sigs[enc.lengths >= params.hygiene.shingle_size]
     return out
 
@@ -199,15 +147,15 @@ class Corpus:
     sigs: list[np.ndarray] = field(default_factory=list)
 
 
-def scan(paths: list[str], params: MineParams, perms, *, seed_side: bool, workers: int, bar):
+def scan(paths: list[str], params: MineParams, *, seed_side: bool, workers: int, bar):
     """Pass 1 over a corpus; the seed side also keeps a sample of texts (kNN) and dedup keys."""
     keep = params.method == "knn" and seed_side
     rng = random.Random(params.random_seed)
     corpus = Corpus(stats={})
     seen = 0
-    state = {"params": params, "perms": perms, "seed_side": seed_side}
+    state = {"params": params, "seed_side": seed_side}
     items = shards(paths, params.shard_docs, params.shard_mb)
-    for (_, texts), part in _parallel(_count_job, items, workers, state):
+    for (_, texts), part in parallel_map(_count_job, items, workers, state):
         for key in ("hashes", "sigs"):
             if key in part:
                 getattr(corpus, key).append(part.pop(key))
@@ -231,8 +179,10 @@ def check_corpora(seed: Corpus, pool: Corpus, seed_paths, pool_paths, params) ->
             "the seed has no non-empty document",
             "point --seed at the domain corpus (one document per line)",
         )
-    if not pool.stats.get("n_docs"):
-        raise InputError(", ".join(pool_paths), "the pool has no document", "point --pool at data")
+    if not pool.stats.get("usable"):
+        raise InputError(
+            ", ".join(pool_paths), "the pool has no non-empty document", "point --pool at data"
+        )
     warnings = []
     s, p = dominant_script(seed.stats), dominant_script(pool.stats)
     if s != p:
@@ -263,7 +213,7 @@ def score_pool(pool_paths, model: MineModel, deduper: Deduper, scratch, workers:
     counts: Counter = Counter()
     n_bytes, score_s = 0, 0.0
     items = shards(pool_paths, p.shard_docs, p.shard_mb)
-    for (_, _), r in _parallel(_score_job, items, workers, {"model": model}):
+    for (_, _), r in parallel_map(_score_job, items, workers, {"model": model}):
         rec = np.zeros(len(r.quality), dtype=RECORD)
         rec["score"] = r.scores
         hashes = r.hashes.tolist()
@@ -286,6 +236,15 @@ def peak_rss_mb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return round(max(own, kids) / 1024, 1)  # Linux reports KiB
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its reaped children (the worker pools)."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def resolve_workers(params: MineParams) -> int:
@@ -318,21 +277,20 @@ def mine(
 
     t0 = time.perf_counter()
     workers = resolve_workers(params)
-    perms = permutations(params.hygiene.num_perm) if params.hygiene.near_dedup else None
     pool_bytes = sum(os.path.getsize(p) for p in pool_paths)
 
     def bar(desc: str, total: int):
         return tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=not progress)
 
     with bar("mine: seed", sum(os.path.getsize(p) for p in seed_paths)) as b:
-        seed = scan(seed_paths, params, perms, seed_side=True, workers=workers, bar=b)
+        seed = scan(seed_paths, params, seed_side=True, workers=workers, bar=b)
     with bar("mine: pool stats", pool_bytes) as b:
-        pool = scan(pool_paths, params, None, seed_side=False, workers=workers, bar=b)
+        pool = scan(pool_paths, params, seed_side=False, workers=workers, bar=b)
     warnings = check_corpora(seed, pool, seed_paths, pool_paths, params)
     for w in warnings:
         warn(w)
     t_fit = time.perf_counter()
-    model = MineModel(params, fit_model(params, seed.stats, pool.stats, seed.seed_texts), perms)
+    model = MineModel(params, fit_model(params, seed.stats, pool.stats, seed.seed_texts))
     deduper = Deduper(params.hygiene)
     deduper.add_seed(
         np.concatenate(seed.hashes) if seed.hashes else np.zeros(0, np.uint64),
@@ -340,11 +298,12 @@ def mine(
     )
     seed_docs = seed.stats["n_docs"]
     del seed
-    t_score = time.perf_counter()
+    t_score, cpu_score = time.perf_counter(), cpu_seconds()
     scratch_path = out / ".records.bin"
     with open(scratch_path, "wb") as scratch, bar("mine: score", pool_bytes) as b:
         counts, n_bytes, score_cpu = score_pool(pool_paths, model, deduper, scratch, workers, b)
     score_wall = time.perf_counter() - t_score
+    cpu_score = cpu_seconds() - cpu_score  # workers are reaped when the pass ends: included
     n_docs = sum(counts.values())
     records = (
         np.memmap(scratch_path, dtype=RECORD, mode="r", shape=(n_docs,))
@@ -381,6 +340,7 @@ def mine(
         "selected_bytes": sel_bytes,
         "not_selected_docs": clean - n_sel,
         "dropped": dropped,
+        "dedup_unindexed_docs": deduper.unindexed,
         "cutoff_score": cutoff if math.isfinite(cutoff) else None,
         "score_range": list(hist_range) if math.isfinite(hist_range[0]) else None,
         "seed_docs": seed_docs,
@@ -393,7 +353,8 @@ def mine(
         },
         "throughput_mb_s": {
             "score_pass": round(n_bytes / 1e6 / max(score_wall, 1e-9), 2),
-            "scorer_only_per_core": round(n_bytes / 1e6 / max(score_cpu, 1e-9), 2),
+            "score_pass_per_cpu_second": round(n_bytes / 1e6 / max(cpu_score, 1e-9), 2),
+            "scorer_only_per_cpu_second": round(n_bytes / 1e6 / max(score_cpu, 1e-9), 2),
             "end_to_end": round(n_bytes / 1e6 / max(total, 1e-9), 2),
         },
         "peak_rss_mb": peak_rss_mb(),

@@ -8,6 +8,7 @@ word segmentation, which keeps Chinese (and any other script) on the same fast p
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,3 +74,44 @@ def per_doc_mean(values: np.ndarray, doc: np.ndarray, n_docs: int) -> np.ndarray
     total = np.bincount(doc, weights=values, minlength=n_docs)
     count = np.bincount(doc, minlength=n_docs)
     return np.divide(total, count, out=np.zeros(n_docs), where=count > 0)
+
+
+# Character classes by code point, for per-document ratios without a regex pass per class.
+SPACE, LETTER, NUMBER, SYMBOL, HAN, LATIN = 1, 2, 4, 8, 16, 32
+_TABLE_SIZE = 0x30000  # every code point above is classed as a symbol (rare private-use etc.)
+
+
+@functools.cache
+def char_classes() -> np.ndarray:
+    import unicodedata
+
+    table = np.zeros(_TABLE_SIZE, dtype=np.uint8)
+    for c in range(_TABLE_SIZE):
+        cat = unicodedata.category(chr(c))
+        if cat[0] in "LM":
+            table[c] = LETTER
+        elif cat[0] == "N":
+            table[c] = NUMBER
+        elif cat[0] == "Z" or chr(c) in "\t\n\r\x0b\x0c":
+            table[c] = SPACE
+        else:
+            table[c] = SYMBOL
+    for lo, hi in ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2EBEF)):
+        table[lo : hi + 1] |= HAN
+    for lo, hi in ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F)):
+        sel = table[lo : hi + 1] & LETTER > 0
+        table[lo : hi + 1][sel] |= LATIN
+    table[0] = 0  # the document separator
+    return table
+
+
+def class_counts(enc: Encoded) -> dict[int, np.ndarray]:
+    """Per document: how many characters fall in each class (SPACE, LETTER, ... LATIN)."""
+    table = char_classes()
+    cls = table[np.minimum(enc.cp, _TABLE_SIZE - 1)].astype(np.int64)
+    cls[enc.cp >= _TABLE_SIZE] = SYMBOL
+    joint = np.bincount(enc.doc * 64 + cls, minlength=enc.n_docs * 64).reshape(enc.n_docs, 64)
+    bits = np.arange(64)
+    return {
+        c: joint[:, (bits & c) > 0].sum(axis=1) for c in (SPACE, LETTER, NUMBER, SYMBOL, HAN, LATIN)
+    }

@@ -34,8 +34,14 @@ class HygieneParams:
     )
     near_dedup: bool = param(True, help="near_dup: MinHash LSH Jaccard >= near_dup_threshold")
     shingle_size: int = param(5, ge=1, le=20, help="character shingle length for MinHash")
-    num_perm: int = param(128, ge=16, le=1024, help="MinHash permutations")
+    num_perm: int = param(64, ge=16, le=1024, help="MinHash signature length (bins)")
+    lsh_recall_weight: float = param(
+        0.8, gt=0, lt=1, help="LSH banding weight on missed near duplicates vs extra candidates"
+    )
     near_dup_threshold: float = param(0.7, gt=0, lt=1, help="Jaccard similarity of near duplicates")
+    dedup_max_docs: int = param(
+        1_000_000, ge=0, help="clean documents remembered for dedup (~4.5 KB each); 0 = all"
+    )
 
     def check(self) -> list[str]:
         if self.max_chars < self.min_chars:

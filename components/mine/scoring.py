@@ -75,9 +75,15 @@ class DSIRModel:
         return cls(w.astype(np.float32), params.dsir.n_buckets_log2, list(params.dsir.orders))
 
     def score(self, enc: Encoded) -> np.ndarray:
-        hs, docs = zip(*(enc.grams(n, _DSIR_SALT) for n in self.orders), strict=True)
-        h, doc = np.concatenate(hs), np.concatenate(docs)
-        return per_doc_mean(self.weights[buckets(h, self.bits)], doc, enc.n_docs)
+        total = np.zeros(enc.n_docs)
+        count = np.zeros(enc.n_docs)
+        for n in self.orders:
+            # Zeroing invalid n-grams is cheaper than filtering them out (no copies).
+            h, valid = enc.grams_at(n, _DSIR_SALT)
+            w = np.where(valid, self.weights[buckets(h, self.bits)], np.float32(0))
+            total += np.bincount(enc.doc[: len(h)], weights=w, minlength=enc.n_docs)
+            count += np.maximum(enc.lengths - n + 1, 0)
+        return np.divide(total, count, out=np.zeros(enc.n_docs), where=count > 0)
 
 
 @dataclass

@@ -80,9 +80,14 @@ def empty_table() -> Table:
     return {f: np.zeros(0, dtype=np.uint16 if f == "last" else np.uint64) for f in FIELDS}
 
 
-def _unique(keys: np.ndarray, counts: np.ndarray | None, extra: list[np.ndarray]):
-    """Sort by key, sum counts of equal keys, keep the first row's extra columns."""
-    order = np.argsort(keys, kind="stable")
+def _unique(
+    keys: np.ndarray, counts: np.ndarray | None, extra: list[np.ndarray], *, runs: bool = False
+):
+    """Sort by key, sum counts of equal keys, keep the first row's extra columns.
+
+    ``runs``: the keys are concatenated sorted tables; timsort merges such runs in linear time.
+    """
+    order = np.argsort(keys, kind="stable" if runs else None)
     sk = keys[order]
     starts = np.flatnonzero(np.concatenate(([True], sk[1:] != sk[:-1]))) if len(sk) else sk
     if counts is None:
@@ -93,8 +98,14 @@ def _unique(keys: np.ndarray, counts: np.ndarray | None, extra: list[np.ndarray]
     return sk[starts], summed, [e[pick] for e in extra]
 
 
-def shard_tables(text: str, max_len: int) -> list[Table]:
-    """Unique n-grams of lengths 1..max_len of one text; index 0 is length 1."""
+def shard_tables(text: str, max_len: int, part: tuple[int, int] = (0, 1)) -> list[Table]:
+    """Unique n-grams of lengths 1..max_len of one text; index 0 is length 1.
+
+    ``part=(rank, parts)`` keeps only keys whose hash falls in partition ``rank``: every worker
+    scans all text (cheap) but sorts only its share of keys (the expensive part), and the
+    workers' tables are disjoint, so combining them needs no summing.
+    """
+    rank, parts = part
     ids = char_ids(text)
     ok1 = ids != 0
     key, ok = ids, ok1
@@ -108,9 +119,16 @@ def shard_tables(text: str, max_len: int) -> list[Table]:
             ok = ok[:-1] & ok1[n - 1 :]
             prev_key, key = key, new_key
         pos = np.flatnonzero(ok)
-        if n == 1:
-            keys, counts, (last,) = _unique(key[pos], None, [ids[pos]])
-            prefix = suffix = np.zeros(len(keys), dtype=np.uint64)
+        if parts > 1:
+            with np.errstate(over="ignore"):
+                bucket = ((key[pos] * _GOLD) >> np.uint64(40)) % np.uint64(parts)
+            pos = pos[bucket == rank]
+        if n <= 4:  # packed keys: sort the keys alone, the other columns are bit fields
+            keys, counts = np.unique(key[pos], return_counts=True)
+            counts = counts.astype(np.uint64)
+            last = keys & np.uint64(0xFFFF)
+            prefix = keys >> np.uint64(16) if n > 1 else np.zeros(len(keys), dtype=np.uint64)
+            suffix = keys & np.uint64((1 << (16 * (n - 1))) - 1)
         else:
             keys, counts, (rep,) = _unique(key[pos], None, [pos])
             prefix, suffix, last = prev_key[rep], prev_key[rep + 1], ids[rep + n - 1]
@@ -134,7 +152,7 @@ def merge(tables: Iterable[Table]) -> Table:
         return tables[0]
     cat = {f: np.concatenate([t[f] for t in tables]) for f in FIELDS}
     keys, counts, (prefix, suffix, last) = _unique(
-        cat["keys"], cat["counts"], [cat["prefix"], cat["suffix"], cat["last"]]
+        cat["keys"], cat["counts"], [cat["prefix"], cat["suffix"], cat["last"]], runs=True
     )
     return {"keys": keys, "counts": counts, "prefix": prefix, "suffix": suffix, "last": last}
 
@@ -170,7 +188,10 @@ class TableSet:
             self.pending[n].append(t)
             self.pending_rows += len(t["keys"])
         # Merging only when the buffer is as big as the table keeps total sort work O(N log N).
-        if self.pending_rows >= sum(len(t["keys"]) for t in self.tables) or self.rows() > max_entries:
+        if (
+            self.pending_rows >= sum(len(t["keys"]) for t in self.tables)
+            or self.rows() > max_entries
+        ):
             self.flush()
             while self.rows() > max_entries:
                 self.prune()
@@ -198,12 +219,14 @@ class TableSet:
             return cls(max_len, tables=tables, prune_floor=int(z["prune_floor"]))
 
 
-def _worker(jobs: mp.Queue, done: mp.Queue, spill: str, rank: int, max_len: int, cap: int) -> None:
+def _worker(
+    jobs: mp.Queue, done: mp.Queue, spill: str, rank: int, parts: int, max_len: int, cap: int
+) -> None:
     try:
         sets = {role: TableSet(max_len) for role in ("domain", "background")}
         while (job := jobs.get()) is not None:
             role, text = job
-            sets[role].add(shard_tables(text, max_len), cap)
+            sets[role].add(shard_tables(text, max_len, (rank, parts)), cap)
         paths = {}
         for role, ts in sets.items():
             paths[role] = str(Path(spill) / f"{role}-{rank}.npz")
@@ -248,11 +271,14 @@ def count_sharded(
 
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with tempfile.TemporaryDirectory(prefix="newwords-spill-") as spill:
-        jobs: mp.Queue = ctx.Queue(maxsize=2 * workers)
+        # Every worker sees every shard and keeps its hash partition of the keys.
+        queues: list[mp.Queue] = [ctx.Queue(maxsize=2) for _ in range(workers)]
         done: mp.Queue = ctx.Queue()
         procs = [
             ctx.Process(
-                target=_worker, args=(jobs, done, spill, r, max_len, cap), daemon=True
+                target=_worker,
+                args=(queues[r], done, spill, r, workers, max_len, cap),
+                daemon=True,
             )
             for r in range(workers)
         ]
@@ -260,12 +286,17 @@ def count_sharded(
             p.start()
         try:
             for job in shards:
-                _put(jobs, job, procs)
+                for q in queues:
+                    _put(q, job, procs)
                 if on_shard:
                     on_shard()
-            for _ in procs:
-                _put(jobs, None, procs)
+            for q in queues:
+                _put(q, None, procs)
             results = [_get(done, procs) for _ in procs]
+        except BaseException:
+            for p in procs:  # a reading error: the workers' partial counts are worthless
+                p.terminate()
+            raise
         finally:
             for p in procs:
                 p.join(timeout=5)

@@ -122,9 +122,7 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
                     root, parents
                 )
                 pod = _pod_task(s, name, doc_md)
-                sync = task(task_id=sync_task_id(name), pool=p.pool)(_sync)(
-                    root, name, pod.output
-                )
+                sync = task(task_id=sync_task_id(name), pool=p.pool)(_sync)(root, name, pod.output)
                 prep >> pod
                 first[name], last[name] = prep, sync
             else:

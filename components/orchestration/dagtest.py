@@ -42,7 +42,8 @@ def asset_events(name: str) -> list[dict[str, Any]]:
         return [{"extra": r[0], "dag_id": r[1]} for r in rows]
 
 
-def run(dag_id: str, runs: int = 1, conf: dict | None = None) -> list[dict[str, Any]]:
+def run(dag_id: str, confs: list[dict | None]) -> list[dict[str, Any]]:
+    """One ``dag.test()`` per entry of ``confs`` (the run's conf, or None)."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.settings import DAGS_FOLDER
 
@@ -51,7 +52,7 @@ def run(dag_id: str, runs: int = 1, conf: dict | None = None) -> list[dict[str, 
         raise SystemExit(f"import errors: {bag.import_errors}")
     dag = bag.dags[dag_id]
     out = []
-    for _ in range(runs):
+    for conf in confs:
         start = time.perf_counter()
         dr = dag.test(run_conf=conf)
         seconds = round(time.perf_counter() - start, 3)
@@ -71,11 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="dagtest")
     p.add_argument("dag_id")
     p.add_argument("--runs", type=int, default=1)
-    p.add_argument("--conf", type=json.loads, default=None)
+    p.add_argument(
+        "--conf", type=json.loads, action="append", help="one run per --conf (JSON or null)"
+    )
     p.add_argument("--asset", help="also report the events of this asset")
     p.add_argument("--json", required=True, help="write the report here")
     args = p.parse_args(argv)
-    report: dict[str, Any] = {"runs": run(args.dag_id, args.runs, args.conf)}
+    report: dict[str, Any] = {}
+    if args.asset:
+        report["asset_events_before"] = len(asset_events(args.asset))
+    report["runs"] = run(args.dag_id, args.conf or [None] * args.runs)
     if args.asset:
         report["asset_events"] = asset_events(args.asset)
     with open(args.json, "w", encoding="utf-8") as f:

@@ -26,6 +26,7 @@ class Stage:
     deps: tuple[str, ...]
     outs: tuple[str, ...]  # outs, metrics and plots: everything the stage writes
     group: bool = False  # a foreach/matrix group, run as one unit (`dvc repro <name>`)
+    frozen: bool = False  # `frozen: true`: run on demand only, never by the orchestrators
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class StageGraph:
             done.append(ready)
             pending.remove(ready)
         return done
+
+    def active(self) -> StageGraph:
+        """The graph without frozen stages: their outputs are inputs, not work to schedule."""
+        keep = {n: st for n, st in self.stages.items() if not st.frozen}
+        return StageGraph(keep, {n: tuple(u for u in self.upstream[n] if u in keep) for n in keep})
 
     def downstream(self, name: str) -> list[str]:
         return [s for s in self.stages if name in self.upstream[s]]
@@ -98,6 +104,7 @@ def parse(data: dict[str, Any], source: str = "dvc.yaml") -> StageGraph:
                 + _paths(body.get("plots"), wdir)
             ),
             group=group,
+            frozen=bool(body.get("frozen", spec.get("frozen", False))),
         )
     upstream = {
         name: tuple(

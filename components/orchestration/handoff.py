@@ -46,7 +46,12 @@ def validate_delivery(root: Path, delivery: Path, reports: str, quarantine: str)
         f"To retry after fixing, drop the corrected file into the drop folder again.\n",
         encoding="utf-8",
     )
-    return {"passed": False, "path": str(delivery), "report": str(report), "quarantine": str(target)}
+    return {
+        "passed": False,
+        "path": str(delivery),
+        "report": str(report),
+        "quarantine": str(target),
+    }
 
 
 def version_delivery(root: Path, outcome: dict[str, Any], accepted: str) -> dict[str, str]:

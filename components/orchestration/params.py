@@ -42,10 +42,14 @@ class KubernetesParams:
 class HandoffParams:
     """The data team's drop folder and what happens to deliveries."""
 
-    schedule: str | None = param("*/30 * * * *", help="cron for polling the drop folder; null: trigger only")
+    schedule: str | None = param(
+        "*/30 * * * *", help="cron for polling the drop folder; null: trigger only"
+    )
     drop_folder: str = param("data/incoming", help="where deliveries arrive (not versioned)")
     patterns: list[str] = param(["*.jsonl", "*.txt"], help="files in the drop folder to pick up")
-    accepted_folder: str = param("data/deliveries", help="DVC-tracked folder of accepted deliveries")
+    accepted_folder: str = param(
+        "data/deliveries", help="DVC-tracked folder of accepted deliveries"
+    )
     quarantine_folder: str = param("data/quarantine", help="failed deliveries with their report")
     report_folder: str = param("reports/handoff", help="validation report per delivery")
 
@@ -54,7 +58,9 @@ class HandoffParams:
 class OrchestrationParams:
     """How the stage graph in dvc.yaml is scheduled and executed."""
 
-    schedule: str | None = param("@weekly", help="cron/preset of domain_adaptation; null: asset only")
+    schedule: str | None = param(
+        "@weekly", help="cron/preset of domain_adaptation; null: asset only"
+    )
     retries: int = param(2, ge=0, le=20)
     retry_delay_seconds: int = param(300, ge=1)
     retry_backoff: float = param(2.0, ge=0, help="exponential backoff multiplier (0: constant)")
@@ -65,7 +71,8 @@ class OrchestrationParams:
         "local", help=f"where GPU stages run; the {EXECUTION_ENV} environment variable overrides"
     )
     gpu_stages: list[str] = param(
-        ["dapt", "tapt", "finetune"], help="stages that need a GPU (names absent from dvc.yaml are ignored)"
+        ["pretrain_general", "dapt", "tapt", "control", "tapt_only", "evaluate"],
+        help="stages that need a GPU (names absent from dvc.yaml are ignored)",
     )
     push: bool = param(True, help="dvc push at the end of every run")
     kubernetes: KubernetesParams = field(default_factory=KubernetesParams)

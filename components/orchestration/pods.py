@@ -32,7 +32,8 @@ def sync_task_id(stage: str) -> str:
 def pod_spec(stage: str, k8s: KubernetesParams, *, gpu: bool = True) -> dict[str, Any]:
     """Keyword arguments of ``KubernetesPodOperator`` for one stage (plain data, testable)."""
     gpu_res = {k8s.gpu_resource: str(k8s.gpus)} if gpu else {}
-    env = {POD_INPUT_ENV: "{{ ti.xcom_pull(task_ids='%s') }}" % prepare_task_id(stage)}
+    pull = "ti.xcom_pull(task_ids='" + prepare_task_id(stage) + "')"
+    env = {POD_INPUT_ENV: "{{ " + pull + " }}"}
     if k8s.dvc_remote:
         env["DAPT_DVC_REMOTE"] = k8s.dvc_remote
     return {

@@ -38,7 +38,9 @@ def run_stage(root: str | Path, stage: str) -> dict[str, Any]:
         ran = repo.reproduce(stage, single_item=True)
     seconds = round(time.perf_counter() - start, 3)
     result = {"stage": stage, "ran": bool(ran), "seconds": seconds}
-    print(f"[orchestration] stage {stage}: {'ran' if ran else 'up to date, skipped'} in {seconds} s")
+    print(
+        f"[orchestration] stage {stage}: {'ran' if ran else 'up to date, skipped'} in {seconds} s"
+    )
     return result
 
 

@@ -44,7 +44,7 @@ def load_settings(root: str | os.PathLike) -> Settings:
     profile = active_profile(data)
     return Settings(
         root=root,
-        graph=load(root / "dvc.yaml"),
+        graph=load(root / "dvc.yaml").active(),
         params=load_section("orchestration", root / "params.yaml", profile=profile),
         profile=profile,
     )

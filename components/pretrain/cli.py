@@ -32,10 +32,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--stage", choices=["general", "dapt", "tapt"], default="dapt")
     p.add_argument("--params", default="params.yaml")
+    p.add_argument("--run-name", help="MLflow stage name (default: the DVC stage of --stage)")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--seq-len", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lexicon", action="append", default=[], help="whole-word lexicon (repeatable)")
+    p.add_argument(
+        "--mined-corpus",
+        action="append",
+        default=[],
+        help="training text selected by the mine stage from validated inputs (not re-gated)",
+    )
     p.add_argument("--general-corpus", action="append", default=[], help="replay + forgetting eval")
     p.add_argument("--eval-corpus", action="append", default=[], help="held-out domain text")
     p.add_argument("--checkpoint-dir", help="default: OUT.checkpoints")
@@ -79,7 +86,7 @@ def build_corpora(args, p: TrainParams, tokenizer):
             blocks(t for t in texts if held_out(t, frac)) if frac else None,
         )
 
-    train, ev = split(args.corpus, args.eval_corpus)
+    train, ev = split([*args.corpus, *args.mined_corpus], args.eval_corpus)
     replay = general_eval = None
     if args.general_corpus:
         replay, general_eval = split(args.general_corpus, [])
@@ -95,10 +102,13 @@ def build_corpora(args, p: TrainParams, tokenizer):
 def fingerprint(args, p: TrainParams) -> str:
     from components.data.text import file_digest
 
-    files = [*args.corpus, *args.general_corpus, *args.eval_corpus, *args.lexicon]
+    files = [*args.corpus, *args.mined_corpus, *args.general_corpus, *args.eval_corpus]
+    files += args.lexicon
+    # Settings that do not change the numbers may differ between a run and its resumption.
+    operational = {"threads", "log_every", "checkpoint_every", "keep_checkpoints", "compile"}
     blob = json.dumps(
         {
-            "params": dataclasses.asdict(p),
+            "params": {k: v for k, v in dataclasses.asdict(p).items() if k not in operational},
             "model": args.model,
             "files": {f: file_digest(f) for f in files},
             "world": os.environ.get("WORLD_SIZE", "1"),
@@ -150,6 +160,9 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(p.threads)
     rank = int(os.environ.get("RANK", "0"))
+    import torch
+
+    torch.manual_seed(p.seed)  # "initialise from config" must give the same weights every time
     model, tok = load_masked_lm(args.model)
     start = time.perf_counter()
     corpora = build_corpora(args, p, tok)
@@ -175,8 +188,10 @@ def run(args: argparse.Namespace) -> int:
 
         from components.tracking import stage_run
 
-        inputs = [*args.corpus, *args.general_corpus, *args.eval_corpus, *args.lexicon]
-        with stage_run(f"pretrain_{args.stage}", p, inputs=inputs, profile=profile):
+        inputs = [*args.corpus, *args.mined_corpus, *args.general_corpus, *args.eval_corpus]
+        inputs += args.lexicon
+        stage = args.run_name or ("pretrain_general" if args.stage == "general" else args.stage)
+        with stage_run(stage, p, inputs=inputs, profile=profile):
             result = train(model, tok, corpora, p, ckpt, log_fn=mlflow.log_metrics, **kwargs)
             write_outputs(out, model, tok, result, args, p)
             mlflow.log_metrics(

@@ -122,7 +122,8 @@ def encode_stream(
     flag_parts: list[np.ndarray] = []
 
     def flush(chunk: list[str]) -> None:
-        enc = tokenizer(chunk, add_special_tokens=False, return_offsets_mapping=True)
+        # Documents longer than the model's window are fine here: they are cut into blocks.
+        enc = tokenizer(chunk, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         for text, ids, offs in zip(chunk, enc["input_ids"], enc["offset_mapping"], strict=True):
             if not ids:
                 continue

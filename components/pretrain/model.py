@@ -30,7 +30,10 @@ def load_masked_lm(path_or_id: str, attn: str = "sdpa"):
             config = AutoConfig.from_pretrained(folder)
             model = AutoModelForMaskedLM.from_config(config, attn_implementation=attn)
         else:
-            model = AutoModelForMaskedLM.from_pretrained(path_or_id, attn_implementation=attn)
+            # fp32 master weights whatever the checkpoint's dtype; autocast does the bf16 part.
+            model = AutoModelForMaskedLM.from_pretrained(
+                path_or_id, attn_implementation=attn, dtype=torch.float32
+            )
     except (OSError, ValueError) as exc:
         raise InputError(
             path_or_id,

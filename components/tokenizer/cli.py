@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_mlflow:
         from components.tracking import stage_run
 
-        with stage_run(f"tokenizer_{args.action}", params, inputs=inputs, profile=profile):
+        stage = "tokenizer" if args.action == "extend" else "tokenizer_train"
+        with stage_run(stage, params, inputs=inputs, profile=profile):
             import mlflow
 
             mlflow.log_metrics({k: v for k, v in report.items() if isinstance(v, int | float)})

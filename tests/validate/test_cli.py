@@ -263,11 +263,20 @@ def test_reservoir_sample_is_bounded_in_count_and_characters():
     from components.validate.stats import scan_corpus
 
     docs = (Document(str(i), "字" * (10 + i % 50)) for i in range(20000))
-    stats, sample = scan_corpus(docs, min_chars=1, max_chars=10**6, sample_size=5000, exact_cap=10**6, sample_max_chars=20000)
+    stats, sample = scan_corpus(
+        docs,
+        min_chars=1,
+        max_chars=10**6,
+        sample_size=5000,
+        exact_cap=10**6,
+        sample_max_chars=20000,
+    )
     assert stats.n_docs == 20000 and stats.n_chars == sum(10 + i % 50 for i in range(20000))
     assert 0 < len(sample) < 5000 and sum(len(d.text) for d in sample) <= 20000
     ids = [int(d.id) for d in sample]
-    assert len(set(ids)) == len(ids) and max(ids) > 15000 and min(ids) < 5000  # spread over the stream
+    assert (
+        len(set(ids)) == len(ids) and max(ids) > 15000 and min(ids) < 5000
+    )  # spread over the stream
 
 
 def test_distinct_counter_spills_to_hyperloglog_within_two_percent():

@@ -1,0 +1,1 @@
+"""Multi-seed evaluation of candidate backbones x strategies, champion gate, lineage."""

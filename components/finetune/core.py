@@ -1,0 +1,326 @@
+"""Fine-tune one backbone with one strategy and one seed; early stopping on dev macro-F1.
+
+Strategies (all through transformers / peft):
+  full           every weight trains
+  head           linear probe: only the classifier
+  frozen         LayerNorms, position embeddings and the classifier (frozen-pretrained-transformer)
+  lora           peft LoRA on the attention projections (+ classifier); saved as an adapter,
+                 optionally merged into a plain checkpoint
+  prompt_tuning  peft soft prompts (+ classifier)
+  pet            pattern-verbalizer scoring through the masked-LM head (components.finetune.pet)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+from tqdm import tqdm
+
+from components.errors import InputError
+from components.finetune.data import Split, stratified_sample
+from components.finetune.params import FinetuneParams
+
+META_FILE = "finetune.json"
+
+
+@dataclass
+class RunResult:
+    strategy: str
+    seed: int
+    accuracy: float
+    macro_f1: float
+    predictions: list[int]
+    dev_macro_f1: float
+    best_step: int
+    steps: int
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def quiet_transformers() -> None:
+    """Loading an MLM checkpoint into a classifier reports unused ``cls.*`` and new ``classifier``
+    keys: expected here, so keep them (and weight-loading progress bars) out of user output."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    warnings.filterwarnings("ignore", category=UserWarning, module="peft")
+
+
+def set_seed(seed: int) -> torch.Generator:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def scores(y_true: np.ndarray, y_pred: np.ndarray, num_labels: int) -> tuple[float, float]:
+    labels = list(range(num_labels))
+    return (
+        float(accuracy_score(y_true, y_pred)),
+        float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+    )
+
+
+def load_tokenizer(backbone: str | Path):
+    from transformers import AutoTokenizer
+
+    if not (Path(backbone) / "config.json").exists():
+        raise InputError(
+            str(backbone),
+            "not a save_pretrained checkpoint folder (no config.json)",
+            "run the pretraining stage that produces it, or fix the path in params.yaml",
+        )
+    return AutoTokenizer.from_pretrained(backbone)
+
+
+def encode(tokenizer, texts: list[str], max_len: int) -> list[list[int]]:
+    return tokenizer(texts, truncation=True, max_length=max_len)["input_ids"]
+
+
+def pick_device(p: FinetuneParams) -> torch.device:
+    if p.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(p.device)
+
+
+def collate(ids: list[list[int]], pad_id: int, device=None) -> dict[str, torch.Tensor]:
+    width = max(len(x) for x in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, row in enumerate(ids):
+        input_ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
+    if device is not None and device.type != "cpu":
+        return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
+    return {"input_ids": input_ids, "attention_mask": mask}
+
+
+def build_classifier(backbone: str | Path, strategy: str, labels: list[str], p: FinetuneParams):
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        backbone,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={x: i for i, x in enumerate(labels)},
+    )
+    if strategy in ("lora", "prompt_tuning"):
+        from peft import LoraConfig, PromptTuningConfig, TaskType, get_peft_model
+
+        if strategy == "lora":
+            cfg = LoraConfig(
+                task_type=TaskType.SEQ_CLS,
+                r=p.lora.r,
+                lora_alpha=p.lora.alpha,
+                lora_dropout=p.lora.dropout,
+                target_modules=list(p.lora.target_modules),
+            )
+        else:
+            cfg = PromptTuningConfig(
+                task_type=TaskType.SEQ_CLS, num_virtual_tokens=p.prompt_tuning.num_virtual_tokens
+            )
+        return get_peft_model(model, cfg)
+    if strategy in ("head", "frozen"):
+        for name, param in model.named_parameters():
+            trainable = name.startswith("classifier") or (
+                strategy == "frozen"
+                and ("LayerNorm" in name or "position_embeddings" in name or "pooler" in name)
+            )
+            param.requires_grad_(trainable)
+    elif strategy != "full":
+        raise ValueError(f"unknown classifier strategy {strategy!r}")
+    return model
+
+
+def batches(n: int, size: int, gen: torch.Generator | None):
+    order = torch.randperm(n, generator=gen).tolist() if gen is not None else list(range(n))
+    for i in range(0, n, size):
+        yield order[i : i + size]
+
+
+@torch.no_grad()
+def predict_logits(model, ids: list[list[int]], pad_id: int, batch_size: int) -> np.ndarray:
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    # Sorting by length keeps padding (and time) low; the order is restored below.
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    for chunk in batches(len(order), batch_size * 2, None):
+        rows = [ids[order[i]] for i in chunk]
+        out.append(model(**collate(rows, pad_id, device)).logits.float().cpu().numpy())
+    logits = np.concatenate(out)
+    restored = np.empty_like(logits)
+    restored[order] = logits
+    return restored
+
+
+class EarlyStopper:
+    """Keeps a copy of the trainable weights at the best dev score; stops after ``patience``."""
+
+    def __init__(self, model, patience: int) -> None:
+        self.model, self.patience = model, patience
+        self.best, self.best_step, self.bad, self.state = -math.inf, 0, 0, None
+
+    def update(self, score: float, step: int) -> bool:
+        if score > self.best:
+            self.best, self.best_step, self.bad = score, step, 0
+            self.state = {
+                n: t.detach().clone() for n, t in self.model.named_parameters() if t.requires_grad
+            }
+        else:
+            self.bad += 1
+        return self.bad >= self.patience
+
+    def restore(self) -> None:
+        if self.state is not None:
+            params = dict(self.model.named_parameters())
+            with torch.no_grad():
+                for n, t in self.state.items():
+                    params[n].copy_(t)
+
+
+def train_loop(
+    model,
+    loss_fn,
+    n_train: int,
+    dev_score,
+    p: FinetuneParams,
+    lr: float,
+    epochs: float,
+    gen: torch.Generator,
+    desc: str,
+) -> tuple[EarlyStopper, int, list[dict[str, float]]]:
+    """AdamW + linear warmup/decay; ``loss_fn(batch_indices)`` and ``dev_score()`` are the task."""
+    trainable = [t for t in model.parameters() if t.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=p.weight_decay)
+    per_epoch = math.ceil(n_train / p.batch_size)
+    total = max(1, math.ceil(per_epoch * epochs))
+    warm = int(total * p.warmup_ratio)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (total - s) / (total - warm)),
+    )
+    stopper = EarlyStopper(model, p.patience)
+    history: list[dict[str, float]] = []
+    step, stop = 0, False
+    bar = tqdm(total=total, desc=desc, unit="step", mininterval=5, leave=False)
+    while step < total and not stop:
+        for chunk in batches(n_train, p.batch_size, gen):
+            model.train()
+            loss = loss_fn(chunk)
+            loss.backward()
+            if p.clip_grad:
+                torch.nn.utils.clip_grad_norm_(trainable, p.clip_grad)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            bar.update(1)
+            if step % p.eval_every == 0 or step == total:
+                score = dev_score()
+                history.append({"step": step, "loss": loss.item(), "dev_macro_f1": score})
+                stop = stopper.update(score, step)
+            if stop or step >= total:
+                break
+    bar.close()
+    stopper.restore()
+    return stopper, step, history
+
+
+def finetune(
+    backbone: str | Path,
+    strategy: str,
+    labels: list[str],
+    train: Split,
+    dev: Split,
+    test: Split,
+    p: FinetuneParams,
+    seed: int,
+    out: str | Path | None = None,
+    shots: int | None = None,
+) -> RunResult:
+    """Train on ``train`` (subsampled per params), early-stop on ``dev``, score ``test``.
+
+    ``out`` (optional) receives the best checkpoint. For ``pet``, ``shots`` = 0 means zero-shot.
+    """
+    quiet_transformers()
+    if p.threads:
+        torch.set_num_threads(p.threads)
+    start = time.perf_counter()
+    dev = stratified_sample(dev, p.max_dev_rows, seed=0)  # same dev rows for every run
+    if strategy == "pet":
+        from components.finetune.pet import run_pet
+
+        result = run_pet(backbone, labels, train, dev, test, p, seed, out, shots)
+        result.seconds = time.perf_counter() - start
+        return result
+
+    gen = set_seed(seed)
+    train = stratified_sample(train, p.max_train_rows, seed)
+    tokenizer = load_tokenizer(backbone)
+    device = pick_device(p)
+    model = build_classifier(backbone, strategy, labels, p).to(device)
+    pad = tokenizer.pad_token_id
+    tr_ids, dev_ids, te_ids = (encode(tokenizer, s.texts, p.max_len) for s in (train, dev, test))
+    y = torch.as_tensor(train.labels).to(device)
+
+    def loss_fn(chunk: list[int]) -> torch.Tensor:
+        batch = collate([tr_ids[i] for i in chunk], pad, device)
+        return model(**batch, labels=y[chunk]).loss
+
+    def dev_score() -> float:
+        pred = predict_logits(model, dev_ids, pad, p.batch_size).argmax(1)
+        return scores(dev.labels, pred, len(labels))[1]
+
+    stopper, steps, history = train_loop(
+        model, loss_fn, len(train), dev_score, p, p.lr[strategy], p.epochs, gen, strategy
+    )
+    pred = predict_logits(model, te_ids, pad, p.batch_size).argmax(1)
+    acc, f1 = scores(test.labels, pred, len(labels))
+    if out is not None:
+        save_classifier(model, tokenizer, strategy, Path(out), p, backbone, labels)
+    return RunResult(
+        strategy, seed, acc, f1, pred.tolist(), stopper.best, stopper.best_step, steps,
+        time.perf_counter() - start, history,
+    )  # fmt: skip
+
+
+def save_classifier(model, tokenizer, strategy, out: Path, p, backbone, labels) -> None:
+    """full/head/frozen: a plain checkpoint. lora: ``adapter/`` (+ merged checkpoint when
+    ``lora.merge``). prompt_tuning: the untouched backbone + ``adapter/`` (soft prompts and the
+    trained head live in the adapter; they cannot be merged), so the folder is self-contained."""
+    out.mkdir(parents=True, exist_ok=True)
+    meta: dict[str, Any] = {
+        "strategy": strategy,
+        "backbone": str(backbone),
+        "labels": labels,
+        "max_len": p.max_len,
+    }
+    if strategy in ("lora", "prompt_tuning"):
+        model.save_pretrained(out / "adapter")
+        meta["adapter"] = "adapter"
+        if strategy == "lora" and p.lora.merge:
+            with contextlib.suppress(AttributeError):
+                model = model.merge_and_unload()
+            model.save_pretrained(out)
+            meta["merged"] = True
+        else:
+            model.get_base_model().save_pretrained(out)
+    else:
+        model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -1,0 +1,80 @@
+"""Typed parameters of fine-tuning (params.yaml section ``finetune``): the training recipe.
+
+Which backbones, strategies and seeds are run is the ``evaluate`` section's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from components.config import param
+
+STRATEGIES = ("full", "head", "frozen", "lora", "prompt_tuning", "pet")
+
+
+@dataclass
+class LoraParams:
+    r: int = param(8, ge=1, le=256)
+    alpha: int = param(16, ge=1)
+    dropout: float = param(0.1, ge=0.0, lt=1.0)
+    target_modules: list[str] = param(["query", "value"], help="attention projections adapted")
+    merge: bool = param(True, help="also save the adapter merged into the backbone")
+
+
+@dataclass
+class PromptTuningParams:
+    num_virtual_tokens: int = param(8, ge=1, le=256, help="soft-prompt length")
+
+
+@dataclass
+class PetParams:
+    template: str = param(
+        "{text}。类别：{mask}", help="pattern; {text} is the input, {mask} the label-word slot"
+    )
+    label_words: dict[str, str] = param({}, help="label -> verbalizer word (every label needed)")
+    shots: int = param(32, ge=1, help="few-shot training examples per class")
+    epochs: int = param(5, ge=1, le=1000, help="passes over the few-shot set")
+
+    def check(self) -> list[str]:
+        if "{text}" not in self.template or "{mask}" not in self.template:
+            return ["pet.template: must contain {text} and {mask}"]
+        return []
+
+
+@dataclass
+class FinetuneParams:
+    max_len: int = param(64, ge=8, le=512, help="tokens per example, [CLS]/[SEP] included")
+    batch_size: int = param(32, ge=1)
+    epochs: float = param(2.0, gt=0.0, le=1000.0, help="passes over the (subsampled) train set")
+    max_train_rows: int = param(0, ge=0, help="stratified train subsample; 0 = all rows")
+    max_dev_rows: int = param(0, ge=0, help="dev rows used for early stopping; 0 = all")
+    eval_every: int = param(50, ge=1, help="optimizer steps between dev evaluations")
+    patience: int = param(3, ge=1, help="dev evaluations without improvement before stopping")
+    lr: dict[str, float] = param(
+        {
+            "full": 2e-4,
+            "head": 5e-3,
+            "frozen": 1e-3,
+            "lora": 1e-3,
+            "prompt_tuning": 3e-2,
+            "pet": 1e-4,
+        },
+        help="learning rate per strategy",
+    )
+    weight_decay: float = param(0.01, ge=0.0)
+    warmup_ratio: float = param(0.06, ge=0.0, le=1.0)
+    clip_grad: float = param(1.0, ge=0.0, help="0 = no clipping")
+    threads: int = param(0, ge=0, help="torch CPU threads; 0 = torch's default")
+    device: str = param("auto", help="auto = CUDA when available, else CPU; or cpu, cuda:N")
+    lora: LoraParams = field(default_factory=LoraParams)
+    prompt_tuning: PromptTuningParams = field(default_factory=PromptTuningParams)
+    pet: PetParams = field(default_factory=PetParams)
+
+    def check(self) -> list[str]:
+        missing = sorted(set(STRATEGIES) - set(self.lr))
+        if missing:
+            return [f"lr: no learning rate for strategy {missing[0]!r}"]
+        unknown = sorted(set(self.lr) - set(STRATEGIES))
+        if unknown:
+            return [f"lr.{unknown[0]}: unknown strategy (known: {', '.join(STRATEGIES)})"]
+        return []

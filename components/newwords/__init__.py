@@ -1,0 +1,1 @@
+"""New-word discovery: domain terms for vocabulary extension and whole-word masking."""

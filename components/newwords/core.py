@@ -1,0 +1,305 @@
+"""New-word scoring: frequency, cohesion (min PMI over splits), neighbour entropy, domain log-odds.
+
+Chinese candidates come from the sharded counter in ``counting.py``; English candidates (multi-word
+terms and single words the base vocabulary splits into many pieces) from ``english.py``. Both end
+as a ``Candidates`` table that ``rank`` filters and scores the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from components.data.readers import DocumentReader
+from components.errors import InputError
+from components.newwords.counting import CountResult, Table, lookup
+from components.newwords.params import NewwordsParams
+
+COLUMNS = ("word", "freq", "cohesion", "left_entropy", "right_entropy", "domain_score", "score")
+
+
+# -- the formulas (kept scalar-simple so tests can check them against hand computation) -----------
+def neighbour_entropy(total: float, neighbour_counts: Iterable[float]) -> float:
+    """Entropy (nats) of the neighbours of a word seen ``total`` times.
+
+    Occurrences without a neighbour (at a text or punctuation boundary) count as distinct
+    neighbours, each seen once: a word that often ends a sentence is free on that side.
+    """
+    s = sum(c * math.log(c) for c in neighbour_counts if c > 0)
+    return math.log(total) - s / total
+
+
+def cohesion(count: float, splits: Iterable[tuple[float, float]], total: float) -> float:
+    """Minimum over split points of PMI = log(p(w) / (p(a) p(b))), p = count / total units."""
+    return min(math.log(count * total / (a * b)) for a, b in splits)
+
+
+def log_odds(freq, n_domain, bg_freq, n_background, alpha: float):
+    """Smoothed log-odds of a word in the domain vs the background corpus (numpy-friendly)."""
+    return np.log((freq + alpha) / (n_domain - freq + alpha)) - np.log(
+        (bg_freq + alpha) / (n_background - bg_freq + alpha)
+    )
+
+
+@dataclass
+class Candidates:
+    words: list[str]
+    freq: np.ndarray
+    cohesion: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    bg_freq: np.ndarray
+    n_domain: int
+    n_background: int
+    stats: dict = field(default_factory=dict)
+
+
+# -- reading ------------------------------------------------------------------------------------
+def iter_shards(
+    paths: list[str], role: str, shard_chars: int, readers: list[DocumentReader] | None = None
+) -> Iterator[tuple[str, str]]:
+    """(role, text) shards of about ``shard_chars`` characters, cut at document boundaries."""
+    buf: list[str] = []
+    size = 0
+    for path in paths:
+        reader = DocumentReader(path)
+        if readers is not None:
+            readers.append(reader)
+        for doc in reader:
+            buf.append(doc.text)
+            size += len(doc.text) + 1
+            if size >= shard_chars:
+                yield role, "\n".join(buf)
+                buf, size = [], 0
+    if buf:
+        yield role, "\n".join(buf)
+
+
+def read_word_list(path: str) -> set[str]:
+    """One word per line; of a TSV only the first column; blank lines skipped.
+
+    No comment syntax: WordPiece vocabularies hold entries such as ``##ing`` and ``#``.
+    """
+    if not Path(path).exists():
+        raise InputError(path, "word list does not exist", "check the path")
+    words = set()
+    with open(path, encoding="utf-8-sig", errors="strict") as f:
+        try:
+            for line in f:
+                w = line.split("\t")[0].strip()
+                if w:
+                    words.add(w)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                path, f"not UTF-8 text ({exc.reason})", "convert it to UTF-8"
+            ) from None
+    return words
+
+
+def general_dictionary() -> set[str]:
+    """Words of jieba's bundled general dictionary (dict.txt: ``word freq pos`` per line)."""
+    import importlib.util
+
+    # Locate the file without importing jieba (its import compiles regexes and warns).
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("jieba/dict.txt", "jieba is not installed", "pip install jieba")
+    path = Path(next(iter(spec.submodule_search_locations))) / "dict.txt"
+    text = path.read_text(encoding="utf-8")
+    return {line.split(" ", 1)[0] for line in text.splitlines() if line}
+
+
+# -- Chinese candidates from count tables -------------------------------------------------------
+def _counts_of(table: Table, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not len(table["keys"]):
+        return np.zeros(len(keys)), np.zeros(len(keys), dtype=bool)
+    idx, found = lookup(table, keys)
+    return np.where(found, table["counts"][idx], 0).astype(np.float64), found
+
+
+def _side_entropy(parent_keys: np.ndarray, children: Table, side: str) -> np.ndarray:
+    """Sum of c*log(c) of each parent's one-character extensions on one side."""
+    # Extensions seen once add 1*log(1) = 0: skipping them (most rows) changes nothing.
+    many = children["counts"] > 1
+    idx, found = lookup({"keys": parent_keys}, children[side][many])
+    c = children["counts"][many].astype(np.float64)
+    return np.bincount(idx[found], weights=(c * np.log(c))[found], minlength=len(parent_keys))
+
+
+def zh_candidates(counts: CountResult, p: NewwordsParams) -> Candidates:
+    tables, bg = counts.domain, counts.background
+    n_domain = int(tables[0]["counts"].sum())
+    n_bg = int(bg[0]["counts"].sum()) if bg else 0
+    words: list[str] = []
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("freq", "coh", "left", "right", "bg")}
+    for n in range(2, p.max_len + 1):
+        t, ext = tables[n - 1], tables[n]
+        sel = np.flatnonzero(t["counts"] >= p.min_count)
+        if not len(sel):
+            continue
+        c = t["counts"][sel].astype(np.float64)
+        right = np.log(c) - _side_entropy(t["keys"][sel], ext, "prefix") / c
+        left = np.log(c) - _side_entropy(t["keys"][sel], ext, "suffix") / c
+        # Walk prefix and suffix chains down to single characters: pre[j] = w[:j], suf[j] = w[n-j:].
+        ok = np.ones(len(sel), dtype=bool)
+        pre = {n: t["keys"][sel], n - 1: t["prefix"][sel]}
+        suf = {n - 1: t["suffix"][sel]}
+        pre_c, suf_c, chars = {}, {}, {n: t["last"][sel]}
+        for j in range(n - 1, 0, -1):
+            idx, f = lookup(tables[j - 1], pre[j])
+            ok &= f
+            pre_c[j] = np.where(f, tables[j - 1]["counts"][idx], 1).astype(np.float64)
+            chars[j] = tables[j - 1]["last"][idx]
+            pre[j - 1] = tables[j - 1]["prefix"][idx]
+            idx, f = lookup(tables[j - 1], suf[j])
+            ok &= f
+            suf_c[j] = np.where(f, tables[j - 1]["counts"][idx], 1).astype(np.float64)
+            suf[j - 1] = tables[j - 1]["suffix"][idx]
+        pmi = np.stack([np.log(c * n_domain / (pre_c[k] * suf_c[n - k])) for k in range(1, n)])
+        ids = np.stack([chars[j] for j in range(1, n + 1)], axis=1)[ok]
+        words += decode_ids(ids)
+        cols["freq"].append(c[ok])
+        cols["coh"].append(pmi.min(axis=0)[ok])
+        cols["left"].append(left[ok])
+        cols["right"].append(right[ok])
+        bgc = _counts_of(bg[n - 1], t["keys"][sel][ok])[0] if bg else np.zeros(int(ok.sum()))
+        cols["bg"].append(bgc)
+
+    def cat(k: str) -> np.ndarray:
+        return np.concatenate(cols[k]) if cols[k] else np.zeros(0)
+
+    return Candidates(
+        words, cat("freq"), cat("coh"), cat("left"), cat("right"), cat("bg"), n_domain, n_bg,
+        stats={"prune_floor": counts.prune_floor, "workers": counts.workers},
+    )  # fmt: skip
+
+
+def decode_ids(ids: np.ndarray) -> list[str]:
+    """Rows of 16-bit character ids -> strings, vectorised through a UTF-32 view."""
+    if not len(ids):
+        return []
+    from components.newwords.counting import _COMPAT, _COMPAT_BASE, _EXT_A
+
+    ids = ids.astype(np.uint32)
+    cp = np.where(ids < _COMPAT_BASE, ids - 1 + _EXT_A, ids - _COMPAT_BASE + _COMPAT)
+    cp = np.ascontiguousarray(cp.astype("<u4"))
+    return cp.view(f"<U{ids.shape[1]}").ravel().tolist()
+
+
+# -- ranking ------------------------------------------------------------------------------------
+@dataclass
+class Ranked:
+    rows: list[tuple]  # COLUMNS, best first
+    candidates: int
+    filtered: dict[str, int]
+
+
+def rank(
+    cand: Candidates, p: NewwordsParams, exclude: set[str], stop: set[str], *, lang: str = "zh"
+) -> Ranked:
+    if not cand.words:
+        return Ranked([], 0, {})
+    has_bg = cand.n_background > 0
+    domain = (
+        log_odds(cand.freq, cand.n_domain, cand.bg_freq, cand.n_background, p.smoothing)
+        if has_bg
+        else np.zeros(len(cand.words))
+    )
+    ent = np.minimum(cand.left, cand.right)
+    score = p.w_freq * np.log(cand.freq) + p.w_cohesion * cand.cohesion + p.w_entropy * ent
+    if has_bg:
+        score = score + p.w_domain * domain
+    if lang == "zh":
+        edge = np.array([w[0] in stop or w[-1] in stop for w in cand.words])
+    else:
+        edge = np.array([w.split()[0] in stop or w.split()[-1] in stop for w in cand.words])
+    excluded = np.array([w in exclude for w in cand.words])
+    masks = {
+        "below_min_cohesion": cand.cohesion < p.min_cohesion,
+        "below_min_entropy": ent < p.min_entropy,
+        "below_min_domain_score": (domain < p.min_domain_score)
+        if has_bg
+        else np.zeros(len(ent), bool),
+        "stop_edge": edge,
+        "excluded": excluded,
+    }
+    keep = np.ones(len(cand.words), dtype=bool)
+    for m in masks.values():
+        keep &= ~m
+    order = np.flatnonzero(keep)[np.argsort(-score[keep], kind="stable")][: p.top_k]
+    rows = [
+        (
+            cand.words[i],
+            int(cand.freq[i]),
+            round(float(cand.cohesion[i]), 4),
+            round(float(cand.left[i]), 4),
+            round(float(cand.right[i]), 4),
+            round(float(domain[i]), 4),
+            round(float(score[i]), 4),
+        )
+        for i in order
+    ]
+    return Ranked(rows, len(cand.words), {k: int(v.sum()) for k, v in masks.items()})
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+def evaluate(
+    ranked_words: list[str],
+    reference: set[str],
+    occurring: set[str],
+    ks: list[int],
+    *,
+    general: set[str] | None = None,
+) -> dict:
+    """precision@K of the ranked list and recall of reference words that occur often enough.
+
+    With ``general``, words of that dictionary and single characters are removed from the list
+    and from the reference first (the benchmark protocol: known words are not new).
+    """
+    words = ranked_words
+    ref, occ = reference, occurring
+    if general is not None:
+        words = [w for w in words if len(w) > 1 and w not in general]
+        ref = {w for w in ref if len(w) > 1 and w not in general}
+        occ = {w for w in occ if w in ref}
+    out: dict = {"listed": len(words)}
+    for k in ks:
+        top = words[:k]
+        out[f"precision_at_{k}"] = round(sum(w in ref for w in top) / k, 4)
+    found = occ.intersection(words)
+    out["recall"] = round(len(found) / len(occ), 4) if occ else None
+    out["reference_occurring"] = len(occ)
+    return out
+
+
+_EN_SPLIT_RE = re.compile(r"\s+")
+
+
+def word_key(word: str, lang: str) -> str:
+    return _EN_SPLIT_RE.sub(" ", word.strip().lower()) if lang == "en" else word.strip()
+
+
+def zh_occurring(reference: set[str], counts: CountResult, p: NewwordsParams) -> set[str]:
+    """Reference words (2..max_len Han characters) seen at least ``min_count`` times."""
+    from components.newwords.counting import char_ids, extend
+
+    out: set[str] = set()
+    for n in range(2, p.max_len + 1):
+        words = [w for w in reference if len(w) == n]
+        if not words:
+            continue
+        ids = char_ids("".join(words)).reshape(-1, n)
+        han = ids.all(axis=1)
+        ids = ids[han]
+        words = [w for w, h in zip(words, han, strict=True) if h]
+        key = ids[:, 0]
+        for j in range(1, n):
+            key = extend(key, ids[:, j], j + 1)
+        freq, _ = _counts_of(counts.domain[n - 1], key)
+        out.update(w for w, f in zip(words, freq, strict=True) if f >= p.min_count)
+    return out

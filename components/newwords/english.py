@@ -1,0 +1,102 @@
+"""English candidates: multi-word terms (2..max_words) and single words that the base vocabulary
+splits into ``min_pieces`` or more WordPiece pieces. One process (English corpora in this project
+are small); the scores are the ones of ``core`` with words in place of characters."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+import numpy as np
+
+from components.newwords.core import Candidates
+from components.newwords.params import NewwordsParams
+
+# A word starts with a letter; digits and punctuation end a run (terms do not span them).
+_TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*|\S")
+
+
+def word_runs(text: str) -> Iterable[list[str]]:
+    run: list[str] = []
+    for tok in _TOKEN_RE.findall(text):
+        if tok[0].isalpha() and tok.isascii():
+            run.append(tok.lower())
+        elif run:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
+def count_ngrams(texts: Iterable[str], max_n: int) -> list[Counter]:
+    """counters[n-1][tuple of n words]."""
+    counters = [Counter() for _ in range(max_n)]
+    for text in texts:
+        for run in word_runs(text):
+            for n in range(1, min(max_n, len(run)) + 1):
+                counters[n - 1].update(tuple(run[i : i + n]) for i in range(len(run) - n + 1))
+    return counters
+
+
+def wordpiece_count(word: str, vocab: set[str]) -> int | None:
+    """Pieces of a greedy longest-match WordPiece split (None when a part is not in ``vocab``)."""
+    pieces, start = 0, 0
+    while start < len(word):
+        end = len(word)
+        while end > start:
+            piece = word[start:end] if start == 0 else "##" + word[start:end]
+            if piece in vocab:
+                break
+            end -= 1
+        if end == start:
+            return None
+        pieces += 1
+        start = end
+    return pieces
+
+
+def en_candidates(
+    texts: Iterable[str],
+    background: Iterable[str] | None,
+    p: NewwordsParams,
+    vocab: set[str],
+) -> Candidates:
+    top = p.max_words + 1
+    c = count_ngrams(texts, top)
+    bg = count_ngrams(background, p.max_words) if background is not None else None
+    n_words = sum(c[0].values())
+    right_s: dict[tuple, float] = defaultdict(float)
+    left_s: dict[tuple, float] = defaultdict(float)
+    for n in range(2, top + 1):
+        for gram, k in c[n - 1].items():
+            if k > 1:
+                right_s[gram[:-1]] += k * math.log(k)
+                left_s[gram[1:]] += k * math.log(k)
+    rows = []
+    lower_vocab = {v.lower() for v in vocab}
+    for n in range(1, p.max_words + 1):
+        for gram, k in c[n - 1].items():
+            if k < p.min_count:
+                continue
+            if n == 1:
+                pieces = wordpiece_count(gram[0], lower_vocab) if lower_vocab else None
+                if pieces is None or pieces < p.min_pieces:
+                    continue
+                coh = p.min_cohesion  # no split point inside one word: neutral
+            else:
+                coh = min(
+                    math.log(k * n_words / (c[i - 1][gram[:i]] * c[n - i - 1][gram[i:]]))
+                    for i in range(1, n)
+                )
+            right = math.log(k) - right_s.get(gram, 0.0) / k
+            left = math.log(k) - left_s.get(gram, 0.0) / k
+            b = bg[n - 1].get(gram, 0) if bg is not None else 0
+            rows.append((" ".join(gram), k, coh, left, right, b))
+    n_bg = sum(bg[0].values()) if bg is not None else 0
+    if not rows:
+        return Candidates([], *(np.zeros(0) for _ in range(5)), n_words, n_bg)
+    words, *cols = zip(*rows, strict=True)
+    arrays = [np.asarray(x, dtype=np.float64) for x in cols]
+    return Candidates(list(words), *arrays, n_words, n_bg, stats={"workers": 1})

@@ -1,0 +1,52 @@
+"""Parse DAG files (a file or a folder) in a fresh interpreter and report what a DAG processor would see (JSON).
+
+Run as a subprocess by test_integrity.py so sys.modules reflects this file's parse only.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+HEAVY = ("torch", "transformers", "great_expectations", "pandas", "mlflow", "dvc", "kfp")
+
+
+def main(path: str) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    already = {m for m in HEAVY if m in sys.modules}
+    start = time.perf_counter()
+    bag = DagBag(dag_folder=path)
+    wall = time.perf_counter() - start
+    report = {
+        "import_errors": {k: str(v) for k, v in bag.import_errors.items()},
+        "parse_seconds": {s.file.lstrip("/"): s.duration.total_seconds() for s in bag.dagbag_stats},
+        "dagbag_seconds": wall,
+        "heavy_before": sorted(already),
+        "heavy_after": sorted(m for m in HEAVY if m in sys.modules),
+        "kubernetes_provider": "airflow.providers.cncf.kubernetes.operators.pod" in sys.modules,
+        "dags": {
+            dag_id: {
+                "tags": sorted(dag.tags),
+                "doc_md": dag.doc_md or "",
+                "max_active_runs": dag.max_active_runs,
+                "tasks": {
+                    t.task_id: {
+                        "retries": t.retries,
+                        "retry_exponential_backoff": float(t.retry_exponential_backoff),
+                        "pool": t.pool,
+                        "upstream": sorted(t.upstream_task_ids),
+                        "type": type(t).__name__,
+                    }
+                    for t in dag.tasks
+                },
+            }
+            for dag_id, dag in bag.dags.items()
+        },
+    }
+    print("PARSE_REPORT " + json.dumps(report))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,124 @@
+"""End to end on a scratch DVC project: evaluate -> registry -> `dapt lineage`, then one raw input
+changes, and the new version's lineage differs exactly along that input's chain."""
+
+import json
+import subprocess
+
+import mlflow
+import pytest
+import yaml
+
+from components.cli import main
+from tests.conftest import tool_env
+from tests.finetune.tiny import WORDS, build_backbone, write_task
+
+NAME = "medical-classifier"
+pytestmark = pytest.mark.slow
+
+
+def sh(cwd, *cmd):
+    subprocess.run(cmd, cwd=cwd, env=tool_env(), check=True, capture_output=True, text=True)
+
+
+@pytest.fixture
+def project(tiny, tmp_path, monkeypatch):
+    proj = tmp_path / "proj"
+    write_task(proj / "raw/task")
+    other = build_backbone(tmp_path / "other", seed=1)
+    params = {
+        "profile": "smoke",
+        "tracking": {
+            "mlflow_uri": "sqlite:///.mlflow/mlflow.db",
+            "mlflow_artifacts": ".mlflow/artifacts",
+            "experiment": "t",
+        },
+        "finetune": {
+            "threads": 1,
+            "epochs": 1.0,
+            "batch_size": 16,
+            "eval_every": 3,
+            "max_len": 32,
+            "pet": {"label_words": WORDS},
+        },
+        "evaluate": {
+            "candidates": {"base": str(tiny[0]), "dapt": str(other)},
+            "control": "",
+            "strategies": ["full"],
+            "seeds": 2,
+            "pet": {"backbones": ["base"], "shots": [0]},
+        },
+    }
+    (proj / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True))
+    stages = {
+        "prepare": {
+            "cmd": "mkdir -p data/task && cp raw/task/* data/task/",
+            "deps": ["raw/task"],
+            "outs": ["data/task"],
+        },
+        "evaluate": {"cmd": "dapt evaluate", "deps": ["components/evaluate", "data/task"]},
+    }
+    (proj / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    sh(proj, "git", "init", "-q")
+    sh(proj, "dvc", "init", "-q")
+    sh(proj, "dvc", "repro", "-q", "prepare")
+    monkeypatch.chdir(proj)
+    for var in ("MLFLOW_TRACKING_URI", "DAPT_PARENT_RUN_ID"):
+        monkeypatch.delenv(var, raising=False)
+    yield proj
+    mlflow.set_tracking_uri(None)
+
+
+def evaluate() -> int:
+    task = [f"--{s}=data/task/{s}.jsonl" for s in ("train", "dev", "test")]
+    return main(["evaluate", *task, "--labels=data/task/labels.txt", "--no-validated-check"])
+
+
+def locked(proj, stage, path):
+    lock = yaml.safe_load((proj / "dvc.lock").read_text())["stages"][stage]
+    return next(e["md5"] for e in lock["deps"] + lock.get("outs", []) if e["path"] == path)
+
+
+def test_lineage_names_dvc_lock_hashes_and_follows_a_changed_raw_input(project, capsys):
+    assert evaluate() == 0
+    out_md5, raw_md5 = (
+        locked(project, "prepare", "data/task"),
+        locked(project, "prepare", "raw/task"),
+    )
+    gate = json.loads((project / "reports/evaluation/gate.json").read_text())
+    assert gate["registered"] and gate["version"] == "1"
+    assert (project / "reports/evaluation.md").read_text().count("±") >= 2
+    assert json.loads((project / "metrics/evaluate.json").read_text())["base/full"]["seeds"] == 2
+
+    capsys.readouterr()
+    assert main(["lineage", f"models:/{NAME}/1"]) == 0
+    tree = capsys.readouterr().out
+    assert f"data/task  md5={out_md5}  <- stage prepare" in tree
+    assert f"raw/task  md5={raw_md5}" in tree
+    assert "git commit" in tree and "validation report" in tree
+
+    with open(project / "raw/task/train.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"id": "new", "text": "新增的高血压患者", "label": "Disease"}\n')
+    sh(project, "dvc", "repro", "-q", "prepare")
+    assert evaluate() == 0
+
+    client = mlflow.MlflowClient()
+    v1, v2 = (client.get_model_version(NAME, v).tags for v in ("1", "2"))
+    keys = {k for k in v1.keys() | v2.keys() if k.startswith("dvc:")}
+    changed = {k for k in keys if v1.get(k) != v2.get(k)}
+    assert changed == {"dvc:raw/task", "dvc:data/task", "dvc:data/task/train.jsonl"}
+    assert v1["dvc:data/task/test.jsonl"] == v2["dvc:data/task/test.jsonl"]
+
+    capsys.readouterr()
+    assert main(["lineage", "--data", "data/task"]) == 0
+    listing = capsys.readouterr().out
+    assert f"{NAME} v2" in listing.split("other versions")[0]
+    assert f"{NAME} v1 used {out_md5}" in listing
+
+    # parent/child runs: one child per fine-tuning run under each evaluate run
+    parent = client.get_run(client.get_model_version(NAME, "2").run_id)
+    children = mlflow.search_runs(
+        experiment_ids=[parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        output_format="list",
+    )
+    assert len(children) == 2 * 2 + 1  # 2 candidates x 2 seeds + zero-shot pet

@@ -1,0 +1,137 @@
+import numpy as np
+import pytest
+import torch
+
+from components.errors import ConfigError
+from components.evaluate.serving import load_classifier
+from components.finetune.core import EarlyStopper, build_classifier, finetune
+from components.finetune.data import Split, few_shot, read_labels, read_split, stratified_sample
+from components.finetune.params import FinetuneParams, PetParams
+from components.finetune.pet import Verbalizer
+from tests.finetune.tiny import LABELS, WORDS
+
+LR = {"full": 3e-3, "head": 3e-2, "frozen": 1e-2, "lora": 1e-2, "prompt_tuning": 1e-1, "pet": 3e-3}
+
+
+def params(**kw) -> FinetuneParams:
+    base = dict(threads=1, epochs=15.0, eval_every=10, patience=10, batch_size=16, lr=LR)
+    base["pet"] = PetParams(label_words=WORDS, shots=8, epochs=3)
+    return FinetuneParams(**{**base, **kw})
+
+
+def load(task):
+    labels = read_labels(task["labels"])
+    return labels, *(read_split(task[s], labels) for s in ("train", "dev", "test"))
+
+
+def reload_predict(folder, texts):
+    model, tok, _ = load_classifier(folder)
+    with torch.no_grad():
+        enc = tok(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
+        return model(**enc).logits.argmax(-1).tolist()
+
+
+def test_full_learns_separable_task_and_saved_checkpoint_reproduces_predictions(tiny, tmp_path):
+    backbone, task = tiny
+    labels, train, dev, test = load(task)
+    r = finetune(backbone, "full", labels, train, dev, test, params(), 0, tmp_path / "full")
+    assert r.macro_f1 >= 0.8 and r.accuracy >= 0.8
+    assert 0 < r.best_step <= r.steps and r.history
+    assert reload_predict(tmp_path / "full", test.texts) == r.predictions
+
+
+def test_lora_saves_adapter_and_merged_model_with_same_predictions(tiny, tmp_path):
+    backbone, task = tiny
+    labels, train, dev, test = load(task)
+    out = tmp_path / "lora"
+    r = finetune(backbone, "lora", labels, train, dev, test, params(), 0, out)
+    assert (out / "adapter" / "adapter_config.json").exists()
+    assert (out / "model.safetensors").exists()  # merged
+    assert r.macro_f1 > 0.5  # chance is about 0.17-0.33
+    assert reload_predict(out, test.texts) == r.predictions
+
+
+def test_prompt_tuning_adapter_round_trip(tiny, tmp_path):
+    backbone, task = tiny
+    labels, train, dev, test = load(task)
+    out = tmp_path / "pt"
+    r = finetune(backbone, "prompt_tuning", labels, train, dev, test, params(epochs=2.0), 0, out)
+    assert (out / "adapter" / "adapter_config.json").exists()
+    assert reload_predict(out, test.texts) == r.predictions
+
+
+def test_head_and_frozen_train_only_their_parameters(tiny):
+    backbone, _ = tiny
+    head = build_classifier(backbone, "head", LABELS, params())
+    trainable = {n for n, t in head.named_parameters() if t.requires_grad}
+    assert trainable and all(n.startswith("classifier") for n in trainable)
+    frozen = build_classifier(backbone, "frozen", LABELS, params())
+    trainable = {n for n, t in frozen.named_parameters() if t.requires_grad}
+    assert any("LayerNorm" in n for n in trainable)
+    assert any("position_embeddings" in n for n in trainable)
+    assert any(n.startswith("classifier") for n in trainable)
+    assert not any("word_embeddings" in n or "attention.self" in n for n in trainable)
+
+
+def test_early_stopper_restores_best_weights_and_stops_after_patience():
+    model = torch.nn.Linear(2, 2)
+    stopper = EarlyStopper(model, patience=2)
+    assert not stopper.update(0.5, 1)
+    best = model.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    assert not stopper.update(0.4, 2)
+    assert stopper.update(0.3, 3)  # second evaluation without improvement
+    stopper.restore()
+    assert torch.equal(model.weight, best) and stopper.best_step == 1
+
+
+def test_pet_zero_shot_is_deterministic_and_few_shot_trains(tiny):
+    backbone, task = tiny
+    labels, train, dev, test = load(task)
+    p = params()
+    a = finetune(backbone, "pet", labels, train, dev, test, p, 0, shots=0)
+    b = finetune(backbone, "pet", labels, train, dev, test, p, 1, shots=0)
+    assert a.predictions == b.predictions and a.steps == 0
+    few = finetune(backbone, "pet", labels, train, dev, test, p, 0, shots=8)
+    assert few.steps > 0 and few.history
+
+
+def test_pet_verbalizer_handles_words_of_different_lengths_and_rejects_missing(tiny):
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    backbone, _ = tiny
+    tok = AutoTokenizer.from_pretrained(backbone)
+    words = {"Disease": "疾病", "Age": "年", "Pregnancy": "妊娠"}
+    p = params(pet=PetParams(label_words=words))
+    verb = Verbalizer(tok, LABELS, p)
+    assert verb.lengths == [1, 2]
+    ids, slot = verb.build(tok("高血压患者", add_special_tokens=False)["input_ids"], 2)
+    assert [ids[i] for i in slot] == [tok.mask_token_id] * 2 and ids[0] == tok.cls_token_id
+    model = AutoModelForMaskedLM.from_pretrained(backbone)
+    scores = verb.label_scores(model, [ids[1:3], ids[1:4]])
+    assert scores.shape == (2, 3) and torch.isfinite(scores).all()
+    with pytest.raises(ConfigError, match="Pregnancy"):
+        Verbalizer(tok, LABELS, params(pet=PetParams(label_words={"Disease": "疾病", "Age": "年"})))
+
+
+def test_stratified_sample_and_few_shot_keep_every_class():
+    labels = np.array([0] * 80 + [1] * 15 + [2] * 5)
+    split = Split([str(i) for i in range(100)], labels)
+    sub = stratified_sample(split, 20, seed=0)
+    assert 18 <= len(sub) <= 22 and set(sub.labels) == {0, 1, 2}
+    assert (sub.labels == 0).sum() > (sub.labels == 1).sum() > 0
+    few = few_shot(split, 8, seed=0)
+    counts = np.bincount(few.labels)
+    assert counts.tolist() == [8, 8, 5]
+
+
+def test_cli_refuses_unvalidated_data(tiny, tmp_path, monkeypatch):
+    from components.cli import main
+
+    backbone, task = tiny
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("profile: smoke\n")
+    args = ["finetune", "--backbone", str(backbone), "--no-mlflow"]
+    args += [f"--{k}={v}" for k, v in task.items()]
+    assert main(args) == 1  # no validation manifest

@@ -1,0 +1,46 @@
+"""Tiny synthetic corpora: planted domain terms inside random filler, so the right answer is known."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+TERMS = ["阿莫西林", "布洛芬", "幽门螺杆菌", "氨溴索"]
+FILLER = "天地人和春夏秋冬山水云风花月江河湖海东西南北上下左右前后大小多少高低长短"
+
+
+def synthetic_docs(n_docs: int, seed: int, terms: list[str] = TERMS) -> list[str]:
+    rng = random.Random(seed)
+    docs = []
+    for _ in range(n_docs):
+        parts = []
+        for _ in range(rng.randint(3, 6)):
+            sent = "".join(rng.choice(FILLER) for _ in range(rng.randint(2, 5)))
+            if terms and rng.random() < 0.7:
+                sent += rng.choice(terms) + "".join(rng.choice(FILLER) for _ in range(2))
+            parts.append(sent)
+        docs.append("，".join(parts) + "。")
+    return docs
+
+
+def write_jsonl(path: Path, texts: list[str]) -> Path:
+    path.write_text(
+        "".join(
+            json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n"
+            for i, t in enumerate(texts)
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def corpora(tmp_path: Path) -> dict[str, Path]:
+    domain = write_jsonl(tmp_path / "domain.jsonl", synthetic_docs(300, seed=1))
+    general = write_jsonl(tmp_path / "general.jsonl", synthetic_docs(300, seed=2, terms=[]))
+    ref = tmp_path / "reference.txt"
+    ref.write_text("".join(f"{t}\t10\n" for t in TERMS) + "天地\n", encoding="utf-8")
+    return {"domain": domain, "general": general, "reference": ref}

@@ -1,0 +1,42 @@
+"""The KubernetesPodOperator for a GPU stage, built and inspected without a cluster."""
+
+from __future__ import annotations
+
+from components.orchestration.params import KubernetesParams
+from components.orchestration.pods import PODRUN, pod_operator, pod_spec
+
+
+def test_pod_spec_requests_gpus_on_gpu_nodes_with_the_training_image():
+    k8s = KubernetesParams(gpus=2, dvc_remote="s3://bucket/dvc")
+    spec = pod_spec("dapt", k8s)
+    assert spec["image"] == k8s.image_gpu
+    assert spec["cmds"] == PODRUN and spec["arguments"][:2] == ["--stage", "dapt"]
+    assert spec["resources"]["limits"]["nvidia.com/gpu"] == "2"
+    assert spec["resources"]["requests"]["nvidia.com/gpu"] == "2"
+    assert spec["node_selector"] == k8s.node_selector
+    assert spec["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert "dapt_prepare" in spec["env_vars"]["DAPT_POD_INPUT"]
+    assert spec["env_vars"]["DAPT_DVC_REMOTE"] == "s3://bucket/dvc"
+    assert spec["do_xcom_push"] is True
+    cpu = pod_spec("mine", k8s, gpu=False)
+    assert cpu["image"] == k8s.image_cpu and "nvidia.com/gpu" not in cpu["resources"]["limits"]
+
+
+def test_operator_renders_the_same_pod():
+    k8s = KubernetesParams()
+    op = pod_operator(pod_spec("tapt", k8s))
+    pod = op.build_pod_request_obj(dry_run=True)  # dry run: no kube config needed
+    (container,) = [c for c in pod.spec.containers if c.name == "base"]
+    assert container.image == k8s.image_gpu
+    assert container.command == PODRUN
+    assert container.args == ["--stage", "tapt", "--xcom", "/airflow/xcom/return.json"]
+    assert container.resources.limits == {"memory": k8s.memory, "nvidia.com/gpu": "1"}
+    assert container.resources.requests["nvidia.com/gpu"] == "1"
+    assert container.security_context.run_as_non_root is True
+    assert container.env_from[0].secret_ref.name == k8s.env_from_secret
+    assert pod.spec.node_selector == k8s.node_selector
+    assert pod.spec.tolerations[0].effect == "NoSchedule"
+    assert pod.spec.service_account_name == k8s.service_account
+    assert pod.metadata.namespace == k8s.namespace
+    # The XCom sidecar carries the stage's dvc.lock entry back to Airflow.
+    assert any(c.name == "airflow-xcom-sidecar" for c in pod.spec.containers)

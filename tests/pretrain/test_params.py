@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+
+from components.config import build, load_section
+from components.errors import ConfigError
+from components.pretrain.params import TrainParams
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize("profile", ["smoke", "demo", "full"])
+def test_project_sections_load_in_every_profile(profile):
+    pre = load_section("pretrain", ROOT / "params.yaml", profile=profile)
+    tok = load_section("tokenizer", ROOT / "params.yaml", profile=profile)
+    assert pre.dapt.replay_fraction > 0  # replay on by default in DAPT
+    assert tok.init_model.hidden_size % tok.init_model.num_heads == 0
+    if profile == "smoke":
+        assert pre.dapt.max_steps <= 10 and pre.general.max_docs <= 1000
+
+
+def test_bad_values_name_the_key():
+    with pytest.raises(ConfigError, match=r"pretrain\.dapt\.mask_rate"):
+        build(TrainParams, {"mask_rate": 1.5}, "pretrain.dapt")
+    with pytest.raises(ConfigError, match="random_token_ratio must be"):
+        build(TrainParams, {"mask_token_ratio": 0.9, "random_token_ratio": 0.2}, "pretrain.dapt")

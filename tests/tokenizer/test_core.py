@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from components.errors import InputError
+from components.pretrain.model import load_masked_lm
+from components.tokenizer.core import extend_vocabulary, load_tokenizer, read_lexicon
+
+
+def test_read_lexicon_formats(tmp_path):
+    tsv = tmp_path / "lexicon.tsv"
+    tsv.write_text(
+        "word\tfreq\tcohesion\tleft_entropy\tright_entropy\tdomain_score\tscore\n"
+        "高血压\t10\t1\t1\t1\t1\t0.9\n糖尿病\t8\t1\t1\t1\t1\t0.8\n高血压\t1\t1\t1\t1\t1\t0.1\n"
+        "心\t5\t1\t1\t1\t1\t0.05\n",
+        encoding="utf-8",
+    )
+    assert read_lexicon(tsv, min_chars=2) == ["高血压", "糖尿病"]
+    assert read_lexicon(tsv, top_k=1) == ["高血压"]
+    thuocl = tmp_path / "THUOCL.txt"
+    thuocl.write_bytes("\ufeff冠心病\t 120\r\n肝炎\t99\r\n".encode())
+    assert read_lexicon(thuocl) == ["冠心病", "肝炎"]
+    plain = tmp_path / "words.txt"
+    plain.write_text("胃炎\n\n肺炎\n", encoding="utf-8")
+    assert read_lexicon(plain) == ["胃炎", "肺炎"]
+    with pytest.raises(InputError, match="does not exist"):
+        read_lexicon(tmp_path / "missing.tsv")
+
+
+def test_trained_tokenizer_is_char_level_and_reloads(tiny_tokenizer_dir):
+    tok = load_tokenizer(str(tiny_tokenizer_dir))
+    pieces = tok.convert_ids_to_tokens(tok("高血压 hypertension")["input_ids"])
+    assert pieces[:4] == ["[CLS]", "高", "血", "压"]
+    assert pieces[-1] == "[SEP]"
+    with pytest.raises(InputError, match="cannot load a tokenizer"):
+        load_tokenizer(str(tiny_tokenizer_dir / "nope"))
+
+
+def test_extension_keeps_outputs_and_inits_mean_of_pieces(tiny_tokenizer_dir):
+    torch.manual_seed(0)
+    model, tok = load_masked_lm(str(tiny_tokenizer_dir))
+    model.eval()
+    old_vocab = len(tok)
+    text = "今天医生建议患者检查 doctor。"  # none of the words below
+    before_ids = tok(text, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        before = model(input_ids=before_ids).logits
+    old_rows = model.get_input_embeddings().weight.detach().clone()
+    pieces = tok("糖尿病", add_special_tokens=False)["input_ids"]
+
+    added = extend_vocabulary(tok, model, ["糖尿病", "高血压", "医"])  # 医: already one token
+    assert [a.word for a in added] == ["糖尿病", "高血压"]
+    assert len(tok) == old_vocab + 2
+    assert tok("糖尿病", add_special_tokens=False)["input_ids"] == [added[0].token_id]
+
+    after_ids = tok(text, return_tensors="pt")["input_ids"]
+    assert torch.equal(before_ids, after_ids)
+    with torch.no_grad():
+        after = model(input_ids=after_ids).logits
+    assert after.shape[-1] == old_vocab + 2
+    torch.testing.assert_close(after[..., :old_vocab], before, rtol=0, atol=1e-6)
+    emb = model.get_input_embeddings().weight.detach()
+    torch.testing.assert_close(emb[:old_vocab], old_rows, rtol=0, atol=0)
+    torch.testing.assert_close(emb[added[0].token_id], old_rows[pieces].mean(0))
+    bias = model.cls.predictions.bias.detach()
+    torch.testing.assert_close(bias[added[0].token_id], bias[pieces].mean(0))
+
+
+def test_extend_cli_writes_loadable_model_and_added_words(tiny_tokenizer_dir, tmp_path):
+    import argparse
+
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from components.tokenizer import cli
+
+    lex = tmp_path / "lexicon.tsv"
+    lex.write_text("word\tscore\n糖尿病\t0.9\n高血压\t0.8\n吃饭\t0.1\n", encoding="utf-8")
+    out = tmp_path / "extended"
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(
+        [
+            "extend",
+            "--base",
+            str(tiny_tokenizer_dir),
+            "--lexicon",
+            str(lex),
+            "--top-k",
+            "2",
+            "--out",
+            str(out),
+            "--no-mlflow",
+        ]
+    )
+    assert cli.run(args) == 0
+    rows = (out / "added_words.tsv").read_text(encoding="utf-8").splitlines()
+    assert [r.split("\t")[0] for r in rows] == ["word", "糖尿病", "高血压"]
+    tok = AutoTokenizer.from_pretrained(out)
+    model = AutoModelForMaskedLM.from_pretrained(out)
+    assert model.get_input_embeddings().weight.shape[0] == len(tok)
+    assert tok.convert_ids_to_tokens(tok("吃饭高血压")["input_ids"])[1:-1] == ["吃", "饭", "高血压"]
