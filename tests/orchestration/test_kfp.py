@@ -30,8 +30,8 @@ def compiled(tmp_path_factory) -> dict:
         capture_output=True,
         text=True,
     )
-    if proc.returncode != 0:
-        pytest.skip(f".venv-kfp could not be created (offline?): {proc.stderr[-500:]}")
+    # PyPI is reachable wherever the project installs, so a failure here is a real defect.
+    assert proc.returncode == 0, f".venv-kfp could not be created: {proc.stderr[-1500:]}"
     proc = subprocess.run(
         [
             str(ROOT / ".venv-kfp/bin/python"),
