@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +40,28 @@ class Combo:
         return max(self.runs, key=lambda r: (r.dev_macro_f1, -r.seed))
 
 
+def _job(args: tuple) -> RunResult:
+    backbone, strategy, labels, train, dev, test, ft, seed, out, shots = args
+    return finetune(backbone, strategy, labels, train, dev, test, ft, seed, out, shots)
+
+
+def _results(jobs: list[tuple], workers: int):
+    """Yield (index, result) as runs finish. Tiny models scale poorly over threads, so runs go
+    to ``workers`` spawned processes with one torch thread each (spawn: forking a process whose
+    torch already started OpenMP threads can hang)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for i, job in enumerate(jobs):
+            yield i, _job(job)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_job, job): i for i, job in enumerate(jobs)}
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+
+
 def run_matrix(
     ev: EvaluateParams,
     ft: FinetuneParams,
@@ -50,38 +74,45 @@ def run_matrix(
     skip: frozenset[str] = frozenset(),
 ) -> tuple[list[Combo], Combo | None]:
     """Every combination; the best classifier combination's dev-best seed is saved to
-    ``workdir/best`` (only one checkpoint is kept on disk at a time)."""
-    combos: list[Combo] = []
-    best: Combo | None = None
+    ``workdir/best`` (the other runs' checkpoints are deleted)."""
     runs_dir, best_dir = workdir / "runs", workdir / "best"
     plan = [(c, s, None) for c in ev.candidates if c not in skip for s in ev.strategies]
     plan += [
         (c, "pet", k) for c in ev.pet.backbones if c not in skip for k in ev.pet.shots
     ]  # fmt: skip
-    for cand, strategy, shots in plan:
-        combo = Combo(cand, strategy, shots)
+    combos = [Combo(cand, strategy, shots) for cand, strategy, shots in plan]
+    workers = ev.workers or os.cpu_count() or 1
+    run_ft = dataclasses.replace(ft, threads=1) if workers > 1 else ft
+    jobs, owner = [], []
+    for combo in combos:
         # zero-shot PET has no randomness: one run is the whole distribution
-        n_seeds = 1 if (strategy == "pet" and shots == 0) else ev.seeds
+        n_seeds = 1 if (combo.strategy == "pet" and combo.shots == 0) else ev.seeds
         for seed in range(n_seeds):
-            out = runs_dir / str(seed) if strategy != "pet" else None
-            result = finetune(
-                ev.candidates[cand], strategy, labels, train, dev, test, ft, seed, out, shots
-            )
-            combo.runs.append(result)
-            on_run(combo, result)
-            print(
-                f"[evaluate] {combo.key} seed {seed}: macro-F1 {result.macro_f1:.4f} "
-                f"acc {result.accuracy:.4f} ({result.seconds:.0f}s, best step {result.best_step})",
-                flush=True,
-            )
-        combos.append(combo)
-        if strategy != "pet" and (
-            best is None or combo.stat("macro_f1")[0] > best.stat("macro_f1")[0]
-        ):
-            best = combo
-            shutil.rmtree(best_dir, ignore_errors=True)
-            shutil.move(str(runs_dir / str(combo.best_run.seed)), best_dir)
-        shutil.rmtree(runs_dir, ignore_errors=True)
+            out = None if combo.strategy == "pet" else runs_dir / f"{len(jobs)}"
+            jobs.append((ev.candidates[combo.candidate], combo.strategy, labels, train, dev,
+                         test, run_ft, seed, out, combo.shots))  # fmt: skip
+            owner.append(combo)
+    print(f"[evaluate] {len(jobs)} fine-tuning runs on {min(workers, len(jobs))} process(es)")
+    ckpt: dict[tuple[str, int], Path] = {}
+    for i, result in _results(jobs, workers):
+        combo = owner[i]
+        combo.runs.append(result)
+        if jobs[i][8] is not None:
+            ckpt[(combo.key, result.seed)] = jobs[i][8]
+        on_run(combo, result)
+        print(
+            f"[evaluate] {combo.key} seed {result.seed}: macro-F1 {result.macro_f1:.4f} "
+            f"acc {result.accuracy:.4f} ({result.seconds:.0f}s, best step {result.best_step})",
+            flush=True,
+        )
+    for combo in combos:
+        combo.runs.sort(key=lambda r: r.seed)
+    classifiers = [c for c in combos if c.strategy != "pet"]
+    best = max(classifiers, key=lambda c: c.stat("macro_f1")[0], default=None)
+    if best is not None:
+        shutil.rmtree(best_dir, ignore_errors=True)
+        shutil.move(str(ckpt[(best.key, best.best_run.seed)]), best_dir)
+    shutil.rmtree(runs_dir, ignore_errors=True)
     return combos, best
 
 

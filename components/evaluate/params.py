@@ -45,6 +45,9 @@ class EvaluateParams:
     control: str = param("control", help="compute-matched control candidate ('' = none)")
     strategies: list[str] = param(["full", "lora"])
     seeds: int = param(3, ge=1, le=50, help="fine-tuning runs per candidate and strategy")
+    workers: int = param(
+        0, ge=0, help="fine-tuning runs at once, one torch thread each (0 = all cores)"
+    )
     skip_missing: bool = param(
         False, help="skip candidates whose folder is missing instead of failing"
     )
