@@ -60,6 +60,17 @@ def copy_project(dest: Path, *, profile: str = "smoke") -> Path:
     return dest
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_tracking_uri(monkeypatch):
+    """mlflow.set_tracking_uri() also exports MLFLOW_TRACKING_URI: without this, the store of
+    one test would look like a user's override to the next."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "unset")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # undo restores the state before the test
+    yield
+    if "mlflow" in sys.modules:
+        sys.modules["mlflow"].set_tracking_uri(None)
+
+
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")

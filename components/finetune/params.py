@@ -50,6 +50,11 @@ class FinetuneParams:
     max_dev_rows: int = param(0, ge=0, help="dev rows used for early stopping; 0 = all")
     eval_every: int = param(50, ge=1, help="optimizer steps between dev evaluations")
     patience: int = param(3, ge=1, help="dev evaluations without improvement before stopping")
+    group_by_length: bool = param(
+        True,
+        help="sort each window of 50 shuffled batches by length (HF group_by_length): less "
+        "padding; off for train sets that fit in one window, whose batches would never change",
+    )
     lr: dict[str, float] = param(
         {
             "full": 2e-4,
