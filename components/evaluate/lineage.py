@@ -83,7 +83,28 @@ def stage_lineage(root: Path, stage: str, extra_inputs: list[str] = ()) -> Node:
     deps += [p for p in extra_inputs if p not in deps]
     lock = Lock(root)
     seen: dict[str, Node] = {}
-    return {"stage": stage, "inputs": [lock.node(d, "", seen) for d in deps]}
+    now = _dvc_hashes(root, stage)
+    return {"stage": stage, "inputs": [lock.node(d, now.get(_norm(d), ""), seen) for d in deps]}
+
+
+def _dvc_hashes(root: Path, stage: str) -> dict[str, str]:
+    """The hashes DVC will record for ``stage``'s dependencies, computed now: the stage that
+    registers a model runs before DVC writes its own dvc.lock entry, so its direct inputs (code,
+    raw data, the shipped base model) would otherwise have no hash."""
+    try:
+        from dvc.dependency.param import ParamsDependency
+        from dvc.repo import Repo
+
+        with Repo(str(root)) as repo:
+            (st,) = repo.stage.collect(stage)
+            return {
+                _norm(d.def_path): str(d.get_hash().value)
+                for d in st.deps
+                if not isinstance(d, ParamsDependency) and (root / d.def_path).exists()
+            }
+    except Exception as exc:  # no DVC project (ad-hoc use): fall back to dvc.lock only
+        print(f"[lineage] DVC hashes of {stage!r} unavailable: {exc}")
+        return {}
 
 
 def flatten(tree: Node) -> dict[str, str]:

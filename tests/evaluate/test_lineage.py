@@ -1,6 +1,7 @@
 """End to end on a scratch DVC project: evaluate -> registry -> `dapt lineage`, then one raw input
 changes, and the new version's lineage differs exactly along that input's chain."""
 
+import hashlib
 import json
 import subprocess
 
@@ -55,9 +56,11 @@ def project(tiny, tmp_path, monkeypatch):
             "deps": ["raw/task"],
             "outs": ["data/task"],
         },
-        "evaluate": {"cmd": "dapt evaluate", "deps": ["components/evaluate", "data/task"]},
+        "evaluate": {"cmd": "dapt evaluate", "deps": ["raw/recipe.txt", "data/task"]},
     }
     (proj / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    # a direct input of the registering stage, which has no dvc.lock entry while it runs
+    (proj / "raw/recipe.txt").write_text("code or raw data the evaluate stage reads\n")
     sh(proj, "git", "init", "-q")
     sh(proj, "dvc", "init", "-q")
     sh(proj, "dvc", "repro", "-q", "prepare")
@@ -105,6 +108,8 @@ def test_lineage_names_dvc_lock_hashes_and_follows_a_changed_raw_input(project, 
     v1, v2 = (client.get_model_version(NAME, v).tags for v in ("1", "2"))
     keys = {k for k in v1.keys() | v2.keys() if k.startswith("dvc:")}
     changed = {k for k in keys if v1.get(k) != v2.get(k)}
+    recipe = hashlib.md5((project / "raw/recipe.txt").read_bytes()).hexdigest()
+    assert v1["dvc:raw/recipe.txt"] == v2["dvc:raw/recipe.txt"] == recipe
     assert changed == {"dvc:raw/task", "dvc:data/task", "dvc:data/task/train.jsonl"}
     assert v1["dvc:data/task/test.jsonl"] == v2["dvc:data/task/test.jsonl"]
 
