@@ -24,17 +24,35 @@ def manifest_key(path: str | os.PathLike) -> str:
     return absolute if rel.startswith("..") else os.path.normpath(rel)
 
 
-def require_validated(paths: list[str | os.PathLike], manifest: str | os.PathLike = DEFAULT_MANIFEST) -> None:
+def require_validated(
+    paths: list[str | os.PathLike], manifest: str | os.PathLike = DEFAULT_MANIFEST
+) -> None:
     mpath = Path(manifest)
     if not mpath.exists():
-        raise InputError(str(mpath), "no validation manifest: inputs were never validated", "run `dvc repro validate` (or `dapt validate ... --manifest`) first")
+        raise InputError(
+            str(mpath),
+            "no validation manifest: inputs were never validated",
+            "run `dvc repro validate` (or `dapt validate ... --manifest`) first",
+        )
     entries = json.loads(mpath.read_text(encoding="utf-8"))
     if not entries.get("passed"):
-        raise InputError(str(mpath), "the last validation failed", "fix the inputs named in reports/validation/summary.txt and re-run validate")
+        raise InputError(
+            str(mpath),
+            "the last validation failed",
+            "fix the inputs named in reports/validation/summary.txt and re-run validate",
+        )
     files = entries.get("files", {})
     for p in paths:
         key = manifest_key(p)
         if key not in files:
-            raise InputError(str(p), f"not covered by the validation manifest {mpath}", "add it to the validate stage's inputs")
+            raise InputError(
+                str(p),
+                f"not covered by the validation manifest {mpath}",
+                "add it to the validate stage's inputs",
+            )
         if file_digest(p) != files[key]["md5"]:
-            raise InputError(str(p), "changed since it was validated (MD5 differs from the manifest)", "re-run validate on the new version")
+            raise InputError(
+                str(p),
+                "changed since it was validated (MD5 differs from the manifest)",
+                "re-run validate on the new version",
+            )

@@ -169,7 +169,12 @@ class DocumentReader:
                     line=lineno,
                 ) from None
             if not isinstance(row, dict):
-                raise InputError(self.path, "line is JSON but not an object", 'write {"id": ..., "text": ...}', line=lineno)
+                raise InputError(
+                    self.path,
+                    "line is JSON but not an object",
+                    'write {"id": ..., "text": ...}',
+                    line=lineno,
+                )
             yield from self._row_docs(row, lineno, available=list(row))
 
     def _table(self, delimiter: str) -> Iterator[Document]:
@@ -231,7 +236,11 @@ class DocumentReader:
                 label = str(label).strip()
         base_id = row.get(self.id_field)
         base_id = f"{self.stem}:{lineno}" if base_id is None or base_id == "" else str(base_id)
-        meta = {k: v for k, v in row.items() if k not in {self.id_field, self.label_field, *self.text_fields}}
+        meta = {
+            k: v
+            for k, v in row.items()
+            if k not in {self.id_field, self.label_field, *self.text_fields}
+        }
         for name in self.text_fields:
             text = row.get(name)
             if text is None:
@@ -243,7 +252,13 @@ class DocumentReader:
                     field=name,
                 )
             if not isinstance(text, str):
-                raise InputError(self.path, f"field {name!r} is {type(text).__name__}, not a string", "store text as a JSON string", line=lineno, field=name)
+                raise InputError(
+                    self.path,
+                    f"field {name!r} is {type(text).__name__}, not a string",
+                    "store text as a JSON string",
+                    line=lineno,
+                    field=name,
+                )
             doc_id = base_id if len(self.text_fields) == 1 else f"{base_id}:{name}"
             yield Document(id=doc_id, text=text, label=label, metadata=meta | {"line": lineno})
 

@@ -53,7 +53,9 @@ def _bmp_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     chars = [chr(c) for c in range(0x10000)]
     letter = np.fromiter((c.isalpha() for c in chars), dtype=bool, count=0x10000)
     han = np.fromiter((bool(HAN_RE.match(c)) for c in chars), dtype=bool, count=0x10000)
-    latin = np.fromiter((bool(LATIN_RE.match(c)) for c in chars), dtype=bool, count=0x10000) & letter
+    latin = (
+        np.fromiter((bool(LATIN_RE.match(c)) for c in chars), dtype=bool, count=0x10000) & letter
+    )
     return letter, han, latin
 
 

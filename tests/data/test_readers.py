@@ -17,10 +17,16 @@ def write(path: Path, data: bytes | str) -> Path:
 
 
 def test_jsonl_txt_tsv_csv_and_gzip(tmp_path):
-    rows = [{"id": "a", "text": "头痛三天", "label": "Sign"}, {"id": "b", "text": "发热", "src": "x"}]
+    rows = [
+        {"id": "a", "text": "头痛三天", "label": "Sign"},
+        {"id": "b", "text": "发热", "src": "x"},
+    ]
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     docs = list(read_documents(write(tmp_path / "x.jsonl", body), label_field="label"))
-    assert [(d.id, d.text, d.label) for d in docs] == [("a", "头痛三天", "Sign"), ("b", "发热", None)]
+    assert [(d.id, d.text, d.label) for d in docs] == [
+        ("a", "头痛三天", "Sign"),
+        ("b", "发热", None),
+    ]
     assert docs[1].metadata["src"] == "x"
 
     gz = tmp_path / "x.jsonl.gz"
@@ -31,7 +37,10 @@ def test_jsonl_txt_tsv_csv_and_gzip(tmp_path):
     assert [(d.id, d.text) for d in txt] == [("c:1", "第一行"), ("c:3", "第二行")]
 
     tsv = write(tmp_path / "t.tsv", "Age\t 18岁以上\r\nDisease\t高血压\r\n")
-    got = [(d.label, d.text) for d in read_documents(tsv, columns=["label", "text"], label_field="label")]
+    got = [
+        (d.label, d.text)
+        for d in read_documents(tsv, columns=["label", "text"], label_field="label")
+    ]
     assert got == [("Age", " 18岁以上"), ("Disease", "高血压")]
 
     csv = write(tmp_path / "q.csv", 'title,ask\n"头痛, 怎么办","多行\n问题"\n')
@@ -41,7 +50,9 @@ def test_jsonl_txt_tsv_csv_and_gzip(tmp_path):
 
 
 def test_utf8_bom_is_accepted(tmp_path):
-    docs = list(read_documents(write(tmp_path / "b.txt", b"\xef\xbb\xbf\xe5\xa4\xb4\xe7\x97\x9b\n")))
+    docs = list(
+        read_documents(write(tmp_path / "b.txt", b"\xef\xbb\xbf\xe5\xa4\xb4\xe7\x97\x9b\n"))
+    )
     assert docs[0].text == "头痛"
 
 
@@ -67,11 +78,31 @@ def test_encoding_error_deep_in_file_reports_its_line(tmp_path):
     [
         ("empty.jsonl", b"", {}, "file is empty"),
         ("blank.txt", b"\n  \n", {}, "file is empty"),
-        ("bad.jsonl", '{"id":"1","text":"a"}\n{"id": "2", "text": }\n', {}, r"line 2: invalid JSON"),
-        ("notext.jsonl", '{"id":"1","body":"a"}\n', {}, r"line 1, field 'text': missing field 'text' \(fields present: id, body\)"),
+        (
+            "bad.jsonl",
+            '{"id":"1","text":"a"}\n{"id": "2", "text": }\n',
+            {},
+            r"line 2: invalid JSON",
+        ),
+        (
+            "notext.jsonl",
+            '{"id":"1","body":"a"}\n',
+            {},
+            r"line 1, field 'text': missing field 'text' \(fields present: id, body\)",
+        ),
         ("nul.txt", b"ok\nbad\x00line\n", {}, r"line 2 \(byte offset 6\): NUL byte"),
-        ("cols.tsv", "label\ttext\nA\tx\n", {"text_field": "sentence"}, r"column 'sentence' does not exist \(columns: label, text\)"),
-        ("nolabel.jsonl", '{"id":"1","text":"a"}\n', {"label_field": "label", "require_label": True}, "missing label"),
+        (
+            "cols.tsv",
+            "label\ttext\nA\tx\n",
+            {"text_field": "sentence"},
+            r"column 'sentence' does not exist \(columns: label, text\)",
+        ),
+        (
+            "nolabel.jsonl",
+            '{"id":"1","text":"a"}\n',
+            {"label_field": "label", "require_label": True},
+            "missing label",
+        ),
         ("utf16.txt", "头痛\n".encode("utf-16"), {}, "detected encoding"),
         ("data.bin", b"x", {}, "cannot tell the format"),
     ],

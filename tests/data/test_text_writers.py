@@ -2,7 +2,14 @@ import os
 
 import pytest
 
-from components.data import atomic_dir, atomic_open, content_hash, normalize, split_sentences, write_jsonl
+from components.data import (
+    atomic_dir,
+    atomic_open,
+    content_hash,
+    normalize,
+    split_sentences,
+    write_jsonl,
+)
 from components.data.gate import require_validated
 from components.data.writers import write_json
 from components.errors import InputError
@@ -15,7 +22,13 @@ def test_normalize_nfkc_whitespace_controls_and_html():
 
 
 def test_split_sentences_keeps_closing_quotes():
-    assert split_sentences("你好。我是谁？他说：“好！”然后\n走了") == ["你好。", "我是谁？", "他说：“好！”", "然后", "走了"]
+    assert split_sentences("你好。我是谁？他说：“好！”然后\n走了") == [
+        "你好。",
+        "我是谁？",
+        "他说：“好！”",
+        "然后",
+        "走了",
+    ]
 
 
 def test_content_hash_is_stable_and_distinguishes():
@@ -82,3 +95,17 @@ def test_script_counts_match_a_per_character_reference():
     han = sum(bool(HAN_RE.match(c)) for c in text)
     latin = sum(bool(LATIN_RE.match(c)) for c in text)
     assert script_counts(text) == (letters, han, latin) == (15, 3, 6)
+
+
+def test_atomic_outputs_get_normal_permissions(tmp_path):
+    from components.data.writers import _DIR_MODE, _FILE_MODE, atomic_dir, atomic_open
+
+    with atomic_open(tmp_path / "report.html") as f:
+        f.write("ok")
+    with atomic_dir(tmp_path / "model") as d:
+        (d / "weights.bin").write_bytes(b"0")
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == _FILE_MODE
+    assert (tmp_path / "model").stat().st_mode & 0o777 == _DIR_MODE
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (_FILE_MODE, _DIR_MODE) == (0o666 & ~mask, 0o777 & ~mask)  # not mkstemp's 0600/0700
