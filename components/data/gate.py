@@ -27,6 +27,8 @@ def manifest_key(path: str | os.PathLike) -> str:
 def require_validated(
     paths: list[str | os.PathLike], manifest: str | os.PathLike = DEFAULT_MANIFEST
 ) -> None:
+    if not paths:  # nothing read from raw inputs (e.g. `tokenizer extend` reads a lexicon only)
+        return
     mpath = Path(manifest)
     if not mpath.exists():
         raise InputError(

@@ -76,6 +76,7 @@ def test_validation_gate(tmp_path, monkeypatch):
     data.write_text('{"id":"1","text":"a"}\n')
     with pytest.raises(InputError, match="never validated"):
         require_validated(["d.jsonl"], "m.json")
+    require_validated([], "m.json")  # no raw inputs read: nothing to gate, no manifest needed
     from components.data import file_digest
 
     write_json("m.json", {"passed": True, "files": {"d.jsonl": {"md5": file_digest(data)}}})
