@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import copy_project, tool_env  # noqa: E402
+from tests.dags.conftest import airflow_env, migrate  # noqa: E402
 
 BASELINE_DAG = """
 from datetime import datetime
@@ -93,20 +94,8 @@ def main() -> int:
         data = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))
         data["stages"] = {k: v for k, v in data["stages"].items() if k in keep}
         (root / "dvc.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    env = tool_env(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(root / "dags"),
-        DAPT_PROJECT_ROOT=str(root),
-        PYTHONPATH=str(ROOT),
-        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
-    )
-    subprocess.run(
-        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-        cwd=root,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    env = airflow_env(root, home)
+    migrate(root, env)
     out = work / "runs.json"
     subprocess.run(
         [

@@ -14,16 +14,13 @@ from typing import IO, Any
 from components.data.document import Document
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 # mkstemp/mkdtemp create 0600/0700 entries; outputs get the modes a plain open()/mkdir() would
 # give, so reports, models and data stay readable to other users (web servers, Airflow workers).
-_FILE_MODE = 0o666 & ~_umask()
-_DIR_MODE = 0o777 & ~_umask()
+# The umask can only be read by setting it, so it is read once, at import.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+_DIR_MODE = 0o777 & ~_UMASK
 
 
 @contextlib.contextmanager

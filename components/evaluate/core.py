@@ -84,21 +84,22 @@ def run_matrix(
     workers = ev.workers or os.cpu_count() or 1
     run_ft = dataclasses.replace(ft, threads=1) if workers > 1 else ft
     jobs, owner = [], []
-    for combo in combos:
+
+    def checkpoint(c: int, seed: int) -> Path:
+        return runs_dir / f"{c}-{seed}"
+
+    for c, combo in enumerate(combos):
         # zero-shot PET has no randomness: one run is the whole distribution
         n_seeds = 1 if (combo.strategy == "pet" and combo.shots == 0) else ev.seeds
         for seed in range(n_seeds):
-            out = None if combo.strategy == "pet" else runs_dir / f"{len(jobs)}"
+            out = None if combo.strategy == "pet" else checkpoint(c, seed)
             jobs.append((ev.candidates[combo.candidate], combo.strategy, labels, train, dev,
                          test, run_ft, seed, out, combo.shots))  # fmt: skip
             owner.append(combo)
     print(f"[evaluate] {len(jobs)} fine-tuning runs on {min(workers, len(jobs))} process(es)")
-    ckpt: dict[tuple[str, int], Path] = {}
     for i, result in _results(jobs, workers):
         combo = owner[i]
         combo.runs.append(result)
-        if jobs[i][8] is not None:
-            ckpt[(combo.key, result.seed)] = jobs[i][8]
         on_run(combo, result)
         print(
             f"[evaluate] {combo.key} seed {result.seed}: macro-F1 {result.macro_f1:.4f} "
@@ -111,7 +112,7 @@ def run_matrix(
     best = max(classifiers, key=lambda c: c.stat("macro_f1")[0], default=None)
     if best is not None:
         shutil.rmtree(best_dir, ignore_errors=True)
-        shutil.move(str(ckpt[(best.key, best.best_run.seed)]), best_dir)
+        shutil.move(str(checkpoint(combos.index(best), best.best_run.seed)), best_dir)
     shutil.rmtree(runs_dir, ignore_errors=True)
     return combos, best
 

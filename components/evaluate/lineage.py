@@ -83,14 +83,16 @@ def stage_lineage(root: Path, stage: str, extra_inputs: list[str] = ()) -> Node:
     deps += [p for p in extra_inputs if p not in deps]
     lock = Lock(root)
     seen: dict[str, Node] = {}
-    now = _dvc_hashes(root, stage)
+    # Outputs of earlier stages carry their dvc.lock hash; only raw inputs need hashing now.
+    raw = {_norm(d) for d in deps if lock.produced_by(d) is None}
+    now = _dvc_hashes(root, stage, raw) if raw else {}
     return {"stage": stage, "inputs": [lock.node(d, now.get(_norm(d), ""), seen) for d in deps]}
 
 
-def _dvc_hashes(root: Path, stage: str) -> dict[str, str]:
-    """The hashes DVC will record for ``stage``'s dependencies, computed now: the stage that
-    registers a model runs before DVC writes its own dvc.lock entry, so its direct inputs (code,
-    raw data, the shipped base model) would otherwise have no hash."""
+def _dvc_hashes(root: Path, stage: str, paths: set[str]) -> dict[str, str]:
+    """The hashes DVC will record for ``paths`` among ``stage``'s dependencies, computed now: the
+    stage that registers a model runs before DVC writes its own dvc.lock entry, so its direct raw
+    inputs (code, raw data, the shipped base model) would otherwise have no hash."""
     try:
         from dvc.dependency.param import ParamsDependency
         from dvc.repo import Repo
@@ -100,7 +102,9 @@ def _dvc_hashes(root: Path, stage: str) -> dict[str, str]:
             return {
                 _norm(d.def_path): str(d.get_hash().value)
                 for d in st.deps
-                if not isinstance(d, ParamsDependency) and (root / d.def_path).exists()
+                if not isinstance(d, ParamsDependency)
+                and _norm(d.def_path) in paths
+                and (root / d.def_path).exists()
             }
     except Exception as exc:  # no DVC project (ad-hoc use): fall back to dvc.lock only
         print(f"[lineage] DVC hashes of {stage!r} unavailable: {exc}")

@@ -61,6 +61,17 @@ def airflow_env(root: Path, home: Path) -> dict[str, str]:
     )
 
 
+def migrate(root: Path, env: dict[str, str]) -> None:
+    """``airflow db migrate`` on the SQLite home named in ``env`` (needed before ``dags test``)."""
+    subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
 @pytest.fixture(scope="session")
 def airflow_project(tmp_path_factory: pytest.TempPathFactory) -> AirflowProject:
     base = tmp_path_factory.mktemp("airflow")
@@ -73,11 +84,5 @@ def airflow_project(tmp_path_factory: pytest.TempPathFactory) -> AirflowProject:
         data["stages"] = {k: v for k, v in data["stages"].items() if k in ONLY}
         dvc_yaml.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     env = airflow_env(root, base / "airflow-home")
-    subprocess.run(
-        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-        cwd=root,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    migrate(root, env)
     return AirflowProject(root, env)
