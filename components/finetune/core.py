@@ -29,6 +29,7 @@ from tqdm import tqdm
 from components.errors import InputError
 from components.finetune.data import Split, stratified_sample
 from components.finetune.params import FinetuneParams
+from components.precision import autocast, autocast_dtype
 
 META_FILE = "finetune.json"
 
@@ -146,6 +147,18 @@ def build_classifier(backbone: str | Path, strategy: str, labels: list[str], p: 
     return model
 
 
+def class_weights(labels: list[int], num_labels: int, kind: str) -> torch.Tensor | None:
+    """Per-class loss weights, scaled so an average training example weighs 1 (the learning
+    rate keeps its meaning). Classes absent from the training rows get weight 0."""
+    if kind == "none":
+        return None
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_labels).astype(float)
+    power = 0.5 if kind == "inverse_sqrt" else 1.0
+    w = np.where(counts > 0, 1.0 / np.maximum(counts, 1.0) ** power, 0.0)
+    w *= counts.sum() / float((counts * w).sum())
+    return torch.tensor(w, dtype=torch.float32)
+
+
 def batches(n: int, size: int, gen: torch.Generator | None, lengths: list[int] | None = None):
     """Index batches, shuffled when ``gen`` is given. With ``lengths``, each window of 50
     shuffled batches is sorted by length before cutting, then the batch order is shuffled (as
@@ -166,7 +179,9 @@ def batches(n: int, size: int, gen: torch.Generator | None, lengths: list[int] |
 
 
 @torch.no_grad()
-def predict_logits(model, ids: list[list[int]], pad_id: int, batch_size: int) -> np.ndarray:
+def predict_logits(
+    model, ids: list[list[int]], pad_id: int, batch_size: int, amp: torch.dtype | None = None
+) -> np.ndarray:
     model.eval()
     device = next(model.parameters()).device
     out = []
@@ -174,7 +189,9 @@ def predict_logits(model, ids: list[list[int]], pad_id: int, batch_size: int) ->
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     for chunk in batches(len(order), batch_size * 2, None):
         rows = [ids[order[i]] for i in chunk]
-        out.append(model(**collate(rows, pad_id, device)).logits.float().cpu().numpy())
+        with autocast(device, amp):
+            logits = model(**collate(rows, pad_id, device)).logits
+        out.append(logits.float().cpu().numpy())
     logits = np.concatenate(out)
     restored = np.empty_like(logits)
     restored[order] = logits
@@ -206,6 +223,22 @@ class EarlyStopper:
                     params[n].copy_(t)
 
 
+def param_groups(model, lr: float, head_scale: float) -> list[dict[str, Any]]:
+    """Trainable weights in two optimizer groups: the classifier (and BERT's pooler, absent from
+    masked-LM checkpoints) start from random weights, so a larger step there (``head_scale``)
+    lets a short run leave the majority class sooner."""
+    named = [(n, t) for n, t in model.named_parameters() if t.requires_grad]
+    is_new = [("classifier" in n or "pooler" in n) for n, _ in named]
+    groups = [
+        {"params": [t for (_, t), new in zip(named, is_new, strict=True) if not new], "lr": lr},
+        {
+            "params": [t for (_, t), new in zip(named, is_new, strict=True) if new],
+            "lr": lr * head_scale,
+        },
+    ]
+    return [g for g in groups if g["params"]]
+
+
 def train_loop(
     model,
     loss_fn,
@@ -220,7 +253,7 @@ def train_loop(
 ) -> tuple[EarlyStopper, int, list[dict[str, float]]]:
     """AdamW + linear warmup/decay; ``loss_fn(batch_indices)`` and ``dev_score()`` are the task."""
     trainable = [t for t in model.parameters() if t.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=p.weight_decay)
+    opt = torch.optim.AdamW(param_groups(model, lr, p.head_lr_scale), weight_decay=p.weight_decay)
     per_epoch = math.ceil(n_train / p.batch_size)
     total = max(1, math.ceil(per_epoch * epochs))
     warm = int(total * p.warmup_ratio)
@@ -291,13 +324,18 @@ def finetune(
     pad = tokenizer.pad_token_id
     tr_ids, dev_ids, te_ids = (encode(tokenizer, s.texts, p.max_len) for s in (train, dev, test))
     y = torch.as_tensor(train.labels).to(device)
+    amp = autocast_dtype(p.precision, device)
+    weight = class_weights(train.labels, len(labels), p.class_weight)
+    weight = weight.to(device) if weight is not None else None
 
     def loss_fn(chunk: list[int]) -> torch.Tensor:
         batch = collate([tr_ids[i] for i in chunk], pad, device)
-        return model(**batch, labels=y[chunk]).loss
+        with autocast(device, amp):
+            logits = model(**batch).logits
+        return torch.nn.functional.cross_entropy(logits.float(), y[chunk], weight=weight)
 
     def dev_score() -> float:
-        pred = predict_logits(model, dev_ids, pad, p.batch_size).argmax(1)
+        pred = predict_logits(model, dev_ids, pad, p.batch_size, amp).argmax(1)
         return scores(dev.labels, pred, len(labels))[1]
 
     stopper, steps, history = train_loop(
@@ -312,7 +350,7 @@ def finetune(
         strategy,
         [len(x) for x in tr_ids] if p.group_by_length else None,
     )
-    pred = predict_logits(model, te_ids, pad, p.batch_size).argmax(1)
+    pred = predict_logits(model, te_ids, pad, p.batch_size, amp).argmax(1)
     acc, f1 = scores(test.labels, pred, len(labels))
     if out is not None:
         save_classifier(model, tokenizer, strategy, Path(out), p, backbone, labels)

@@ -6,6 +6,7 @@ Which backbones, strategies and seeds are run is the ``evaluate`` section's busi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from components.config import param
 
@@ -66,16 +67,33 @@ class FinetuneParams:
         },
         help="learning rate per strategy",
     )
+    class_weight: Literal["none", "inverse_sqrt", "inverse"] = param(
+        "none",
+        help="loss weight per class: none | inverse_sqrt (1/sqrt(count), mean 1) | inverse; "
+        "macro-F1 counts rare classes as much as common ones",
+    )
+    head_lr_scale: float = param(
+        1.0, gt=0.0, help="learning-rate multiplier for the new classifier/pooler weights"
+    )
     weight_decay: float = param(0.01, ge=0.0)
     warmup_ratio: float = param(0.06, ge=0.0, le=1.0)
     clip_grad: float = param(1.0, ge=0.0, help="0 = no clipping")
     threads: int = param(0, ge=0, help="torch CPU threads; 0 = torch's default")
     device: str = param("auto", help="auto = CUDA when available, else CPU; or cpu, cuda:N")
+    precision: Literal["auto", "bf16", "fp32"] = param(
+        "auto", help="auto = bf16 autocast on CUDA and on CPUs with AVX512-BF16/AMX; bf16 | fp32"
+    )
     lora: LoraParams = field(default_factory=LoraParams)
     prompt_tuning: PromptTuningParams = field(default_factory=PromptTuningParams)
     pet: PetParams = field(default_factory=PetParams)
 
     def check(self) -> list[str]:
+        if self.class_weight not in ("none", "inverse_sqrt", "inverse"):
+            return [
+                f"class_weight: {self.class_weight!r} is not one of none, inverse_sqrt, inverse"
+            ]
+        if self.precision not in ("auto", "bf16", "fp32"):
+            return [f"precision: {self.precision!r} is not one of auto, bf16, fp32"]
         missing = sorted(set(STRATEGIES) - set(self.lr))
         if missing:
             return [f"lr: no learning rate for strategy {missing[0]!r}"]

@@ -29,6 +29,8 @@ from components.finetune.core import (
 )
 from components.finetune.data import Split, few_shot
 from components.finetune.params import FinetuneParams
+from components.precision import autocast, autocast_dtype
+from components.pretrain.model import mlm_head
 
 
 class Verbalizer:
@@ -69,17 +71,23 @@ class Verbalizer:
                 ids += part
         return [*ids, self.tok.sep_token_id], slot
 
-    def label_scores(self, model, text_ids: list[list[int]]) -> torch.Tensor:
-        """[batch, labels] mean log-probability of each label word at the slot."""
+    def label_scores(self, model, text_ids: list[list[int]], amp=None) -> torch.Tensor:
+        """[batch, labels] mean log-probability of each label word at the slot.
+
+        The vocabulary projection runs at the slot positions only: on every position it was
+        most of the cost, and grew with the extended vocabulary."""
         device = next(model.parameters()).device
         out = torch.empty((len(text_ids), len(self.words)), device=device)
+        head = mlm_head(model)
         for n in self.lengths:
             built = [self.build(t, n) for t in text_ids]
             batch = collate([b[0] for b in built], self.tok.pad_token_id, device)
-            logits = model(**batch).logits
             slots = torch.tensor([b[1] for b in built], device=device)  # [batch, n]
             rows = torch.arange(len(built), device=device).unsqueeze(1)
-            logp = torch.log_softmax(logits[rows, slots].float(), dim=-1)  # [batch, n, vocab]
+            with autocast(device, amp):
+                hidden = model.base_model(**batch).last_hidden_state
+                logits = head(hidden[rows, slots])  # [batch, n, vocab]
+            logp = torch.log_softmax(logits.float(), dim=-1)
             for j, word in enumerate(self.words):
                 if len(word) == n:
                     idx = torch.tensor(word, device=device)
@@ -88,10 +96,10 @@ class Verbalizer:
 
 
 @torch.no_grad()
-def _predict(model, verb: Verbalizer, ids: list[list[int]], batch_size: int) -> np.ndarray:
+def _predict(model, verb: Verbalizer, ids: list[list[int]], batch_size: int, amp) -> np.ndarray:
     model.eval()
     preds = [
-        verb.label_scores(model, ids[i : i + batch_size]).argmax(1).cpu().numpy()
+        verb.label_scores(model, ids[i : i + batch_size], amp).argmax(1).cpu().numpy()
         for i in range(0, len(ids), batch_size)
     ]
     return np.concatenate(preds)
@@ -108,6 +116,7 @@ def run_pet(
     device = pick_device(p)
     model = AutoModelForMaskedLM.from_pretrained(backbone).to(device)
     verb = Verbalizer(tokenizer, labels, p)
+    amp = autocast_dtype(p.precision, device)
     enc = {
         name: tokenizer(s.texts, add_special_tokens=False, truncation=True, max_length=p.max_len)[
             "input_ids"
@@ -122,19 +131,18 @@ def run_pet(
         y = torch.as_tensor(few.labels).to(device)
 
         def loss_fn(chunk: list[int]) -> torch.Tensor:
-            logits = verb.label_scores(model, [few_ids[i] for i in chunk])
+            logits = verb.label_scores(model, [few_ids[i] for i in chunk], amp)
             return torch.nn.functional.cross_entropy(logits, y[chunk])
 
         def dev_score() -> float:
-            return scores(dev.labels, _predict(model, verb, enc["dev"], p.batch_size), len(labels))[
-                1
-            ]
+            pred = _predict(model, verb, enc["dev"], p.batch_size, amp)
+            return scores(dev.labels, pred, len(labels))[1]
 
         stopper, steps, history = train_loop(
             model, loss_fn, len(few), dev_score, p, p.lr["pet"], p.pet.epochs, gen, "pet"
         )
         best_dev, best_step = stopper.best, stopper.best_step
-    pred = _predict(model, verb, enc["test"], p.batch_size)
+    pred = _predict(model, verb, enc["test"], p.batch_size, amp)
     acc, f1 = scores(test.labels, pred, len(labels))
     if out is not None:
         out = Path(out)

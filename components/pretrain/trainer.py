@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from components.precision import autocast, autocast_dtype
 from components.pretrain import checkpoint
 from components.pretrain.data import Blocks, mask_batch
 from components.pretrain.model import SparseMLM, device_peak_flops, flops_per_token
@@ -91,24 +92,6 @@ class BlockStream:
         ids = np.stack([self.sources[s].ids[i] for s, i in rows])
         starts = np.stack([self.sources[s].starts[i] for s, i in rows])
         return ids, starts
-
-
-def autocast_dtype(p: TrainParams, device: torch.device) -> torch.dtype | None:
-    if p.precision == "fp32":
-        return None
-    if p.precision == "bf16":
-        return torch.bfloat16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    cpu_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
-    cpu_amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-    return torch.bfloat16 if (cpu_bf16 or cpu_amx) else None
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None):
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
 
 
 class _Masker:
@@ -187,7 +170,7 @@ def train(
     model.to(device).train()
     obj = SparseMLM(model)
     masker = _Masker(tokenizer, p)
-    amp = autocast_dtype(p, device)
+    amp = autocast_dtype(p.precision, device)
     decay = [t for n, t in obj.named_parameters() if t.ndim >= 2 and "LayerNorm" not in n]
     no_decay = [t for n, t in obj.named_parameters() if not (t.ndim >= 2 and "LayerNorm" not in n)]
     opt = torch.optim.AdamW(
@@ -264,7 +247,7 @@ def train(
             inputs, labels = masker(ids, starts, p.mask_rate, gen)
             sync = micro == p.grad_accum - 1 or world == 1
             ctx = contextlib.nullcontext() if sync else runner.no_sync()
-            with ctx, _autocast(device, amp):
+            with ctx, autocast(device, amp):
                 loss = runner(
                     inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
                 )

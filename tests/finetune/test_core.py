@@ -2,9 +2,17 @@ import numpy as np
 import pytest
 import torch
 
+from components.config import build
 from components.errors import ConfigError
 from components.evaluate.serving import load_classifier
-from components.finetune.core import EarlyStopper, batches, build_classifier, finetune
+from components.finetune.core import (
+    EarlyStopper,
+    batches,
+    build_classifier,
+    class_weights,
+    finetune,
+    param_groups,
+)
 from components.finetune.data import Split, few_shot, read_labels, read_split, stratified_sample
 from components.finetune.params import FinetuneParams, PetParams
 from components.finetune.pet import Verbalizer
@@ -50,10 +58,14 @@ def test_length_grouped_batches_cover_every_row_once_and_pad_less():
     assert firsts != sorted(firsts)
 
 
-def test_full_learns_separable_task_and_saved_checkpoint_reproduces_predictions(tiny, tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_full_learns_separable_task_and_saved_checkpoint_reproduces_predictions(
+    tiny, tmp_path, precision
+):
     backbone, task = tiny
     labels, train, dev, test = load(task)
-    r = finetune(backbone, "full", labels, train, dev, test, params(), 0, tmp_path / "full")
+    p = params(precision=precision, class_weight="inverse_sqrt", head_lr_scale=3.0)
+    r = finetune(backbone, "full", labels, train, dev, test, p, 0, tmp_path / "full")
     assert r.macro_f1 >= 0.8 and r.accuracy >= 0.8
     assert 0 < r.best_step <= r.steps and r.history
     assert reload_predict(tmp_path / "full", test.texts) == r.predictions
@@ -154,3 +166,54 @@ def test_cli_refuses_unvalidated_data(tiny, tmp_path, monkeypatch):
     args = ["finetune", "--backbone", str(backbone), "--no-mlflow"]
     args += [f"--{k}={v}" for k, v in task.items()]
     assert main(args) == 1  # no validation manifest
+
+
+def test_class_weights_favour_rare_classes_and_keep_the_mean_example_weight_at_one():
+    labels = [0] * 90 + [1] * 10  # class 2 absent
+    assert class_weights(labels, 3, "none") is None
+    for kind, ratio in (("inverse_sqrt", 3.0), ("inverse", 9.0)):
+        w = class_weights(labels, 3, kind)
+        assert w[2] == 0 and w[1] / w[0] == pytest.approx(ratio)
+        assert (w[torch.tensor(labels)]).mean().item() == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match=r"finetune\.class_weight: 'balanced' is not one of"):
+        build(FinetuneParams, {"class_weight": "balanced"}, "finetune")
+
+
+def test_param_groups_scale_only_the_new_classifier_and_pooler(tiny):
+    backbone, task = tiny
+    labels = read_labels(task["labels"])
+    model = build_classifier(backbone, "full", labels, params())
+    groups = param_groups(model, 1e-3, 10.0)
+    names = {id(t): n for n, t in model.named_parameters()}
+    new = [names[id(t)] for t in groups[1]["params"]]
+    assert groups[0]["lr"] == 1e-3 and groups[1]["lr"] == pytest.approx(1e-2)
+    assert new and all("classifier" in n or "pooler" in n for n in new)
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    lora = build_classifier(backbone, "lora", labels, params())
+    lora_new = [n for n, t in lora.named_parameters() if t.requires_grad and "classifier" in n]
+    assert lora_new and len(param_groups(lora, 1e-3, 10.0)) == 2
+
+
+def test_pet_scores_only_the_slot_but_match_the_full_vocabulary_projection(tiny):
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from components.finetune.core import collate
+
+    backbone, _ = tiny
+    tok = AutoTokenizer.from_pretrained(backbone)
+    verb = Verbalizer(tok, LABELS, params())
+    model = AutoModelForMaskedLM.from_pretrained(backbone).eval()
+    texts = [
+        tok(t, add_special_tokens=False)["input_ids"] for t in ("高血压患者", "年龄大于十八岁")
+    ]
+    with torch.no_grad():
+        sparse = verb.label_scores(model, texts)
+        for n in verb.lengths:  # reference: the whole logits tensor, as transformers computes it
+            built = [verb.build(t, n) for t in texts]
+            logits = model(**collate([b[0] for b in built], tok.pad_token_id)).logits
+            for j, word in enumerate(verb.words):
+                if len(word) == n:
+                    for r, (_, slot) in enumerate(built):
+                        logp = torch.log_softmax(logits[r, slot], -1)
+                        ref = logp[torch.arange(n), torch.tensor(word)].mean()
+                        assert sparse[r, j].item() == pytest.approx(ref.item(), abs=1e-5)
