@@ -16,6 +16,14 @@ def test_project_sections_load_in_every_profile(profile):
     assert tok.init_model.hidden_size % tok.init_model.num_heads == 0
     if profile == "smoke":
         assert pre.dapt.max_steps <= 10 and pre.general.max_docs <= 1000
+    # Continued pretraining masks like the base was pretrained: otherwise the compute-matched
+    # control "gains" from easier masks (docs/benchmarks.md, base plateau).
+    for stage in (pre.dapt, pre.tapt):
+        assert (stage.whole_word, stage.jieba_fallback, stage.mask_rate) == (
+            pre.general.whole_word,
+            pre.general.jieba_fallback,
+            pre.general.mask_rate,
+        )
 
 
 def test_bad_values_name_the_key():
