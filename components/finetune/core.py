@@ -224,18 +224,14 @@ class EarlyStopper:
 
 
 def param_groups(model, lr: float, head_scale: float) -> list[dict[str, Any]]:
-    """Trainable weights in two optimizer groups: the classifier (and BERT's pooler, absent from
-    masked-LM checkpoints) start from random weights, so a larger step there (``head_scale``)
-    lets a short run leave the majority class sooner."""
-    named = [(n, t) for n, t in model.named_parameters() if t.requires_grad]
-    is_new = [("classifier" in n or "pooler" in n) for n, _ in named]
-    groups = [
-        {"params": [t for (_, t), new in zip(named, is_new, strict=True) if not new], "lr": lr},
-        {
-            "params": [t for (_, t), new in zip(named, is_new, strict=True) if new],
-            "lr": lr * head_scale,
-        },
-    ]
+    """Trainable weights in two optimizer groups: the classifier and BERT's pooler (absent from
+    masked-LM checkpoints) start from random weights and may take a ``head_scale`` larger step
+    (default 1; docs/finetune.md records what 10x did)."""
+    new, rest = [], []
+    for name, t in model.named_parameters():
+        if t.requires_grad:
+            (new if "classifier" in name or "pooler" in name else rest).append(t)
+    groups = [{"params": rest, "lr": lr}, {"params": new, "lr": lr * head_scale}]
     return [g for g in groups if g["params"]]
 
 
