@@ -45,10 +45,11 @@ def main() -> int:
     import matplotlib.pyplot as plt
 
     steps, loss = [r["step"] for r in rows], [r["loss"] for r in rows]
-    smooth = []
+    smooth, start = [], 0
     for i, r in enumerate(rows):  # trailing mean within the phase: no smearing across restarts
-        window = [x["loss"] for x in rows[max(0, i - args.window + 1) : i + 1]]
-        window = window[-sum(1 for x in rows[: i + 1] if x["phase"] == r["phase"]) :]
+        if i and r["phase"] != rows[i - 1]["phase"]:
+            start = i
+        window = loss[max(start, i - args.window + 1) : i + 1]
         smooth.append(sum(window) / len(window))
     fig, ax = plt.subplots(figsize=(7, 3.8))
     ax.plot(steps, loss, alpha=0.25, label="loss (per log)")

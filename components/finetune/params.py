@@ -88,12 +88,6 @@ class FinetuneParams:
     pet: PetParams = field(default_factory=PetParams)
 
     def check(self) -> list[str]:
-        if self.class_weight not in ("none", "inverse_sqrt", "inverse"):
-            return [
-                f"class_weight: {self.class_weight!r} is not one of none, inverse_sqrt, inverse"
-            ]
-        if self.precision not in ("auto", "bf16", "fp32"):
-            return [f"precision: {self.precision!r} is not one of auto, bf16, fp32"]
         missing = sorted(set(STRATEGIES) - set(self.lr))
         if missing:
             return [f"lr: no learning rate for strategy {missing[0]!r}"]
