@@ -13,14 +13,15 @@ import mlflow.pyfunc
 
 def load_classifier(folder: str | Path):
     """A fine-tuned folder written by components.finetune.core.save_classifier."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from components.finetune.core import META_FILE, quiet_transformers
+    from components.finetune.pooling import classifier_class
 
     quiet_transformers()
     folder = Path(folder)
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    model = classifier_class(folder, meta.get("pooling", "cls")).from_pretrained(folder)
     if meta.get("adapter") and not meta.get("merged"):
         from peft import PeftModel
 

@@ -111,9 +111,9 @@ def collate(ids: list[list[int]], pad_id: int, device=None) -> dict[str, torch.T
 
 
 def build_classifier(backbone: str | Path, strategy: str, labels: list[str], p: FinetuneParams):
-    from transformers import AutoModelForSequenceClassification
+    from components.finetune.pooling import classifier_class
 
-    model = AutoModelForSequenceClassification.from_pretrained(
+    model = classifier_class(backbone, p.pooling).from_pretrained(
         backbone,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
@@ -249,7 +249,11 @@ def train_loop(
 ) -> tuple[EarlyStopper, int, list[dict[str, float]]]:
     """AdamW + linear warmup/decay; ``loss_fn(batch_indices)`` and ``dev_score()`` are the task."""
     trainable = [t for t in model.parameters() if t.requires_grad]
-    opt = torch.optim.AdamW(param_groups(model, lr, p.head_lr_scale), weight_decay=p.weight_decay)
+    # fused: one kernel over all tensors instead of a Python loop (docs/benchmarks.md)
+    fused = next(model.parameters()).device.type in ("cpu", "cuda")
+    opt = torch.optim.AdamW(
+        param_groups(model, lr, p.head_lr_scale), weight_decay=p.weight_decay, fused=fused
+    )
     per_epoch = math.ceil(n_train / p.batch_size)
     total = max(1, math.ceil(per_epoch * epochs))
     warm = int(total * p.warmup_ratio)
@@ -366,6 +370,7 @@ def save_classifier(model, tokenizer, strategy, out: Path, p, backbone, labels) 
         "backbone": str(backbone),
         "labels": labels,
         "max_len": p.max_len,
+        "pooling": p.pooling,
     }
     if strategy in ("lora", "prompt_tuning"):
         model.save_pretrained(out / "adapter")

@@ -72,6 +72,11 @@ class FinetuneParams:
         help="loss weight per class: none | inverse_sqrt (1/sqrt(count), mean 1) | inverse; "
         "macro-F1 counts rare classes as much as common ones",
     )
+    pooling: Literal["cls", "mean"] = param(
+        "cls",
+        help="sentence vector for the classifier: cls (BERT's pooler on [CLS]) | mean (masked "
+        "mean of the token states; for masked-LM-only checkpoints, whose [CLS] is untrained)",
+    )
     head_lr_scale: float = param(
         1.0, gt=0.0, help="learning-rate multiplier for the new classifier/pooler weights"
     )

@@ -1,0 +1,97 @@
+"""Sentence vectors for classification: BERT's [CLS] pooler, or the mean of the token states.
+
+BERT's own head classifies the [CLS] vector through a pooler that next-sentence prediction
+trained. A checkpoint pretrained or continued with masked LM only (every checkpoint this
+pipeline makes) has an untrained [CLS] and no pooler: the classifier starts from noise and needs
+many passes to find a signal. The masked mean of the token states hands it what masked-LM
+training did learn from the first step (docs/finetune.md has the measurement).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, BertForSequenceClassification
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from components.errors import InputError
+
+POOLINGS = ("cls", "mean")
+
+
+def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    if attention_mask is None:
+        return hidden.mean(1)
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+class BertMeanPoolForSequenceClassification(BertForSequenceClassification):
+    """BertForSequenceClassification with the classifier on the masked mean of the last layer.
+
+    Same weights and checkpoint layout minus the pooler, so peft (LoRA, prompt tuning) and
+    ``save_pretrained`` treat it like the original class."""
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self.bert.pooler = None  # unused: keep its random weights out of the optimizer
+
+    @torch.no_grad()
+    def _init_weights(self, module) -> None:
+        """The new classifier starts from PyTorch's Linear default, U(+-1/sqrt(hidden)), not BERT's
+        N(0, 0.02): the same for bert-base (0.036 vs 0.02), but for a 128-wide model the BERT
+        scale left the demo at 35.7 % macro-F1 after one pass, the PyTorch scale at 45.4 %
+        (docs/finetune.md)."""
+        if module is getattr(self, "classifier", None):
+            module.reset_parameters()
+        else:
+            super()._init_weights(module)
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        kwargs.pop("return_dict", None)
+        out = self.bert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            return_dict=True,
+            **kwargs,
+        )
+        logits = self.classifier(self.dropout(masked_mean(out.last_hidden_state, attention_mask)))
+        loss = None
+        if labels is not None:
+            loss = torch.nn.functional.cross_entropy(
+                logits.view(-1, self.num_labels), labels.view(-1)
+            )
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions
+        )
+
+
+def classifier_class(folder: str | Path, pooling: str):
+    """The transformers class that loads ``folder`` as a classifier with ``pooling``."""
+    from transformers import AutoModelForSequenceClassification
+
+    if pooling == "cls":
+        return AutoModelForSequenceClassification
+    model_type = AutoConfig.from_pretrained(folder).model_type
+    if model_type != "bert":
+        raise InputError(
+            str(folder),
+            f"finetune.pooling: mean is implemented for BERT-architecture checkpoints "
+            f"(model_type bert, e.g. bert-base-chinese, chinese-roberta-wwm-ext); this one is "
+            f"{model_type!r}",
+            "set finetune.pooling: cls in params.yaml",
+        )
+    return BertMeanPoolForSequenceClassification
