@@ -17,8 +17,6 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from components.errors import InputError
 
-POOLINGS = ("cls", "mean")
-
 
 def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
     if attention_mask is None:
@@ -40,8 +38,8 @@ class BertMeanPoolForSequenceClassification(BertForSequenceClassification):
     @torch.no_grad()
     def _init_weights(self, module) -> None:
         """The new classifier starts from PyTorch's Linear default, U(+-1/sqrt(hidden)), not BERT's
-        N(0, 0.02): the same for bert-base (0.036 vs 0.02), but for a 128-wide model the BERT
-        scale left the demo at 35.7 % macro-F1 after one pass, the PyTorch scale at 45.4 %
+        N(0, 0.02): close for bert-base (bound 0.036), but for the demo's 128-wide model the BERT
+        scale left it at 35.7 % macro-F1 after one pass, the PyTorch scale at 45.4 %
         (docs/finetune.md)."""
         if module is getattr(self, "classifier", None):
             module.reset_parameters()
