@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
+from cli_runs import ROOT, dapt, run_parallel
 
 
 def main() -> int:
@@ -41,29 +38,34 @@ def main() -> int:
     )  # fmt: skip
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["profile"] = "demo"
-    dapt = params["pretrain"]["dapt"]
-    dapt.update(replay_fraction=0.0, threads=1, eval_fraction=0.02, max_docs=args.max_docs)
+    stage = params["pretrain"]["dapt"]
+    stage.update(replay_fraction=0.0, threads=1, eval_fraction=0.02, max_docs=args.max_docs)
     if args.jieba is not None:
-        dapt["jieba_fallback"] = args.jieba
+        stage["jieba_fallback"] = args.jieba
     pfile = args.work / "params.yaml"
     pfile.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    procs = {}
+    names, jobs = [], []
     for i, base in enumerate(args.base):
         name = f"{i}_{Path(base).name}"
-        cmd = [sys.executable, "-m", "components.cli", "pretrain", "--stage", "dapt"]
-        cmd += ["--params", str(pfile), "--model", base, "--corpus", args.corpus]
-        cmd += ["--general-corpus", args.general, "--out", str(args.work / name)]
-        cmd += ["--no-resume", "--no-mlflow", "--no-validated-check"]
+        cmd = dapt("pretrain", "--stage", "dapt", "--params", str(pfile), "--model", base)
+        cmd += ["--corpus", args.corpus, "--general-corpus", args.general]
+        cmd += [
+            "--out",
+            str(args.work / name),
+            "--no-resume",
+            "--no-mlflow",
+            "--no-validated-check",
+        ]
         if args.max_steps:
             cmd += ["--max-steps", str(args.max_steps)]
-        log = open(args.work / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        procs[name] = (base, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log))
+        names.append(name)
+        jobs.append((cmd, args.work / f"{name}.log", None))
+    codes = dict(run_parallel(jobs, len(jobs)))
     rows = {}
-    for name, (base, proc) in procs.items():
-        if proc.wait() != 0:
+    for i, (name, base) in enumerate(zip(names, args.base, strict=True)):
+        if codes[i] != 0:
             print(f"{base} failed, see {args.work / (name + '.log')}")
             return 1
         m = json.loads((args.work / name / "metrics.json").read_text(encoding="utf-8"))

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
+from cli_runs import ENV, ROOT, dapt, run_parallel
 
 
 def main() -> int:
@@ -33,43 +31,42 @@ def main() -> int:
     ap.add_argument("--max-steps", type=int)
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    dapt = [sys.executable, "-m", "components.cli"]
 
     model = args.base
     lexicons = [args.wwm_lexicon]
     if Path(args.lexicon).exists():
         model = str(args.work / "extended")
-        ext = [*dapt, "tokenizer", "extend", "--base", args.base, "--lexicon", args.lexicon]
+        ext = dapt("tokenizer", "extend", "--base", args.base, "--lexicon", args.lexicon)
         subprocess.run(
             [*ext, "--out", model, "--no-mlflow", "--no-validated-check"],
             check=True,
             cwd=ROOT,
-            env=env,
+            env=ENV,
         )
         lexicons.append(args.lexicon)
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["profile"] = "demo"
     replay = params["pretrain"]["dapt"].get("replay_fraction", 0.0)
-    procs = {}
+    runs, jobs = [], []
     for name, frac in (("replay", replay), ("no_replay", 0.0)):
         p = json.loads(json.dumps(params))
         p["pretrain"]["dapt"]["replay_fraction"] = frac
         p["pretrain"]["dapt"]["threads"] = 1
         pfile = args.work / f"params_{name}.yaml"
         pfile.write_text(yaml.safe_dump(p, allow_unicode=True), encoding="utf-8")
-        cmd = [*dapt, "pretrain", "--stage", "dapt", "--params", str(pfile), "--model", model]
+        cmd = dapt("pretrain", "--stage", "dapt", "--params", str(pfile), "--model", model)
         cmd += ["--corpus", args.domain, "--general-corpus", args.general, "--no-resume"]
         cmd += ["--out", str(args.work / name), "--no-mlflow", "--no-validated-check"]
         cmd += [x for lex in lexicons for x in ("--lexicon", lex)]
         if args.max_steps:
             cmd += ["--max-steps", str(args.max_steps)]
-        log = open(args.work / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        procs[name] = (subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log), frac)
+        runs.append((name, frac))
+        jobs.append((cmd, args.work / f"{name}.log", None))
+    codes = dict(run_parallel(jobs, len(jobs)))
     rows = {}
-    for name, (proc, frac) in procs.items():
-        if proc.wait() != 0:
+    for i, (name, frac) in enumerate(runs):
+        if codes[i] != 0:
             print(f"{name} failed, see {args.work / (name + '.log')}")
             return 1
         m = json.loads((args.work / name / "metrics.json").read_text())

@@ -19,14 +19,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
+from cli_runs import ROOT, dapt, run_parallel
 
 
 def recipe_params(spec: str, work: Path) -> tuple[str, Path]:
@@ -51,28 +48,6 @@ def recipe_params(spec: str, work: Path) -> tuple[str, Path]:
     return name, path
 
 
-def launch(jobs: list[tuple[list[str], Path]], workers: int) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    pending, running = list(jobs), []
-    while pending or running:
-        while pending and len(running) < workers:
-            cmd, out = pending.pop(0)
-            log = open(out.with_suffix(".log"), "w")  # noqa: SIM115 (closed below)
-            running.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT), out, log))  # fmt: skip
-        for item in list(running):
-            proc, out, log = item
-            if proc.poll() is not None:
-                log.close()
-                running.remove(item)
-                text = out.with_suffix(".log").read_text(encoding="utf-8")
-                start = text.find("{\n")
-                if proc.returncode or start < 0:
-                    sys.exit(f"{out.name}: failed (exit {proc.returncode}), see {out.with_suffix('.log')}")  # fmt: skip
-                out.write_text(text[start:], encoding="utf-8")
-                print(f"done {out.parent.name}/{out.stem}", flush=True)
-        time.sleep(1)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipe", action="append", required=True, help='"name: key=value ..."')
@@ -89,12 +64,18 @@ def main() -> int:
             for seed in range(args.seeds):
                 out = args.work / name / f"{Path(backbone).name}-{args.strategy}-{seed}.json"
                 results.setdefault((name, backbone), []).append(out)
-                if not out.exists():
-                    cmd = [sys.executable, "-m", "components.cli", "finetune", "--params", str(pfile)]  # fmt: skip
-                    cmd += ["--backbone", backbone, "--strategy", args.strategy, "--seed", str(seed), "--no-mlflow"]  # fmt: skip
-                    jobs.append((cmd, out))
+                if not out.exists():  # `dapt finetune` prints the result as JSON on stdout
+                    cmd = dapt("finetune", "--params", str(pfile), "--backbone", backbone)
+                    cmd += ["--strategy", args.strategy, "--seed", str(seed), "--no-mlflow"]
+                    jobs.append((cmd, out.with_suffix(".log"), out.with_suffix(".tmp")))
     print(f"{len(jobs)} runs to do on {args.workers} process(es)", flush=True)
-    launch(jobs, args.workers)
+    for i, code in run_parallel(jobs, args.workers):
+        log, tmp = jobs[i][1], jobs[i][2]
+        if code != 0:
+            sys.exit(f"{tmp.stem}: failed (exit {code}), see {log}")
+        json.loads(tmp.read_text(encoding="utf-8"))  # a complete result, or fail here
+        tmp.replace(tmp.with_suffix(".json"))  # written whole: a relaunch skips it
+        print(f"done {tmp.parent.name}/{tmp.stem}", flush=True)
     baseline = {}
     print("\n| recipe | backbone | macro-F1 % | accuracy % | steps | s/run | x baseline |\n|---|---|---|---|---|---|---|")  # fmt: skip
     for (name, backbone), outs in results.items():

@@ -21,18 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def measure(backbone: str, fused: bool, steps: int, warmup: int, pooling: str) -> dict:
+def load_task(backbone: str):
+    """The demo params, the tokenizer, and the encoded cMedTC training rows with their labels."""
     import torch
 
     from components.config import load_section
-    from components.finetune.core import (
-        batches,
-        build_classifier,
-        collate,
-        encode,
-        load_tokenizer,
-        quiet_transformers,
-    )
+    from components.finetune.core import encode, load_tokenizer, quiet_transformers
     from components.finetune.data import read_labels, read_split
 
     quiet_transformers()
@@ -41,10 +35,16 @@ def measure(backbone: str, fused: bool, steps: int, warmup: int, pooling: str) -
     labels = read_labels(task / "labels.txt")
     train = read_split(task / "train.jsonl", labels)
     tok = load_tokenizer(backbone)
-    ids = encode(tok, train.texts, p.max_len)
-    y = torch.as_tensor(train.labels)
+    return p, tok, labels, encode(tok, train.texts, p.max_len), torch.as_tensor(train.labels)
+
+
+def measure(backbone: str, task, fused: bool, steps: int, warmup: int) -> dict:
+    import torch
+
+    from components.finetune.core import batches, build_classifier, collate
+
+    p, tok, labels, ids, y = task
     torch.manual_seed(0)
-    p.pooling = pooling
     model = build_classifier(backbone, "full", labels, p)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused)
     chunks = batches(len(ids), 32, torch.Generator().manual_seed(0), [len(x) for x in ids])
@@ -80,9 +80,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    task = load_task(args.backbone)
+    task[0].pooling = args.pooling
     rows = {}
     for name, fused in (("baseline: AdamW (per-tensor loop)", False), ("ours: fused AdamW", True)):
-        rows[name] = r = measure(args.backbone, fused, args.steps, args.warmup, args.pooling)
+        rows[name] = r = measure(args.backbone, task, fused, args.steps, args.warmup)
         print(f"{name:36s} {r['steps_s']:6.2f} steps/s {r['tokens_s']:8.0f} tok/s "
               f"fwd {r['fwd']:5.1f} bwd {r['bwd']:5.1f} opt {r['opt']:5.1f} ms")  # fmt: skip
     base, ours = rows.values()
