@@ -12,7 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, BertForSequenceClassification
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    BertForSequenceClassification,
+)
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from components.errors import InputError
@@ -79,8 +83,6 @@ class BertMeanPoolForSequenceClassification(BertForSequenceClassification):
 
 def classifier_class(folder: str | Path, pooling: str):
     """The transformers class that loads ``folder`` as a classifier with ``pooling``."""
-    from transformers import AutoModelForSequenceClassification
-
     if pooling == "cls":
         return AutoModelForSequenceClassification
     model_type = AutoConfig.from_pretrained(folder).model_type
