@@ -81,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
                 ev, ft, labels, train, dev, test, work, _child_logger(parent), skip
             )
             if best is None:
-                raise UsageError("evaluate.strategies: nothing was evaluated")
+                raise UsageError(
+                    "evaluate: no classifier was evaluated on a candidate other than the control "
+                    f"({ev.control!r}); add a candidate or a non-PET strategy"
+                )
             best_tmp = work / "best"
             for item in best_tmp.iterdir():
                 shutil.move(str(item), work / item.name)
