@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("components.push_cli", "push DVC outputs to the remote (DAPT_DVC_REMOTE overrides)"),
     "ingest": ("components.ingest.cli", "normalise bundled/raw inputs into canonical JSONL"),
     "validate": ("components.validate.cli", "run the data-quality suites (exit 0 pass, 1 fail)"),
+    "decontaminate": (
+        "components.decontaminate.cli",
+        "remove the task's dev/test texts from every pretraining text",
+    ),
     "tokenizer": ("components.tokenizer.cli", "train a WordPiece tokenizer or extend a vocabulary"),
     "pretrain": ("components.pretrain.cli", "masked-LM continued pretraining (general/DAPT/TAPT)"),
     "mine": ("components.mine.cli", "select in-domain documents from a general pool (auditable)"),
@@ -25,8 +29,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "components.newwords.cli",
         "discover domain terms (PMI + neighbour entropy + log-odds)",
     ),
-    "finetune": ("components.finetune.cli", "fine-tune one backbone with one strategy and seed"),
-    "evaluate": ("components.evaluate.cli", "candidates x strategies x seeds, gate, register"),
+    "finetune": ("components.finetune.cli", "fine-tune every candidate x strategy x seed"),
+    "compare": ("components.compare.cli", "tables, perplexities and the choice on dev"),
+    "register": ("components.register.cli", "gate on test (paired intervals), MLflow registry"),
     "lineage": ("components.evaluate.lineage_cli", "show a registered model's input chain"),
     "report": ("components.report.cli", "write the static run report reports/index.html"),
 }

@@ -26,9 +26,11 @@ T = TypeVar("T")
 
 # section -> "module:Class"; imported lazily so reading one section never imports torch.
 SECTIONS: dict[str, str] = {
+    "domain": "components.domain:DomainParams",
     "tracking": "components.config:TrackingParams",
     "ingest": "components.ingest.params:IngestParams",
     "validate": "components.validate.params:ValidateParams",
+    "decontaminate": "components.decontaminate.params:DecontaminateParams",
     "tokenizer": "components.tokenizer.params:TokenizerParams",
     "pretrain": "components.pretrain.params:PretrainParams",
     "mine": "components.mine.params:MineParams",
@@ -39,9 +41,23 @@ SECTIONS: dict[str, str] = {
 }
 
 
-def param(default: Any = MISSING, *, ge=None, gt=None, le=None, lt=None, help: str = "", **kw):
-    """A dataclass field with range bounds checked at load time."""
-    meta = {"ge": ge, "gt": gt, "le": le, "lt": lt, "help": help}
+def param(
+    default: Any = MISSING,
+    *,
+    ge=None,
+    gt=None,
+    le=None,
+    lt=None,
+    help: str = "",
+    derived: str = "",
+    **kw,
+):
+    """A dataclass field with range bounds checked at load time.
+
+    ``derived`` names the one params key a stage copies into this field (``domain.lang``):
+    setting the field in its own section is an error, so a value never lives in two places.
+    """
+    meta = {"ge": ge, "gt": gt, "le": le, "lt": lt, "help": help, "derived": derived}
     if isinstance(default, list | dict):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta, **kw)
     return field(default=default, metadata=meta, **kw)
@@ -56,7 +72,6 @@ class TrackingParams:
         help="MLflow tracking URI; relative sqlite paths are under the project",
     )
     mlflow_artifacts: str = param(".mlflow/artifacts", help="artifact folder for new experiments")
-    experiment: str = param("domain-adaptation")
     dvc_remote: str = param(".dvc-remote", help="default DVC remote folder (also in .dvc/config)")
 
 
@@ -144,17 +159,33 @@ def build(cls: type[T], data: dict[str, Any], key: str) -> T:
     kwargs = {}
     for name, f in known.items():
         sub = f"{key}.{name}"
+        if name in data and f.metadata.get("derived") and not _internal(key):
+            raise ConfigError(
+                f"{sub}: set by {f.metadata['derived']} (one place per value): remove it here"
+            )
         if name in data:
             kwargs[name] = _coerce(hints[name], data[name], sub)
             _check_range(f, kwargs[name], sub)
         elif f.default is MISSING and f.default_factory is MISSING:
-            raise ConfigError(f"{sub}: required key is missing")
+            hint = f.metadata.get("help")
+            raise ConfigError(f"{sub}: required key is missing" + (f" ({hint})" if hint else ""))
     obj = cls(**kwargs)
     check = getattr(obj, "check", None)
     if check is not None:
         for problem in check() or []:
             raise ConfigError(f"{key}.{problem}")
     return obj
+
+
+def _internal(key: str) -> bool:
+    """Keys built by the code itself (``with_derived``) may set derived fields."""
+    return key.startswith("<")
+
+
+def with_derived(obj: T, **values: Any) -> T:
+    """A copy of a params object with derived fields filled in (same checks as loading)."""
+    data = {**dataclasses.asdict(obj), **values}
+    return build(type(obj), data, f"<{type(obj).__name__}>")
 
 
 def deep_merge(base: dict, override: dict) -> dict:

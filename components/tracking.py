@@ -82,13 +82,14 @@ def configure(root: Path | None = None) -> tuple[str, str]:
 
     root = root or project_root()
     params = load_section("tracking", root / "params.yaml")
+    name = load_section("domain", root / "params.yaml").experiment_name
     uri = resolve_tracking_uri(params, root)
     mlflow.set_tracking_uri(uri)
-    exp = mlflow.get_experiment_by_name(params.experiment)
+    exp = mlflow.get_experiment_by_name(name)
     exp_id = (
         exp.experiment_id
         if exp
-        else mlflow.create_experiment(params.experiment, _artifact_location(params, root))
+        else mlflow.create_experiment(name, _artifact_location(params, root))
     )
     mlflow.set_experiment(experiment_id=exp_id)
     return uri, exp_id
@@ -149,3 +150,63 @@ def stage_run(
         if inputs:
             _log_inputs(inputs, root)
         yield run
+
+
+def flat_numbers(metrics: dict, prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of a nested metrics dict as ``a.b.c`` keys (what MLflow can log)."""
+    out: dict[str, float] = {}
+    for k, v in metrics.items():
+        if isinstance(v, dict):
+            out.update(flat_numbers(v, f"{prefix}{k}."))
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            out[f"{prefix}{k}"] = float(v)
+    return out
+
+
+class Tracker:
+    """What a stage logs; the disabled tracker (``--no-mlflow``) accepts the same calls."""
+
+    def __init__(self, run: Any = None) -> None:
+        self.run = run
+
+    @property
+    def enabled(self) -> bool:
+        return self.run is not None
+
+    def metrics(self, metrics: dict, step: int | None = None) -> None:
+        if self.run is not None:
+            import mlflow
+
+            mlflow.log_metrics(flat_numbers(metrics), step=step)
+
+    def artifact(self, path: str | os.PathLike, folder: str | None = None) -> None:
+        if self.run is not None and Path(path).exists():
+            import mlflow
+
+            if Path(path).is_dir():
+                mlflow.log_artifacts(str(path), folder)
+            else:
+                mlflow.log_artifact(str(path), folder)
+
+    def tags(self, tags: dict[str, Any]) -> None:
+        if self.run is not None:
+            import mlflow
+
+            mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+
+@contextlib.contextmanager
+def tracked(
+    stage: str,
+    params: Any,
+    *,
+    inputs: list[str] | None = None,
+    profile: str | None = None,
+    enabled: bool = True,
+) -> Iterator[Tracker]:
+    """``stage_run`` when tracking is on, else a do-nothing tracker: one code path per stage."""
+    if not enabled:
+        yield Tracker()
+        return
+    with stage_run(stage, params, inputs=inputs, profile=profile) as run:
+        yield Tracker(run)

@@ -74,3 +74,17 @@ def _no_inherited_tracking_uri(monkeypatch):
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")
+
+
+def domain_section(inputs: str = "raw", **over) -> dict:
+    """A valid ``domain`` section for scratch projects (tests write their own params.yaml)."""
+    section = {
+        "name": "demo",
+        "lang": "zh",
+        "inputs": inputs,
+        "base_model": "models/base",
+        "corpus": [{"path": f"{inputs}/domain.txt"}],
+        "general": [{"path": f"{inputs}/general.txt"}],
+        "task": None,
+    }
+    return {**section, **over}

@@ -17,7 +17,7 @@ def params_file(tmp_path, body: str):
 def test_project_params_load_in_every_profile():
     for profile in ("smoke", "demo", "full"):
         sections = load_all(ROOT / "params.yaml", profile=profile)
-        assert sections["validate"].lang == "zh"
+        assert sections["domain"].lang == "zh" and sections["domain"].check() == []
     smoke = load_section("ingest", ROOT / "params.yaml", profile="smoke")
     demo = load_section("ingest", ROOT / "params.yaml", profile="demo")
     assert smoke.max_docs_per_source > 0 and demo.max_docs_per_source == 0
@@ -38,7 +38,7 @@ def test_project_params_load_in_every_profile():
             "validate:\n  corpus:\n    min_docs: many\n",
             r"validate\.corpus\.min_docs: expected an integer",
         ),
-        ("validate:\n  lang: fr\n", r"validate\.lang: 'fr' is not one of 'zh', 'en'"),
+        ("validate:\n  lang: en\n", r"validate\.lang: set by domain\.lang .*remove it here"),
         (
             "validate:\n  corpus: {min_chars: 10, max_chars: 5}\n",
             r"validate\.corpus\.max_chars: must be >= min_chars",

@@ -49,7 +49,7 @@ def test_repro_twice_skips_logs_to_mlflow_and_fails_closed(project_copy):
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:////{str(project_copy).lstrip('/')}/.mlflow/mlflow.db")
-    runs = mlflow.search_runs(experiment_names=["domain-adaptation"], output_format="list")
+    runs = mlflow.search_runs(experiment_names=["medical-adaptation"], output_format="list")
     by_stage = {r.data.tags["stage"]: r for r in runs}
     assert set(by_stage) == {"ingest", "validate"}
     head = subprocess.run(

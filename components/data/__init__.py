@@ -20,6 +20,10 @@ __all__ = [
     "write_jsonl",
 ]
 
-from components.data.gate import require_validated  # noqa: E402
+from components.data.gate import (  # noqa: E402
+    require_decontaminated,
+    require_inputs,
+    require_validated,
+)
 
-__all__ += ["require_validated"]
+__all__ += ["require_decontaminated", "require_inputs", "require_validated"]

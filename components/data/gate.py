@@ -15,6 +15,8 @@ from components.data.text import file_digest
 from components.errors import InputError
 
 DEFAULT_MANIFEST = "data/validated/manifest.json"
+# Pretraining reads only text the decontaminate stage cleaned of the task's dev/test texts.
+DECONTAMINATED_MANIFEST = "data/decontaminated/manifest.json"
 
 
 def manifest_key(path: str | os.PathLike) -> str:
@@ -24,8 +26,23 @@ def manifest_key(path: str | os.PathLike) -> str:
     return absolute if rel.startswith("..") else os.path.normpath(rel)
 
 
+def require_decontaminated(paths: list[str | os.PathLike]) -> None:
+    """Fail closed unless every file is a passed output of the decontaminate stage."""
+    require_validated(
+        paths,
+        DECONTAMINATED_MANIFEST,
+        producer="decontaminate",
+        fix="pretrain on the decontaminate stage's outputs (data/decontaminated/*.jsonl): "
+        "they hold no dev/test text; `dvc repro decontaminate` writes them",
+    )
+
+
 def require_validated(
-    paths: list[str | os.PathLike], manifest: str | os.PathLike = DEFAULT_MANIFEST
+    paths: list[str | os.PathLike],
+    manifest: str | os.PathLike = DEFAULT_MANIFEST,
+    *,
+    producer: str = "validate",
+    fix: str = "add it to the validate stage's inputs",
 ) -> None:
     if not paths:  # nothing read from raw inputs (e.g. `tokenizer extend` reads a lexicon only)
         return
@@ -33,15 +50,15 @@ def require_validated(
     if not mpath.exists():
         raise InputError(
             str(mpath),
-            "no validation manifest: inputs were never validated",
-            "run `dvc repro validate` (or `dapt validate ... --manifest`) first",
+            f"no {producer} manifest: these inputs were never checked",
+            f"run `dvc repro {producer}` first",
         )
     entries = json.loads(mpath.read_text(encoding="utf-8"))
     if not entries.get("passed"):
         raise InputError(
             str(mpath),
-            "the last validation failed",
-            "fix the inputs named in reports/validation/summary.txt and re-run validate",
+            f"the last {producer} run failed",
+            f"fix what its report names and re-run `dvc repro {producer}`",
         )
     files = entries.get("files", {})
     for p in paths:
@@ -49,12 +66,22 @@ def require_validated(
         if key not in files:
             raise InputError(
                 str(p),
-                f"not covered by the validation manifest {mpath}",
-                "add it to the validate stage's inputs",
+                f"not covered by the {producer} manifest {mpath}",
+                fix,
             )
         if file_digest(p) != files[key]["md5"]:
             raise InputError(
                 str(p),
-                "changed since it was validated (MD5 differs from the manifest)",
-                "re-run validate on the new version",
+                f"changed since {producer} checked it (MD5 differs from {mpath})",
+                f"re-run `dvc repro {producer}` on the new version",
             )
+
+
+def require_inputs(paths: list[str | os.PathLike]) -> None:
+    """Each file must be a passed output of validate or of decontaminate (whichever lists it)."""
+    decon = Path(DECONTAMINATED_MANIFEST)
+    listed: set[str] = set()
+    if decon.exists():
+        listed = set(json.loads(decon.read_text(encoding="utf-8")).get("files", {}))
+    require_decontaminated([p for p in paths if manifest_key(p) in listed])
+    require_validated([p for p in paths if manifest_key(p) not in listed])

@@ -1,34 +1,40 @@
-"""Seed-aware promotion gate: the candidate must beat a reference by ``margin`` in mean macro-F1
-and the seed-level test must be significant. Pure functions; the registry side is registry.py."""
+"""The promotion gate: paired confidence intervals, pure functions (the registry side is
+registry.py).
+
+Both sides of a comparison ran with the same seeds (same data order) and are scored on the same
+test rows, so the gain is measured *paired*: each bootstrap resample draws test rows and seeds
+with replacement, the same draw for both sides, and takes the mean over the drawn seeds of the
+per-seed macro-F1 difference. The interval therefore carries both sources of noise (which rows
+the test set happened to hold, which seeds training happened to use). Promotion needs the
+interval's lower bound above ``margin``. Macro-F1 is computed for all resamples at once from
+per-class counts (``macro_f1_many``), not in a Python loop.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.metrics import f1_score
 
 from components.evaluate.params import GateParams
 
 
 @dataclass
 class Scores:
-    """One (backbone, strategy) evaluated over seeds on one test set."""
+    """One (backbone, strategy) over seeds on one test set: per-seed test predictions."""
 
     name: str
-    macro_f1: list[float]
-    predictions: list[list[int]] | None = None  # per seed, for the paired bootstrap
-
-    @property
-    def mean(self) -> float:
-        return float(np.mean(self.macro_f1))
+    seeds: list[int]
+    predictions: list[list[int]]
 
 
 @dataclass
 class Comparison:
     reference: str
-    delta: float
-    p_value: float
+    delta: float  # mean over paired seeds of the per-seed difference, on the full test set
+    low: float
+    high: float
+    seeds: int  # paired seeds used
     passed: bool
     text: str
 
@@ -41,72 +47,92 @@ class Decision:
     comparisons: list[Comparison] = field(default_factory=list)
 
 
-def welch_p(a: list[float], b: list[float], margin: float) -> float:
-    """One-sided Welch t-test of mean(a) - margin > mean(b)."""
-    from scipy import stats
+def macro_f1_many(y: np.ndarray, pred: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Macro-F1 of ``pred`` (S, n) against ``y`` (n,) on each row-resample ``idx`` (B, m):
+    returns (B, S). The classes are those present in ``y`` (a class absent from a resample
+    scores 0, as scikit-learn's ``zero_division=0`` does)."""
+    classes, ymap = np.unique(y, return_inverse=True)
+    c = len(classes)
+    table = np.full(int(max(pred.max(initial=0), y.max(initial=0))) + 1, c)  # c: not in y
+    table[classes] = np.arange(c)
+    pmap = table[pred]
+    b = idx.shape[0]
+    off = (np.arange(b) * (c + 1))[:, None]
+    yt = ymap[idx] + off  # (B, m)
+    true = np.bincount(yt.ravel(), minlength=b * (c + 1)).reshape(b, c + 1)[:, :c]
+    out = np.empty((b, pred.shape[0]))
+    for s in range(pred.shape[0]):
+        pt = pmap[s][idx] + off
+        made = np.bincount(pt.ravel(), minlength=b * (c + 1)).reshape(b, c + 1)[:, :c]
+        hit = yt[pt == yt]
+        tp = np.bincount(hit, minlength=b * (c + 1)).reshape(b, c + 1)[:, :c]
+        denom = true + made
+        f1 = np.divide(2.0 * tp, denom, out=np.zeros(denom.shape), where=denom > 0)
+        out[:, s] = f1.mean(1)
+    return out
 
-    a_, b_ = np.asarray(a) - margin, np.asarray(b)
-    if len(a_) < 2 or len(b_) < 2:
-        return float("nan")
-    if a_.std() == 0 and b_.std() == 0:  # deterministic scores: the sign decides
-        return 0.0 if a_.mean() > b_.mean() else 1.0
-    return float(stats.ttest_ind(a_, b_, equal_var=False, alternative="greater").pvalue)
 
-
-def bootstrap_p(
-    cand: list[list[int]], ref: list[list[int]], y: np.ndarray, margin: float, n: int, seed: int = 0
-) -> float:
-    """Paired bootstrap over test examples: share of resamples where the seed-mean macro-F1 of the
-    candidate does not beat the reference's by ``margin``."""
+def paired_interval(
+    y: np.ndarray,
+    cand: np.ndarray,
+    ref: np.ndarray,
+    *,
+    samples: int,
+    confidence: float,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(delta, low, high) of mean macro-F1(cand) - macro-F1(ref); rows = paired seeds."""
+    n, s = len(y), cand.shape[0]
+    full = np.arange(n)[None, :]
+    delta = float((macro_f1_many(y, cand, full) - macro_f1_many(y, ref, full)).mean())
     rng = np.random.default_rng(seed)
-    labels = np.unique(y)
-    c, r = np.asarray(cand), np.asarray(ref)
-    worse = 0
-    for _ in range(n):
-        idx = rng.integers(0, len(y), len(y))
-
-        def f1(p, idx=idx):
-            return f1_score(y[idx], p[idx], labels=labels, average="macro", zero_division=0)
-
-        diff = np.mean([f1(p) for p in c]) - np.mean([f1(p) for p in r])
-        worse += diff <= margin
-    return (worse + 1) / (n + 1)
+    idx = rng.integers(0, n, (samples, n))
+    per_seed = macro_f1_many(y, cand, idx) - macro_f1_many(y, ref, idx)  # (B, S)
+    pick = rng.integers(0, s, (samples, s))
+    boot = np.take_along_axis(per_seed, pick, axis=1).mean(1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(boot, [tail, 100 - tail])
+    return delta, float(low), float(high)
 
 
-def compare(cand: Scores, ref: Scores, p: GateParams, y: np.ndarray | None = None) -> Comparison:
-    delta = cand.mean - ref.mean
-    if p.test == "bootstrap" and cand.predictions and ref.predictions and y is not None:
-        pv, test = bootstrap_p(cand.predictions, ref.predictions, y, p.margin, p.bootstrap_samples), "bootstrap"  # fmt: skip
-    else:
-        pv, test = welch_p(cand.macro_f1, ref.macro_f1, p.margin), "Welch"
-    passed = bool(delta > p.margin and pv == pv and pv < p.alpha)
-    if pv != pv:
-        why = "needs >= 2 seeds on each side for the Welch test"
-    elif delta <= p.margin:
-        why = f"gain {delta:+.4f} is not above the margin {p.margin}"
-    elif pv >= p.alpha:
-        why = f"not significant ({test} p={pv:.3g} >= {p.alpha})"
-    else:
-        why = f"{test} p={pv:.3g} < {p.alpha}"
-    text = (
-        f"vs {ref.name}: {cand.mean:.4f} vs {ref.mean:.4f} (delta {delta:+.4f}, "
-        f"margin {p.margin}): {'pass' if passed else 'fail'}, {why}"
+def _paired(cand: Scores, ref: Scores) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    common = [s for s in cand.seeds if s in ref.seeds]
+    a = np.asarray([cand.predictions[cand.seeds.index(s)] for s in common])
+    b = np.asarray([ref.predictions[ref.seeds.index(s)] for s in common])
+    return a, b, common
+
+
+def compare(cand: Scores, ref: Scores, y: np.ndarray, p: GateParams) -> Comparison:
+    a, b, common = _paired(cand, ref)
+    if not common:
+        text = f"vs {ref.name}: no seed in common with {cand.name}, cannot pair: fail"
+        return Comparison(ref.name, float("nan"), float("nan"), float("nan"), 0, False, text)
+    delta, low, high = paired_interval(
+        y, a, b, samples=p.bootstrap_samples, confidence=p.confidence
     )
-    return Comparison(ref.name, delta, pv, passed, text)
+    passed = low > p.margin
+    ci = f"{p.confidence:.0%} CI [{low * 100:+.2f}, {high * 100:+.2f}]"
+    why = "lower bound above" if passed else "lower bound not above"
+    text = (
+        f"vs {ref.name}: macro-F1 gain {delta * 100:+.2f} points, {ci} over {len(common)} "
+        f"paired seed(s) x test rows; {why} the margin {p.margin * 100:.2f}: "
+        f"{'pass' if passed else 'fail'}"
+    )
+    return Comparison(ref.name, delta, low, high, len(common), passed, text)
 
 
 def decide(
     cand: Scores,
     reference: Scores,
     control: Scores | None,
+    y: np.ndarray,
     p: GateParams,
-    y: np.ndarray | None = None,
     note: str = "",
 ) -> Decision:
     """``reference`` is the current champion (same test set) or, on a first run, the baseline."""
-    comps = [compare(cand, reference, p, y)]
+    comps = [compare(cand, reference, y, p)]
     if control is not None and control.name not in (cand.name, reference.name):
-        comps.append(compare(cand, control, p, y))
+        comps.append(compare(cand, control, y, p))
     required = comps if p.require_beat_control else comps[:1]
     promote = all(c.passed for c in required)
     if cand.name == reference.name:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from components.config import param
 from components.finetune.params import STRATEGIES
+
+# Candidate name = pretraining stage = folder models/<name>; ``base`` is domain.base_model.
+CANDIDATES = ("base", "control", "dapt", "tapt_only", "dapt_tapt")
 
 
 @dataclass
@@ -17,30 +19,23 @@ class PetEvalParams:
 
 @dataclass
 class GateParams:
-    registered_model: str = param("medical-classifier", help="MLflow registered model name")
-    margin: float = param(0.005, ge=0.0, le=1.0, help="macro-F1 the candidate must win by")
-    alpha: float = param(0.05, gt=0.0, lt=1.0, help="significance level of the seed-level test")
-    test: Literal["welch", "bootstrap"] = param(
-        "welch", help="welch: t-test over seed scores; bootstrap: paired over test examples"
-    )
-    bootstrap_samples: int = param(1000, ge=100)
+    """Promotion needs the lower bound of the paired confidence interval of the gain (over test
+    examples and seeds) above ``margin``, against the reference and (if required) the control."""
+
+    margin: float = param(0.005, ge=0.0, le=1.0, help="the interval's lower bound must exceed it")
+    confidence: float = param(0.95, gt=0.5, lt=1.0, help="two-sided bootstrap interval")
+    bootstrap_samples: int = param(1000, ge=100, help="paired resamples of test rows x seeds")
     require_beat_control: bool = param(
         True, help="also require a win over the compute-matched control (when present)"
+    )
+    max_general_ppl_increase: float = param(
+        0.25, ge=0.0, help="a pretrained candidate whose general perplexity rises more is refused"
     )
 
 
 @dataclass
 class EvaluateParams:
-    candidates: dict[str, str] = param(
-        {
-            "base": "models/base-zh-tiny",
-            "control": "models/control",
-            "dapt": "models/dapt",
-            "tapt": "models/tapt-only",
-            "dapt_tapt": "models/tapt",
-        },
-        help="name -> save_pretrained masked-LM folder",
-    )
+    candidates: list[str] = param(list(CANDIDATES), help=f"subset of {', '.join(CANDIDATES)}")
     baseline: str = param("base", help="candidate the first champion must beat")
     control: str = param("control", help="compute-matched control candidate ('' = none)")
     strategies: list[str] = param(["full", "lora"])
@@ -48,14 +43,13 @@ class EvaluateParams:
     workers: int = param(
         0, ge=0, help="fine-tuning runs at once, one torch thread each (0 = all cores)"
     )
-    skip_missing: bool = param(
-        False, help="skip candidates whose folder is missing instead of failing"
-    )
-    base_model_id: str = param("", help="recorded in lineage; '' = the baseline's folder")
     pet: PetEvalParams = field(default_factory=PetEvalParams)
     gate: GateParams = field(default_factory=GateParams)
 
     def check(self) -> list[str]:
+        unknown = [c for c in self.candidates if c not in CANDIDATES]
+        if unknown:
+            return [f"candidates: {unknown[0]!r} is not one of {', '.join(CANDIDATES)}"]
         bad = [s for s in self.strategies if s not in STRATEGIES or s == "pet"]
         if bad:
             return [f"strategies: {bad[0]!r} is not a classifier strategy (pet has its own key)"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,46 +23,90 @@ def champion(client, name: str):
         return None
 
 
+def _artifact(mv, path: str) -> dict | None:
+    import mlflow
+
+    try:
+        local = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=path)
+        return json.loads(Path(local).read_text(encoding="utf-8"))
+    except Exception:  # an older version without it: the caller compares with the base instead
+        return None
+
+
 def champion_scores(client, mv, test_md5: str) -> tuple[Scores | None, str]:
-    """The champion's per-seed scores when it was measured on the same test set."""
+    """The champion's per-seed test predictions when it was measured on the same test set."""
     tags = mv.tags or {}
     if tags.get("gate.test_md5") != test_md5:
         return None, (
             f"champion v{mv.version} was measured on another test set "
             f"({tags.get('gate.test_md5', '?')} != {test_md5}); compared with the baseline instead"
         )
-    preds = None
-    try:
-        import mlflow
-
-        path = mlflow.artifacts.download_artifacts(
-            run_id=mv.run_id, artifact_path="gate/predictions.json"
+    stored = _artifact(mv, "gate/predictions.json")
+    if not stored or "seeds" not in stored:
+        return None, (
+            f"champion v{mv.version} has no per-seed test predictions to pair with; "
+            "compared with the baseline instead"
         )
-        preds = json.loads(Path(path).read_text(encoding="utf-8"))["predictions"]
-    except Exception:  # older versions have no predictions: Welch still works
-        preds = None
     name = f"champion v{mv.version} ({tags.get('candidate', '?')}/{tags.get('strategy', '?')})"
-    return Scores(name, json.loads(tags["gate.seed_macro_f1"]), preds), ""
+    return Scores(name, stored["seeds"], stored["predictions"]), f"current champion v{mv.version}"
 
 
-def register(
-    model_dir: Path, name: str, tags: dict[str, Any], decision: Decision, predictions: dict
-) -> str:
-    """Log ``model_dir`` as a pyfunc in the active run, register it, tag it, set its alias."""
+def champion_heldout(client, mv, heldout_md5: str) -> tuple[dict | None, str]:
+    """A corpus-only champion's per-document held-out losses, when measured on the same text."""
+    tags = mv.tags or {}
+    if tags.get("gate.heldout_md5") != heldout_md5:
+        return None, f"champion v{mv.version} was measured on other held-out text: vs base instead"
+    stored = _artifact(mv, "gate/heldout.json")
+    if not stored:
+        return None, f"champion v{mv.version} has no stored held-out losses: vs base instead"
+    return stored, f"current champion v{mv.version}"
+
+
+def log_classifier(model_dir: Path):
+    """The fine-tuned folder as a pyfunc (input: a ``text`` column; output: label names)."""
     import mlflow
-    from mlflow import MlflowClient
 
     from components.evaluate.serving import Classifier
 
-    mlflow.log_dict(predictions, "gate/predictions.json")
-    info = mlflow.pyfunc.log_model(
+    return mlflow.pyfunc.log_model(
         name="model",
         python_model=Classifier(),
         artifacts={"model_dir": str(model_dir)},
         pip_requirements=PIP,
-        registered_model_name=name,
     )
-    version = str(info.registered_model_version)
+
+
+def log_encoder(model_dir: Path):
+    """An adapted masked LM through MLflow's transformers flavour (a fill-mask pipeline)."""
+    import mlflow
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    model = AutoModelForMaskedLM.from_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    return mlflow.transformers.log_model(
+        transformers_model={"model": model, "tokenizer": tok},
+        name="model",
+        task="fill-mask",
+        pip_requirements=PIP,
+    )
+
+
+def register(
+    log_model: Callable[[], Any],
+    name: str,
+    tags: dict[str, Any],
+    decision: Decision,
+    artifacts: dict[str, dict],
+) -> str:
+    """Log the model in the active run, register it, tag it, set its alias."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    for path, obj in artifacts.items():
+        mlflow.log_dict(obj, path)
+    info = log_model()
+    mv = mlflow.register_model(info.model_uri, name)
+    version = str(mv.version)
     client = MlflowClient()
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, str(value)[:TAG_MAX])
@@ -73,7 +118,7 @@ def register(
 
 
 def history(name: str) -> list[dict[str, str]]:
-    """Every registered version with its decision and reason, oldest first."""
+    """Every registered version with its decision, reason and intervals, oldest first."""
     from mlflow import MlflowClient
 
     client = MlflowClient()
@@ -86,6 +131,7 @@ def history(name: str) -> list[dict[str, str]]:
                 "version": mv.version,
                 "decision": t.get("gate.decision", ""),
                 "reason": t.get("gate.reason", ""),
+                "intervals": t.get("gate.intervals", ""),
                 "candidate": t.get("candidate", ""),
                 "strategy": t.get("strategy", ""),
                 "aliases": ",".join(getattr(mv, "aliases", []) or []),

@@ -1,69 +1,75 @@
-"""``dapt finetune``: one backbone, one strategy, one seed (``dapt evaluate`` runs the matrix).
+"""``dapt finetune``: every candidate x strategy x seed of params ``evaluate`` into ``--out``.
 
-dapt finetune --backbone models/dapt --strategy lora --seed 0 --out models/ft-lora
+dapt finetune --out models/finetune                       the DVC stage
+dapt finetune --candidate mine=path/to/mlm --strategy lora --seeds 1 --out /tmp/ft   ad hoc
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+from pathlib import Path
 
 from components.config import active_profile, load_section, read_params_file
-from components.finetune.params import STRATEGIES, FinetuneParams
+from components.data.gate import require_validated
+from components.data.writers import atomic_dir, write_json
+from components.finetune.stage import MatrixSpec, run_stage
+from components.tracking import tracked
 
-TASK = "data/ingested/task"
 
-
-def add_task_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--train", default=f"{TASK}/train.jsonl")
-    p.add_argument("--dev", default=f"{TASK}/dev.jsonl")
-    p.add_argument("--test", default=f"{TASK}/test.jsonl")
-    p.add_argument("--labels", default=f"{TASK}/labels.txt")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="models/finetune", help="one folder per run (replaced)")
+    p.add_argument("--metrics", default="metrics/finetune.json")
+    p.add_argument("--task", default="data/ingested/task", help="train/dev/test.jsonl, labels.txt")
+    p.add_argument("--candidate", action="append", default=[], metavar="NAME=DIR",
+                   help="run only these backbones (repeatable)")  # fmt: skip
+    p.add_argument("--strategy", action="append", help="only these strategies (repeatable)")
+    p.add_argument("--seeds", type=int, help="override evaluate.seeds")
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--no-validated-check", action="store_true", help="skip the validation gate")
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backbone", required=True, help="save_pretrained masked-LM folder")
-    p.add_argument("--strategy", choices=STRATEGIES, default="full")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--shots", type=int, help="pet: examples per class (0 = zero-shot)")
-    p.add_argument("--out", help="save the best checkpoint here")
-    add_task_arguments(p)
-
-
-def load_task(args: argparse.Namespace):
-    from components.data import require_validated
-    from components.finetune.data import read_labels, read_split
-
-    files = [args.train, args.dev, args.test, args.labels]
-    if not args.no_validated_check:
-        require_validated(files)
-    labels = read_labels(args.labels)
-    return labels, *(read_split(f, labels) for f in files[:3])
-
-
 def run(args: argparse.Namespace) -> int:
-    from components.finetune.core import finetune
-
-    p: FinetuneParams = load_section("finetune", args.params)
-    labels, train, dev, test = load_task(args)
-    result = finetune(
-        args.backbone, args.strategy, labels, train, dev, test, p, args.seed, args.out, args.shots
-    )
-    summary = {k: v for k, v in dataclasses.asdict(result).items() if k != "predictions"}
-    print(json.dumps(summary, indent=2))
-    if not args.no_mlflow:
-        import mlflow
-
-        from components.tracking import stage_run
-
-        profile = active_profile(read_params_file(args.params))
-        with stage_run("finetune", p, inputs=[args.train, args.dev, args.test], profile=profile):
-            mlflow.log_params(
-                {"backbone": args.backbone, "strategy": args.strategy, "seed": args.seed}
-            )
-            mlflow.log_metrics({"test_accuracy": result.accuracy, "test_macro_f1": result.macro_f1})
+    domain = load_section("domain", args.params)
+    ft = load_section("finetune", args.params)
+    ev = load_section("evaluate", args.params)
+    overrides = dict(c.split("=", 1) for c in args.candidate if "=" in c)
+    spec = MatrixSpec(
+        list(overrides) or ev.candidates, args.strategy or ev.strategies, args.seeds or ev.seeds,
+        ev.workers, [] if overrides else ev.pet.backbones, ev.pet.shots,
+        next(iter(overrides), ev.baseline),
+    )  # fmt: skip
+    files = [str(Path(args.task) / f) for f in ("train.jsonl", "dev.jsonl", "test.jsonl")]
+    if not args.no_validated_check and domain.task is not None:
+        require_validated([*files, str(Path(args.task) / "labels.txt")])
+    profile = active_profile(read_params_file(args.params))
+    with (
+        tracked("finetune", ft, inputs=files, profile=profile, enabled=not args.no_mlflow) as t,
+        atomic_dir(args.out) as tmp,
+    ):
+        metrics = run_stage(domain, ft, spec, args.task, tmp, overrides, _child_runs(t))
+        t.metrics(metrics)
+    write_json(args.metrics, metrics)
+    if metrics.get("skipped"):
+        print(f"[finetune] skipped: {metrics['reason']}")
     return 0
+
+
+def _child_runs(tracker):
+    """One nested MLflow run per fine-tuning run (params, dev/test scores, dev curve)."""
+    if not tracker.enabled:
+        return lambda unit, result: None
+    import mlflow
+
+    def log(unit, result) -> None:
+        with mlflow.start_run(run_name=f"{unit.combo}/seed{unit.seed}", nested=True):
+            mlflow.set_tags({"stage": "finetune", "candidate": unit.candidate, "strategy": unit.strategy})  # fmt: skip
+            mlflow.log_params({"seed": unit.seed, "shots": unit.shots, "best_step": result.best_step})  # fmt: skip
+            summary = dataclasses.asdict(result)
+            keys = ("macro_f1", "accuracy", "dev_macro_f1", "dev_accuracy", "seconds")
+            mlflow.log_metrics({k: summary[k] for k in keys})
+            for h in result.history:
+                mlflow.log_metrics({"dev_macro_f1_curve": h["dev_macro_f1"], "train_loss": h["loss"]}, step=int(h["step"]))  # fmt: skip
+
+    return log

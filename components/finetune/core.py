@@ -36,12 +36,18 @@ META_FILE = "finetune.json"
 
 @dataclass
 class RunResult:
+    """One run. Test scores are reported; every choice (the seed kept, the combination
+    registered) is made on the dev scores, which are measured on the whole dev split."""
+
     strategy: str
     seed: int
-    accuracy: float
-    macro_f1: float
-    predictions: list[int]
+    accuracy: float  # test
+    macro_f1: float  # test
+    predictions: list[int]  # test
     dev_macro_f1: float
+    dev_accuracy: float
+    dev_predictions: list[int]
+    early_stop_score: float  # best score on the early-stopping dev rows during training
     best_step: int
     steps: int
     seconds: float
@@ -256,6 +262,10 @@ def train_loop(
     )
     per_epoch = math.ceil(n_train / p.batch_size)
     total = max(1, math.ceil(per_epoch * epochs))
+    if p.max_steps:
+        total = min(total, p.max_steps)
+    # Evaluations follow the data (a share of a pass), not a step count sized for one task.
+    eval_every = max(1, math.ceil(per_epoch / p.evals_per_epoch))
     warm = int(total * p.warmup_ratio)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt,
@@ -277,7 +287,7 @@ def train_loop(
             opt.zero_grad(set_to_none=True)
             step += 1
             bar.update(1)
-            if step % p.eval_every == 0 or step == total:
+            if step % eval_every == 0 or step == total:
                 score = dev_score()
                 history.append({"step": step, "loss": loss.item(), "dev_macro_f1": score})
                 stop = stopper.update(score, step)
@@ -308,11 +318,13 @@ def finetune(
     if p.threads:
         torch.set_num_threads(p.threads)
     start = time.perf_counter()
-    dev = stratified_sample(dev, p.max_dev_rows, seed=0)  # same dev rows for every run
+    if p.max_len < 8:
+        raise ValueError("finetune: resolve max_len first (components.finetune.data.auto_max_len)")
+    stop_dev = stratified_sample(dev, p.max_dev_rows, seed=0)  # same dev rows for every run
     if strategy == "pet":
         from components.finetune.pet import run_pet
 
-        result = run_pet(backbone, labels, train, dev, test, p, seed, out, shots)
+        result = run_pet(backbone, labels, train, stop_dev, dev, test, p, seed, out, shots)
         result.seconds = time.perf_counter() - start
         return result
 
@@ -322,7 +334,9 @@ def finetune(
     device = pick_device(p)
     model = build_classifier(backbone, strategy, labels, p).to(device)
     pad = tokenizer.pad_token_id
-    tr_ids, dev_ids, te_ids = (encode(tokenizer, s.texts, p.max_len) for s in (train, dev, test))
+    tr_ids, stop_ids, dev_ids, te_ids = (
+        encode(tokenizer, s.texts, p.max_len) for s in (train, stop_dev, dev, test)
+    )
     y = torch.as_tensor(train.labels).to(device)
     amp = autocast_dtype(p.precision, device)
     weight = class_weights(train.labels, len(labels), p.class_weight)
@@ -335,8 +349,8 @@ def finetune(
         return torch.nn.functional.cross_entropy(logits.float(), y[chunk], weight=weight)
 
     def dev_score() -> float:
-        pred = predict_logits(model, dev_ids, pad, p.batch_size, amp).argmax(1)
-        return scores(dev.labels, pred, len(labels))[1]
+        pred = predict_logits(model, stop_ids, pad, p.batch_size, amp).argmax(1)
+        return scores(stop_dev.labels, pred, len(labels))[1]
 
     stopper, steps, history = train_loop(
         model,
@@ -351,12 +365,14 @@ def finetune(
         [len(x) for x in tr_ids] if p.group_by_length else None,
     )
     pred = predict_logits(model, te_ids, pad, p.batch_size, amp).argmax(1)
+    dev_pred = predict_logits(model, dev_ids, pad, p.batch_size, amp).argmax(1)
     acc, f1 = scores(test.labels, pred, len(labels))
+    dev_acc, dev_f1 = scores(dev.labels, dev_pred, len(labels))
     if out is not None:
         save_classifier(model, tokenizer, strategy, Path(out), p, backbone, labels)
     return RunResult(
-        strategy, seed, acc, f1, pred.tolist(), stopper.best, stopper.best_step, steps,
-        time.perf_counter() - start, history,
+        strategy, seed, acc, f1, pred.tolist(), dev_f1, dev_acc, dev_pred.tolist(), stopper.best,
+        stopper.best_step, steps, time.perf_counter() - start, history,
     )  # fmt: skip
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from components.data import read_documents
+from components.data.labels import read_label_file
 from components.errors import InputError
 
 
@@ -25,19 +25,20 @@ class Split:
 
 
 def read_labels(path: str | os.PathLike) -> list[str]:
-    labels = [x.strip() for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
-    if len(labels) < 2:
-        raise InputError(str(path), "fewer than two labels", "list one label per line")
-    return labels
+    return read_label_file(path)
 
 
 def read_split(path: str | os.PathLike, labels: list[str]) -> Split:
     index = {x: i for i, x in enumerate(labels)}
     texts, ids = [], []
-    for n, doc in enumerate(read_documents(path, label_field="label"), 1):
+    for doc in read_documents(path, label_field="label", require_label=True):
         if doc.label not in index:
             raise InputError(
-                str(path), f"label {doc.label!r} is not in the label file", "re-run ingest", line=n
+                str(path),
+                f"row {doc.id!r} has label {doc.label!r}, which is not in the label set",
+                "add the label to the label set file, or fix the row, and re-run ingest",
+                line=doc.metadata.get("line"),
+                field="label",
             )
         texts.append(doc.text)
         ids.append(index[doc.label])
@@ -68,3 +69,11 @@ def few_shot(split: Split, shots: int, seed: int) -> Split:
         rows = np.flatnonzero(split.labels == c)
         keep.extend(rng.choice(rows, size=min(shots, len(rows)), replace=False))
     return split.take(rng.permutation(np.asarray(keep)))
+
+
+def auto_max_len(tokenizer, texts: list[str], percentile: float, cap: int) -> int:
+    """Tokens per example from the task: the ``percentile`` of the texts' lengths with
+    [CLS]/[SEP], rounded up to a multiple of 8, between 16 and ``cap`` (the model's positions)."""
+    lengths = [len(x) + 2 for x in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    want = float(np.percentile(lengths, percentile)) if lengths else 16.0
+    return int(min(cap, max(16, 8 * np.ceil(want / 8))))

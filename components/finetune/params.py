@@ -29,10 +29,8 @@ class PromptTuningParams:
 
 @dataclass
 class PetParams:
-    template: str = param(
-        "{text}。类别：{mask}", help="pattern; {text} is the input, {mask} the label-word slot"
-    )
-    label_words: dict[str, str] = param({}, help="label -> verbalizer word (every label needed)")
+    template: str = param("{text} {mask}", derived="domain.task.pet.template")
+    label_words: dict[str, str] = param({}, derived="domain.task.pet.label_words")
     shots: int = param(32, ge=1, help="few-shot training examples per class")
     epochs: int = param(5, ge=1, le=1000, help="passes over the few-shot set")
 
@@ -44,12 +42,22 @@ class PetParams:
 
 @dataclass
 class FinetuneParams:
-    max_len: int = param(64, ge=8, le=512, help="tokens per example, [CLS]/[SEP] included")
+    max_len: int = param(
+        0,
+        ge=0,
+        le=8192,
+        help="tokens per example, [CLS]/[SEP] included; 0 = from the task (max_len_percentile of "
+        "the train texts' lengths under the baseline's tokenizer, capped by its positions)",
+    )
+    max_len_percentile: float = param(95.0, gt=0, le=100, help="used when max_len is 0")
     batch_size: int = param(32, ge=1)
-    epochs: float = param(2.0, gt=0.0, le=1000.0, help="passes over the (subsampled) train set")
+    epochs: float = param(
+        3.0, gt=0.0, le=1000.0, help="most passes over the (subsampled) train set; early stopping"
+    )
+    max_steps: int = param(0, ge=0, help="cap on optimizer steps (compute budget); 0 = none")
     max_train_rows: int = param(0, ge=0, help="stratified train subsample; 0 = all rows")
     max_dev_rows: int = param(0, ge=0, help="dev rows used for early stopping; 0 = all")
-    eval_every: int = param(50, ge=1, help="optimizer steps between dev evaluations")
+    evals_per_epoch: int = param(8, ge=1, help="dev evaluations per pass (early stopping)")
     patience: int = param(3, ge=1, help="dev evaluations without improvement before stopping")
     group_by_length: bool = param(
         True,
@@ -93,6 +101,8 @@ class FinetuneParams:
     pet: PetParams = field(default_factory=PetParams)
 
     def check(self) -> list[str]:
+        if 0 < self.max_len < 8:
+            return ["max_len: use 0 (from the task) or at least 8"]
         missing = sorted(set(STRATEGIES) - set(self.lr))
         if missing:
             return [f"lr: no learning rate for strategy {missing[0]!r}"]

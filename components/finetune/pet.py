@@ -33,11 +33,19 @@ from components.precision import autocast, autocast_dtype
 from components.pretrain.model import mlm_head
 
 
+def pet_words_problem(missing: list[str]) -> str:
+    shown = ", ".join(repr(x) for x in missing[:5]) + (" ..." if len(missing) > 5 else "")
+    return (
+        f"domain.task.pet.label_words: no verbalizer word for {len(missing)} label(s): {shown}; "
+        "give every label a word, or set evaluate.pet.backbones: [] to skip PET"
+    )
+
+
 class Verbalizer:
     def __init__(self, tokenizer, labels: list[str], p: FinetuneParams) -> None:
         missing = [x for x in labels if x not in p.pet.label_words]
         if missing:
-            raise ConfigError(f"finetune.pet.label_words: no word for label {missing[0]!r}")
+            raise ConfigError(pet_words_problem(missing))
         self.tok, self.max_len = tokenizer, p.max_len
         self.words = [
             tokenizer(p.pet.label_words[x], add_special_tokens=False)["input_ids"] for x in labels
@@ -45,8 +53,8 @@ class Verbalizer:
         for label, ids in zip(labels, self.words, strict=True):
             if not ids or tokenizer.unk_token_id in ids:
                 raise ConfigError(
-                    f"finetune.pet.label_words.{label}: {p.pet.label_words[label]!r} is not in "
-                    "the tokenizer's vocabulary"
+                    f"domain.task.pet.label_words.{label}: {p.pet.label_words[label]!r} is not in "
+                    "the tokenizer's vocabulary: choose a word the base model knows"
                 )
         # Template pieces around the two slots, tokenised once.
         parts = re.split(r"(\{text\}|\{mask\})", p.pet.template)
@@ -106,8 +114,8 @@ def _predict(model, verb: Verbalizer, ids: list[list[int]], batch_size: int, amp
 
 
 def run_pet(
-    backbone, labels: list[str], train: Split, dev: Split, test: Split, p: FinetuneParams,
-    seed: int, out, shots: int | None,
+    backbone, labels: list[str], train: Split, stop_dev: Split, dev: Split, test: Split,
+    p: FinetuneParams, seed: int, out, shots: int | None,
 ) -> RunResult:  # fmt: skip
     from transformers import AutoModelForMaskedLM
 
@@ -121,7 +129,7 @@ def run_pet(
         name: tokenizer(s.texts, add_special_tokens=False, truncation=True, max_length=p.max_len)[
             "input_ids"
         ]
-        for name, s in (("dev", dev), ("test", test))
+        for name, s in (("stop", stop_dev), ("dev", dev), ("test", test))
     }
     shots = p.pet.shots if shots is None else shots
     best_dev, best_step, steps, history = float("nan"), 0, 0, []
@@ -135,15 +143,17 @@ def run_pet(
             return torch.nn.functional.cross_entropy(logits, y[chunk])
 
         def dev_score() -> float:
-            pred = _predict(model, verb, enc["dev"], p.batch_size, amp)
-            return scores(dev.labels, pred, len(labels))[1]
+            pred = _predict(model, verb, enc["stop"], p.batch_size, amp)
+            return scores(stop_dev.labels, pred, len(labels))[1]
 
         stopper, steps, history = train_loop(
             model, loss_fn, len(few), dev_score, p, p.lr["pet"], p.pet.epochs, gen, "pet"
         )
         best_dev, best_step = stopper.best, stopper.best_step
     pred = _predict(model, verb, enc["test"], p.batch_size, amp)
+    dev_pred = _predict(model, verb, enc["dev"], p.batch_size, amp)
     acc, f1 = scores(test.labels, pred, len(labels))
+    dev_acc, dev_f1 = scores(dev.labels, dev_pred, len(labels))
     if out is not None:
         out = Path(out)
         model.save_pretrained(out)
@@ -158,4 +168,7 @@ def run_pet(
             "label_words": {x: p.pet.label_words[x] for x in labels},
         }
         (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
-    return RunResult("pet", seed, acc, f1, pred.tolist(), best_dev, best_step, steps, 0.0, history)
+    return RunResult(
+        "pet", seed, acc, f1, pred.tolist(), dev_f1, dev_acc, dev_pred.tolist(), best_dev,
+        best_step, steps, 0.0, history,
+    )  # fmt: skip

@@ -1,15 +1,31 @@
-"""Pure ingest logic: raw Documents in, normalised and deduplicated Documents out, with counters."""
+"""Pure ingest logic: raw Documents in, normalised and deduplicated Documents out, with counters.
+
+``ingest`` writes the canonical layout every later stage reads. Every file exists in every
+project shape (an absent part is an empty file), so dvc.yaml can name each one::
+
+    general.jsonl  domain.jsonl  task/{train,dev,test}.jsonl  task/labels.txt  lexicon.txt
+    shape.json     {"shape": "corpus+task" | "task-only" | "corpus-only", ...}
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import zlib
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from pathlib import Path
+
+from tqdm import tqdm
 
 from components.data.document import Document
+from components.data.labels import read_label_file
 from components.data.readers import DocumentReader
 from components.data.text import hash64, normalize
-from components.ingest.params import IngestParams, SourceSpec
+from components.data.writers import write_json, write_jsonl
+from components.domain import DomainParams, SourceSpec, TaskSpec
+from components.ingest.params import IngestParams
+
+SPLITS = ("train", "dev", "test")
 
 
 def open_source(spec: SourceSpec, *, labeled: bool = False) -> DocumentReader:
@@ -70,11 +86,6 @@ def corpus_docs(
         yield from clean(docs, params, counters, seen=seen)
 
 
-def read_label_set(path: str) -> list[str]:
-    with open(path, encoding="utf-8-sig") as f:
-        return [line.strip() for line in f if line.strip()]
-
-
 def lexicon_words(path: str) -> Iterator[str]:
     """Words of a ``word<TAB>freq`` or one-word-per-line list (BOM, CR-only ends, stray spaces)."""
     with open(path, encoding="utf-8-sig", newline="") as f:
@@ -85,3 +96,85 @@ def lexicon_words(path: str) -> Iterator[str]:
         if word and word not in seen:
             seen.add(word)
             yield word
+
+
+def hold_out_dev(train: list[Document], fraction: float) -> tuple[list[Document], list[Document]]:
+    """(train, dev): per label, the ``fraction`` of rows with the lowest content checksum.
+
+    Stratified, and the same rows whatever the file order, so reruns and other machines agree.
+    """
+    by_label: dict[str | None, list[Document]] = defaultdict(list)
+    for doc in train:
+        by_label[doc.label].append(doc)
+    dev_ids: set[int] = set()
+    for rows in by_label.values():
+        k = int(len(rows) * fraction)  # a class of < 1/fraction rows keeps them all for training
+        ranked = sorted(rows, key=lambda d: (zlib.crc32(d.text.encode("utf-8")), d.id))
+        dev_ids.update(id(d) for d in ranked[:k])
+    return [d for d in train if id(d) not in dev_ids], [d for d in train if id(d) in dev_ids]
+
+
+def ingest_task(task: TaskSpec, params: IngestParams, folder: Path) -> dict[str, dict]:
+    """Train/dev/test JSONL and labels.txt; dev/test rows whose text is in train are dropped."""
+    report: dict[str, dict] = {}
+    train_hashes: set[int] = set()
+    counters: Counter = Counter()
+    train = list(clean(open_source(task.train, labeled=True), params, counters, seen=train_hashes))
+    report["task_train"] = dict(counters)
+    dev: list[Document]
+    if task.dev is None:
+        train, dev = hold_out_dev(train, task.dev_fraction)
+        report["task_train"]["held_out_as_dev"] = len(dev)
+        train_hashes = {hash64(d.text) for d in train}
+    splits = {"train": train}
+    for split in ("dev", "test"):
+        spec = getattr(task, split)
+        if spec is None:
+            splits[split] = dev
+            report[f"task_{split}"] = {"kept": len(dev), "from": "train (dev_fraction)"}
+            continue
+        counters = Counter()
+        seen: set[int] | None = set() if params.dedup else None
+        forbidden = train_hashes if params.drop_leaked else None
+        splits[split] = list(
+            clean(open_source(spec, labeled=True), params, counters, seen=seen, forbidden=forbidden)
+        )
+        report[f"task_{split}"] = dict(counters)
+    for split in SPLITS:
+        write_jsonl(folder / f"{split}.jsonl", splits[split])
+    seen_labels = sorted({d.label for d in train if d.label})
+    labels = read_label_file(task.label_set) if task.label_set else seen_labels
+    (folder / "labels.txt").write_text("".join(f"{x}\n" for x in labels), encoding="utf-8")
+    return report
+
+
+def ingest(domain: DomainParams, params: IngestParams, out: Path) -> dict:
+    """Write the layout into ``out`` (an empty folder); returns per-output counters."""
+    report: dict[str, dict] = {}
+    for role, specs in (("general", domain.general), ("domain", domain.corpus)):
+        counters: Counter = Counter()
+        docs = tqdm(
+            corpus_docs(specs, params, counters), desc=f"ingest {role}", unit="doc", mininterval=2
+        )
+        write_jsonl(out / f"{role}.jsonl", docs)
+        report[role] = dict(counters)
+    task_dir = out / "task"
+    task_dir.mkdir()
+    if domain.task is not None:
+        report.update(ingest_task(domain.task, params, task_dir))
+    else:
+        for split in SPLITS:
+            (task_dir / f"{split}.jsonl").write_bytes(b"")
+        (task_dir / "labels.txt").write_bytes(b"")
+    words: dict[str, None] = {}
+    for name, path in domain.lexicons.items():
+        before = len(words)
+        words.update(dict.fromkeys(lexicon_words(path)))
+        report[f"lexicon_{name}"] = {"kept": len(words) - before}
+    (out / "lexicon.txt").write_text("".join(f"{w}\n" for w in words), encoding="utf-8")
+    shape = domain.shape
+    write_json(
+        out / "shape.json",
+        {"shape": shape.name, "corpus": shape.corpus, "task": shape.task, "lang": domain.lang},
+    )
+    return report

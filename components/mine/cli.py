@@ -12,7 +12,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from components.config import active_profile, load_section, read_params_file
+from components.config import active_profile, load_section, read_params_file, with_derived
+from components.domain import domain_lang, project_shape
 from components.errors import UsageError
 from components.mine.params import METHODS, MineParams
 
@@ -26,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     budget.add_argument("--fraction", type=float, help="keep this share of the clean documents")
     budget.add_argument("--threshold", type=float, help="keep clean documents scoring >= T")
     p.add_argument("--method", choices=METHODS, help="override mine.method")
+    p.add_argument("--lang", choices=["zh", "en"], help="default: domain.lang of params.yaml")
     p.add_argument("--workers", type=int, help="override mine.workers (0 = all cores)")
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--metrics", default="metrics/mine.json")
@@ -41,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def resolve_params(args: argparse.Namespace) -> MineParams:
     params: MineParams = load_section("mine", args.params)
+    params = with_derived(params, lang=domain_lang(args.params, args.lang))
     changes: dict = {}
     if args.method:
         changes["method"] = args.method
@@ -67,9 +70,14 @@ def run(args: argparse.Namespace) -> int:
 
     params = resolve_params(args)
     if args.require_validated:
-        from components.data import require_validated
+        from components.data import require_inputs
 
-        require_validated([*args.seed, *args.pool])
+        require_inputs([*args.seed, *args.pool])
+    from components.data.skip import is_empty
+
+    shape = project_shape(args.params)
+    if shape is not None and not shape.corpus and all(is_empty(p) for p in args.seed):
+        return skip(args, "no domain corpus in this project (domain.corpus is empty): no seed")
     for p in (*args.seed, *args.pool):
         if Path(p).resolve() == Path(args.out).resolve():
             raise UsageError(f"--out {args.out} is an input")
@@ -109,4 +117,21 @@ def run(args: argparse.Namespace) -> int:
             mlflow.log_artifact(args.metrics)
             if args.plot and Path(args.plot).exists():
                 mlflow.log_artifact(args.plot)
+    return 0
+
+
+def skip(args: argparse.Namespace, reason: str) -> int:
+    """Empty outputs that say why (a task-only project mines nothing)."""
+    from components.data.skip import mark_skipped
+    from components.data.writers import atomic_dir, write_json
+    from components.mine.outputs import placeholder_plot
+
+    with atomic_dir(args.out) as tmp:
+        for name in ("selected.jsonl", "scores.jsonl"):
+            (tmp / name).write_bytes(b"")
+        mark_skipped(tmp, "mine", reason)
+    write_json(args.metrics, {"skipped": True, "reason": reason})
+    if args.plot:
+        placeholder_plot(Path(args.plot), f"mining skipped: {reason}")
+    print(f"[mine] skipped: {reason}")
     return 0

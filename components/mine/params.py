@@ -88,7 +88,9 @@ class MineParams:
     method: Literal["dsir", "moore_lewis", "knn"] = param(
         "dsir", help="scorer; dsir measured best (docs/benchmarks.md)"
     )
-    lang: Literal["zh", "en"] = param("zh", help="expected script of seed and pool")
+    lang: Literal["zh", "en"] = param(
+        "zh", help="expected script of seed and pool", derived="domain.lang"
+    )
     # Budget: exactly one of top_n (> 0), fraction (> 0) or threshold (not null).
     top_n: int = param(0, ge=0, help="keep the N best-scoring clean pool documents")
     fraction: float = param(0.0, ge=0, le=1, help="keep this share of the clean pool documents")

@@ -16,9 +16,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from components.config import active_profile, build, load_section, read_params_file
+from components.config import (
+    active_profile,
+    build,
+    load_section,
+    read_params_file,
+    with_derived,
+)
 from components.data.readers import DocumentReader
 from components.data.writers import atomic_open, write_json
+from components.domain import domain_lang
 from components.errors import InputError
 from components.newwords import core
 from components.newwords.params import NewwordsParams
@@ -46,22 +53,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_params(args: argparse.Namespace) -> tuple[NewwordsParams, str | None]:
     if not Path(args.params).exists():  # ad-hoc use outside the project: documented defaults
-        params, profile = NewwordsParams(), None
+        params, profile, lang = NewwordsParams(), None, "zh"
     else:
         params = load_section("newwords", args.params)
         profile = active_profile(read_params_file(args.params))
+        lang = domain_lang(args.params)
     overrides = {
         k: v
         for k, v in (
             ("top_k", args.top_k),
-            ("lang", args.lang),
             ("workers", args.workers),
             ("max_entries", args.max_entries),
         )
         if v is not None
     }
     # Rebuilt through the loader so command-line values get the same range checks.
-    return build(NewwordsParams, {**dataclasses.asdict(params), **overrides}, "newwords"), profile
+    data = {k: v for k, v in dataclasses.asdict(params).items() if k != "lang"} | overrides
+    params = build(NewwordsParams, data, "newwords")
+    return with_derived(params, lang=args.lang or lang), profile
 
 
 def _peak_rss_mb() -> dict:
@@ -72,6 +81,19 @@ def _peak_rss_mb() -> dict:
 
 def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ranked, dict]:
     """Count, score and rank; returns the ranking and the metrics (evaluation included)."""
+    from components.data.skip import is_empty
+
+    # Canonical files a project's shape left empty (no domain corpus, no task) hold nothing.
+    if all(is_empty(p) for p in args.corpus):
+        raise InputError(
+            args.corpus[0],
+            "no text to discover words in: every --corpus file is empty",
+            "give a domain corpus (domain.corpus) or a labeled task (domain.task)",
+        )
+    args.corpus = [p for p in args.corpus if not is_empty(p)]
+    args.background = [p for p in args.background if not is_empty(p)]
+    if args.reference and is_empty(args.reference):
+        args.reference = None  # no reference lexicon: no precision to report (not 0.0)
     for path in [*args.corpus, *args.background]:
         DocumentReader(path)  # existence and format errors before any work
     total_mb = sum(os.path.getsize(p) for p in [*args.corpus, *args.background]) / 1e6
@@ -166,6 +188,9 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
             metrics["eval_new_words"] = core.evaluate(
                 words, ref, occurring, params.eval_k, general=general
             )
+    else:
+        metrics["eval"] = None
+        metrics["eval_note"] = "no reference lexicon (domain.lexicons): precision not measured"
     metrics.update(_peak_rss_mb())
     return ranked, metrics
 
@@ -180,9 +205,9 @@ def write_lexicon(path: Path, rows: list[tuple]) -> None:
 def run(args: argparse.Namespace) -> int:
     params, profile = load_params(args)
     if args.require_validated:
-        from components.data import require_validated
+        from components.data import require_inputs
 
-        require_validated([*args.corpus, *args.background])
+        require_inputs([*args.corpus, *args.background])
     ranked, metrics = discover(args, params)
     out = Path(args.out)
     write_lexicon(out / "lexicon.tsv", ranked.rows)

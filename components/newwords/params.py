@@ -20,7 +20,9 @@ class NewwordsParams:
     """Scores: ``score = w_freq*log(freq) + w_cohesion*cohesion + w_entropy*min(H_l, H_r)
     + w_domain*domain_score``; a candidate must pass every ``min_*`` threshold first."""
 
-    lang: Literal["zh", "en"] = param("zh", help="zh: character n-grams; en: word n-grams")
+    lang: Literal["zh", "en"] = param(
+        "zh", help="zh: character n-grams; en: word n-grams", derived="domain.lang"
+    )
     max_len: int = param(6, ge=2, le=7, help="longest candidate (characters for zh)")
     max_words: int = param(4, ge=2, le=6, help="longest multi-word term (en)")
     min_pieces: int = param(3, ge=2, help="en: single words split into >= this many pieces")

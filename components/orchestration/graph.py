@@ -59,6 +59,29 @@ class StageGraph:
         return [(u, s) for s in self.order for u in self.upstream[s]]
 
 
+_VAR = re.compile(r"\$\{\s*([\w.-]+)\s*\}")
+
+
+def _lookup(variables: dict[str, Any], key: str) -> Any:
+    node: Any = variables
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node if isinstance(node, str | int | float) and not isinstance(node, bool) else None
+
+
+def resolve(text: str, variables: dict[str, Any]) -> str:
+    """``${domain.inputs}`` -> its params.yaml value, as DVC interpolates it (params.yaml is
+    DVC's default variable file); unknown names (``${item.path}``) are left for ``_norm``."""
+
+    def sub(m: re.Match) -> str:
+        value = _lookup(variables, m.group(1))
+        return m.group(0) if value is None else str(value)
+
+    return _VAR.sub(sub, text)
+
+
 def _norm(path: str, wdir: str) -> str:
     # Interpolated parts (${item.path}) are unknown before DVC resolves them: keep the prefix,
     # which is enough to find the producing stage when it writes the parent folder.
@@ -66,13 +89,13 @@ def _norm(path: str, wdir: str) -> str:
     return posixpath.normpath(posixpath.join(wdir, path)) if path else posixpath.normpath(wdir)
 
 
-def _paths(entries: Any, wdir: str) -> list[str]:
+def _paths(entries: Any, wdir: str, variables: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for entry in entries or []:
         if isinstance(entry, dict):
-            out.extend(_norm(k, wdir) for k in entry)
+            out.extend(_norm(resolve(k, variables), wdir) for k in entry)
         else:
-            out.append(_norm(entry, wdir))
+            out.append(_norm(resolve(entry, variables), wdir))
     return out
 
 
@@ -82,7 +105,10 @@ def _overlaps(dep: str, out: str) -> bool:
     return dep.startswith(out + "/") or out.startswith(dep + "/")
 
 
-def parse(data: dict[str, Any], source: str = "dvc.yaml") -> StageGraph:
+def parse(
+    data: dict[str, Any], source: str = "dvc.yaml", variables: dict[str, Any] | None = None
+) -> StageGraph:
+    variables = variables or {}
     raw = (data or {}).get("stages") or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: 'stages' must be a mapping")
@@ -96,12 +122,12 @@ def parse(data: dict[str, Any], source: str = "dvc.yaml") -> StageGraph:
         cmd = body.get("cmd", "")
         stages[name] = Stage(
             name=name,
-            cmd=" && ".join(cmd) if isinstance(cmd, list) else str(cmd),
-            deps=tuple(_paths(body.get("deps"), wdir)),
+            cmd=resolve(" && ".join(cmd) if isinstance(cmd, list) else str(cmd), variables),
+            deps=tuple(_paths(body.get("deps"), wdir, variables)),
             outs=tuple(
-                _paths(body.get("outs"), wdir)
-                + _paths(body.get("metrics"), wdir)
-                + _paths(body.get("plots"), wdir)
+                _paths(body.get("outs"), wdir, variables)
+                + _paths(body.get("metrics"), wdir, variables)
+                + _paths(body.get("plots"), wdir, variables)
             ),
             group=group,
             frozen=bool(body.get("frozen", spec.get("frozen", False))),
@@ -124,4 +150,7 @@ def load(path: str | Path = "dvc.yaml") -> StageGraph:
     if not path.exists():
         raise ConfigError(f"{path}: stage graph not found (run from the project root)")
     with open(path, encoding="utf-8") as f:
-        return parse(yaml.safe_load(f), str(path))
+        data = yaml.safe_load(f)
+    params = path.parent / "params.yaml"
+    variables = yaml.safe_load(params.read_text(encoding="utf-8")) if params.exists() else {}
+    return parse(data, str(path), variables or {})

@@ -71,7 +71,7 @@ class OrchestrationParams:
         "local", help=f"where GPU stages run; the {EXECUTION_ENV} environment variable overrides"
     )
     gpu_stages: list[str] = param(
-        ["dapt", "tapt", "control", "tapt_only", "evaluate"],
+        ["dapt", "dapt_tapt", "tapt_only", "control", "finetune"],
         help="stages that need a GPU (names absent from dvc.yaml are ignored)",
     )
     push: bool = param(True, help="dvc push at the end of every run")

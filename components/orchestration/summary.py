@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -25,6 +26,19 @@ def stage_times(log: str) -> dict[str, tuple[str, float]]:
     return out
 
 
+def _json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def skipped(stage: str) -> str | None:
+    """The reason a stage had nothing to do in this project's shape (its metrics say so)."""
+    m = _json(Path(f"metrics/{stage}.json")) or {}
+    return m.get("reason") if m.get("skipped") else None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="summary")
     p.add_argument("log")
@@ -36,11 +50,22 @@ def main(argv: list[str] | None = None) -> int:
     print("\nstage                 outcome   seconds")
     for name in order:
         outcome, secs = times.get(name, ("not run", 0.0))
-        print(f"{name:<21} {outcome:<9} {secs:8.1f}")
+        why = skipped(name)
+        print(f"{name:<21} {outcome:<9} {secs:8.1f}" + (f"  (skipped: {why})" if why else ""))
     print(f"{'total':<21} {'':<9} {sum(s for _, s in times.values()):8.1f}")
-    evaluation = Path("reports/evaluation.md")
-    if args.status == 0 and evaluation.exists():
-        print("\n" + evaluation.read_text(encoding="utf-8"))
+    if args.status == 0:
+        decon = _json(Path("metrics/decontaminate.json"))
+        for split, e in (decon or {}).get("eval_texts", {}).items():
+            print(
+                f"decontamination: {e['found_in_pretraining_text']} of {e['checked']} {split} "
+                "texts were found in pretraining text and removed from it"
+            )
+        evaluation = Path("reports/evaluation.md")
+        if evaluation.exists():
+            print("\n" + evaluation.read_text(encoding="utf-8"))
+        gate = _json(Path("reports/gate.json"))
+        if gate and gate.get("reason"):
+            print(f"Gate: {gate['reason']}")
     if args.status:
         missing = [n for n in order if n not in times]
         print(

@@ -30,19 +30,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", action="append", required=True, help="training text (repeatable)")
     p.add_argument("--model", required=True, help="checkpoint folder, config folder or hub id")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--stage", choices=["general", "dapt", "tapt"], default="dapt")
+    p.add_argument("--stage", default="dapt", help="stage name: MLflow run, model card, metrics")
+    p.add_argument(
+        "--recipe",
+        choices=["general", "dapt", "tapt", "control"],
+        help="params pretrain.<recipe> (default: the stage name); control = DAPT's recipe, or "
+        "TAPT's in a project without a domain corpus (compute-matched either way)",
+    )
+    p.add_argument("--shape", help="data/ingested/shape.json: what this project has")
+    p.add_argument(
+        "--needs",
+        action="append",
+        choices=["corpus", "task"],
+        default=[],
+        help="skip (writing a SKIPPED.json output) when the project has no domain corpus / task",
+    )
     p.add_argument("--params", default="params.yaml")
-    p.add_argument("--run-name", help="MLflow stage name (default: the DVC stage of --stage)")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--seq-len", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lexicon", action="append", default=[], help="whole-word lexicon (repeatable)")
-    p.add_argument(
-        "--mined-corpus",
-        action="append",
-        default=[],
-        help="training text selected by the mine stage from validated inputs (not re-gated)",
-    )
     p.add_argument("--general-corpus", action="append", default=[], help="replay + forgetting eval")
     p.add_argument("--eval-corpus", action="append", default=[], help="held-out domain text")
     p.add_argument("--checkpoint-dir", help="default: OUT.checkpoints")
@@ -55,8 +62,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _docs(paths: list[str], max_docs: int):
     from components.data import read_documents
+    from components.data.skip import is_empty
 
     for path in paths:
+        if is_empty(path):  # e.g. no document was mined: nothing to read, not an error
+            continue
         for n, doc in enumerate(read_documents(path), 1):
             yield doc.text
             if max_docs and n >= max_docs:
@@ -86,7 +96,7 @@ def build_corpora(args, p: TrainParams, tokenizer):
             blocks(t for t in texts if held_out(t, frac)) if frac else None,
         )
 
-    train, ev = split([*args.corpus, *args.mined_corpus], args.eval_corpus)
+    train, ev = split(args.corpus, args.eval_corpus)
     replay = general_eval = None
     if args.general_corpus:
         replay, general_eval = split(args.general_corpus, [])
@@ -99,17 +109,31 @@ def build_corpora(args, p: TrainParams, tokenizer):
     return Corpora(train, ev, replay if p.replay_fraction else None, general_eval)
 
 
+def folder_digest(path: str) -> str:
+    """Content of a model folder (weights, config, tokenizer), or the id when it is not a folder:
+    a replaced base model must not resume from checkpoints trained on the old one."""
+    from components.data.text import file_digest
+
+    folder = Path(path)
+    if not folder.is_dir():
+        return path
+    files = sorted(f for f in folder.rglob("*") if f.is_file())
+    return hashlib.sha256(
+        "".join(f"{f.relative_to(folder)}:{file_digest(str(f))};" for f in files).encode()
+    ).hexdigest()
+
+
 def fingerprint(args, p: TrainParams) -> str:
     from components.data.text import file_digest
 
-    files = [*args.corpus, *args.mined_corpus, *args.general_corpus, *args.eval_corpus]
+    files = [*args.corpus, *args.general_corpus, *args.eval_corpus]
     files += args.lexicon
     # Settings that do not change the numbers may differ between a run and its resumption.
     operational = {"threads", "log_every", "checkpoint_every", "keep_checkpoints", "compile"}
     blob = json.dumps(
         {
             "params": {k: v for k, v in dataclasses.asdict(p).items() if k not in operational},
-            "model": args.model,
+            "model": folder_digest(args.model),
             "files": {f: file_digest(f) for f in files},
             "world": os.environ.get("WORLD_SIZE", "1"),
         },
@@ -138,13 +162,58 @@ def write_outputs(out: Path, model, tokenizer, result, args, p: TrainParams) -> 
         Path(args.plot).write_bytes((out / "loss.tsv").read_bytes())
 
 
+def skip_reason(args) -> str | None:
+    """Why this stage has nothing to do in this project's shape (None: it has work)."""
+    from components.data.skip import skipped_reason
+
+    shape = json.loads(Path(args.shape).read_text(encoding="utf-8")) if args.shape else {}
+    if "corpus" in args.needs and not shape.get("corpus", True):
+        return "no domain corpus in this project (domain.corpus is empty)"
+    if "task" in args.needs and not shape.get("task", True):
+        return "no labeled task in this project (domain.task is null)"
+    upstream = skipped_reason(args.model) if Path(args.model).is_dir() else None
+    if upstream:
+        return f"its starting model {args.model} was skipped: {upstream}"
+    return None
+
+
+def write_skipped(args, reason: str) -> int:
+    from components.data.skip import mark_skipped
+    from components.data.writers import atomic_dir, write_json
+
+    with atomic_dir(args.out) as tmp:
+        mark_skipped(tmp, args.stage, reason)
+    if args.metrics:
+        write_json(args.metrics, {"skipped": True, "reason": reason})
+    if args.plot:
+        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.plot).write_text("step\tloss\tlr\ttokens_per_second\n", encoding="utf-8")
+    print(f"[pretrain] {args.stage}: skipped, {reason}")
+    return 0
+
+
+def recipe(args) -> str:
+    name = args.recipe or args.stage
+    if name == "control":  # compute-matched to the adaptation that runs in this project
+        shape = json.loads(Path(args.shape).read_text(encoding="utf-8")) if args.shape else {}
+        return "dapt" if shape.get("corpus", True) else "tapt"
+    if name not in ("general", "dapt", "tapt"):
+        from components.errors import UsageError
+
+        raise UsageError(f"--recipe: give general, dapt, tapt or control (stage {name!r})")
+    return name
+
+
 def run(args: argparse.Namespace) -> int:
     from components.pretrain.model import load_masked_lm
     from components.pretrain.trainer import train
 
+    reason = skip_reason(args)
+    if reason:
+        return write_skipped(args, reason)
     params: PretrainParams = load_section("pretrain", args.params)
     profile = active_profile(read_params_file(args.params))
-    p: TrainParams = getattr(params, args.stage)
+    p: TrainParams = getattr(params, recipe(args))
     overrides = {
         "max_steps": args.max_steps,
         "seq_len": args.seq_len,
@@ -152,9 +221,9 @@ def run(args: argparse.Namespace) -> int:
     }
     p = dataclasses.replace(p, **{k: v for k, v in overrides.items() if v is not None})
     if not args.no_validated_check:
-        from components.data import require_validated
+        from components.data import require_decontaminated
 
-        require_validated([*args.corpus, *args.general_corpus, *args.eval_corpus])
+        require_decontaminated([*args.corpus, *args.general_corpus, *args.eval_corpus])
     if p.threads:
         import torch
 
@@ -188,10 +257,8 @@ def run(args: argparse.Namespace) -> int:
 
         from components.tracking import stage_run
 
-        inputs = [*args.corpus, *args.mined_corpus, *args.general_corpus, *args.eval_corpus]
-        inputs += args.lexicon
-        stage = args.run_name or ("pretrain_general" if args.stage == "general" else args.stage)
-        with stage_run(stage, p, inputs=inputs, profile=profile):
+        inputs = [*args.corpus, *args.general_corpus, *args.eval_corpus, *args.lexicon]
+        with stage_run(args.stage, p, inputs=inputs, profile=profile):
             result = train(model, tok, corpora, p, ckpt, log_fn=mlflow.log_metrics, **kwargs)
             write_outputs(out, model, tok, result, args, p)
             mlflow.log_metrics(

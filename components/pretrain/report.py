@@ -39,7 +39,7 @@ Load with `AutoModelForMaskedLM.from_pretrained(<this folder>)` and `AutoTokeniz
 
 ## Training
 - started from: `{args.model}`
-- corpus: {", ".join(f"`{x}`" for x in [*args.corpus, *args.mined_corpus])}
+- corpus: {", ".join(f"`{x}`" for x in args.corpus)}
 - general text (replay / forgetting eval): {", ".join(f"`{x}`" for x in args.general_corpus) or "none"}
 - whole-word lexicons: {", ".join(f"`{x}`" for x in args.lexicon) or "none"}
 - parameters:

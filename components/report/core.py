@@ -53,10 +53,46 @@ def validation(root: Path) -> str | None:
     return out
 
 
+def project(root: Path) -> str | None:
+    """The project's shape and every stage that had nothing to do in it, with the reason."""
+    m = _json(root / "metrics/ingest.json")
+    if not m:
+        return None
+    rows = []
+    for name in ("mine", "dapt", "dapt_tapt", "tapt_only", "control", "finetune"):
+        s = _json(root / f"metrics/{name}.json") or {}
+        if s.get("skipped"):
+            rows.append([name, s.get("reason", "")])
+    out = f"<p>Shape: <b>{html.escape(str(m.get('shape', '?')))}</b>.</p>"
+    if rows:
+        out += "<p>Skipped for this shape:</p>" + _table(["stage", "why"], rows)
+    return out
+
+
+def decontamination(root: Path) -> str | None:
+    m = _json(root / "metrics/decontaminate.json")
+    if not m:
+        return None
+    rows = [
+        [name, c.get("docs", 0), c.get("matched_docs", 0), c.get("cut_docs", 0),
+         c.get("dropped_docs", 0), c.get("chars_removed", 0)]
+        for name, c in m.get("sources", {}).items()
+    ]  # fmt: skip
+    out = _table(["source", "documents", "matched", "cut", "dropped", "chars removed"], rows)
+    found = [
+        [s, e.get("checked", 0), e.get("found_in_pretraining_text", 0), e.get("too_short_to_check", 0)]
+        for s, e in m.get("eval_texts", {}).items()
+    ]  # fmt: skip
+    out += _table(["task split", "texts checked", "found in pretraining text", "too short"], found)
+    return out + "<p>Audit: <code>data/decontaminated/audit.jsonl</code>.</p>"
+
+
 def mining(root: Path) -> str | None:
     m = _json(root / "metrics/mine.json")
     if not m:
         return None
+    if m.get("skipped"):
+        return f"<p>Skipped: {html.escape(m.get('reason', ''))}</p>"
     rows = [[k, m[k]] for k in ("method", "pool_docs", "clean_docs", "selected_docs") if k in m]
     rows += [[f"dropped: {k}", v] for k, v in (m.get("dropped") or {}).items() if v]
     return _table(["", "value"], rows)
@@ -77,10 +113,35 @@ def new_words(root: Path, top: int = 30) -> str | None:
 
 
 def loss_curves(root: Path) -> str | None:
-    imgs = sorted((root / "models").glob("*/loss_curve.png")) if (root / "models").exists() else []
-    if not imgs:
+    """One plot of every pretraining stage's loss (the stages' plots/<stage>_loss.tsv)."""
+    curves = {}
+    for path in sorted((root / "plots").glob("*_loss.tsv")) if (root / "plots").exists() else []:
+        with open(path, encoding="utf-8") as f:
+            rows = [r for r in csv.DictReader(f, delimiter="\t") if r.get("step")]
+        if rows:
+            curves[path.name.removesuffix("_loss.tsv")] = rows
+    if not curves:
         return None
-    return "".join(f"<h3>{html.escape(p.parent.name)}</h3>{_img(p)}" for p in imgs)
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for name, rows in curves.items():
+        ax.plot([float(r["step"]) for r in rows], [float(r["loss"]) for r in rows], label=name)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("masked-LM loss")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode()
+    return f'<img alt="loss curves" src="data:image/png;base64,{data}">'
 
 
 def evaluation(root: Path) -> str | None:
@@ -88,23 +149,39 @@ def evaluation(root: Path) -> str | None:
     if not m:
         return None
     rows = [
-        [k, f"{v['macro_f1_mean'] * 100:.1f} ± {v['macro_f1_std'] * 100:.1f}",
+        [k, f"{v['dev_macro_f1_mean'] * 100:.1f} ± {v['dev_macro_f1_std'] * 100:.1f}",
+         f"{v['macro_f1_mean'] * 100:.1f} ± {v['macro_f1_std'] * 100:.1f}",
          f"{v['accuracy_mean'] * 100:.1f} ± {v['accuracy_std'] * 100:.1f}", v["seeds"]]
-        for k, v in m.items() if isinstance(v, dict) and "macro_f1_mean" in v and k != "best"
+        for k, v in m.items() if isinstance(v, dict) and "macro_f1_mean" in v
     ]  # fmt: skip
-    out = _table(["candidate/strategy", "macro-F1 %", "accuracy %", "seeds"], rows)
-    if m.get("best"):
-        out += f"<p>Best: <code>{html.escape(m['best']['combination'])}</code>. "
+    out = ""
+    if rows:
+        header = ["candidate/strategy", "dev macro-F1 %", "test macro-F1 %", "test accuracy %"]
+        out += _table([*header, "seeds"], rows)
+    ppl = m.get("perplexity") or {}
+    if ppl:
+        out += "<h3>Masked-LM character perplexity, held-out text (same masks for all)</h3>"
+        out += _table(
+            ["candidate", "domain", "general"],
+            [
+                [n, f"{r.get('domain', 0):.2f}", f"{r.get('general', 0):.2f}"]
+                for n, r in ppl.items()
+            ],
+        )
+    choice = m.get("choice") or {}
+    if choice.get("kind") in ("classifier", "mlm"):
+        what = choice.get("combination") or choice.get("candidate")
+        out += f"<p>Chosen on dev: <code>{html.escape(str(what))}</code>. "
         out += 'Full tables: <a href="evaluation.md">evaluation.md</a>.</p>'
     cm = root / "plots/evaluate_confusion.png"
-    if cm.exists():
-        out += "<h3>Confusion matrix (row-normalised)</h3>" + _img(cm)
-    return out
+    if cm.exists() and rows:
+        out += "<h3>Confusion matrix of the chosen model on test (row-normalised)</h3>" + _img(cm)
+    return out or None
 
 
 def gate(root: Path) -> str | None:
-    g = _json(root / "reports/evaluation/gate.json")
-    if not g:
+    g = _json(root / "reports/gate.json")
+    if not g or "alias" not in g:
         return None
     cls = "ok" if g.get("promote") else "bad"
     reg = (
@@ -112,14 +189,22 @@ def gate(root: Path) -> str | None:
         if g.get("registered")
         else "not registered (MLflow off)"
     )
+    rows = [
+        [c["reference"], f"{c['delta'] * 100:+.2f}", f"[{c['low'] * 100:+.2f}, {c['high'] * 100:+.2f}]",
+         "pass" if c["passed"] else "fail"]
+        for c in g.get("comparisons", [])
+    ]  # fmt: skip
+    table = _table(["vs", "gain (points / %)", "interval", "result"], rows) if rows else ""
     return (
         f'<p><b class="{cls}">{html.escape(g["alias"])}</b>: {html.escape(g["candidate"])}, '
-        f"{reg}.</p><p>{html.escape(g['reason'])}</p>"
+        f"{reg}.</p>{table}<p>{html.escape(g['reason'])}</p>"
     )
 
 
 SECTIONS = [
+    ("Project", project),
     ("Data validation", validation),
+    ("Decontamination", decontamination),
     ("Mining", mining),
     ("Top new words", new_words),
     ("Pretraining loss curves", loss_curves),

@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["train", "extend"])
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--corpus", action="append", default=[], help="training text (train)")
-    p.add_argument("--base", help="checkpoint folder or hub id (extend); default tokenizer.base")
+    p.add_argument("--base", help="checkpoint folder or hub id (extend); default domain.base_model")
     p.add_argument("--lexicon", help="word list / lexicon TSV, first column the word (extend)")
     p.add_argument("--top-k", type=int, help="override tokenizer.top_k")
     p.add_argument("--out", required=True, help="output folder (replaced atomically)")
@@ -87,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
     top_k = params.top_k if args.top_k is None else args.top_k
     inputs = list(args.corpus) + [x for x in (args.lexicon,) if x]
     if not args.no_validated_check:
-        from components.data import require_validated
+        from components.data import require_inputs
 
-        require_validated(list(args.corpus))
+        require_inputs(list(args.corpus))
     start = time.perf_counter()
     out = Path(args.out)
     with atomic_dir(out) as tmp:
@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError("tokenizer train needs at least one --corpus")
             report = do_train(params, args.corpus, tmp)
         else:
-            report = do_extend(params, args.base or params.base, args.lexicon, top_k, tmp)
+            base = args.base or load_section("domain", args.params).base_model
+            report = do_extend(params, base, args.lexicon, top_k, tmp)
     report["seconds"] = round(time.perf_counter() - start, 3)
     if args.metrics:
         write_json(args.metrics, report)

@@ -7,14 +7,16 @@ and the previous manifest (the last good validation) is kept.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
-from components.config import active_profile, load_section, read_params_file
+from components.config import active_profile, load_section, read_params_file, with_derived
 from components.data.gate import manifest_key
 from components.data.text import file_digest
 from components.data.writers import atomic_dir, write_json
+from components.domain import domain_lang
 from components.errors import UsageError
 from components.validate.core import ReadOptions, validate_files
 from components.validate.params import ValidateParams
@@ -22,6 +24,11 @@ from components.validate.report import summary_dict, write_reports
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ingested",
+        metavar="DIR",
+        help="validate the ingest layout in DIR (every part this project's shape has)",
+    )
     p.add_argument(
         "--corpus",
         action="append",
@@ -76,12 +83,35 @@ def _check_usage(args: argparse.Namespace) -> dict[str, str] | None:
     return task
 
 
+def from_layout(args: argparse.Namespace) -> None:
+    """Fill the file arguments from an ingest layout: the parts this project's shape has."""
+    from components.data.skip import is_empty
+
+    root = Path(args.ingested)
+    shape = json.loads((root / "shape.json").read_text(encoding="utf-8"))
+    args.corpus = [str(root / "general.jsonl")]
+    if shape["corpus"] and not is_empty(root / "domain.jsonl"):
+        args.corpus.append(str(root / "domain.jsonl"))
+    elif shape["corpus"]:
+        args.corpus.append(str(root / "domain.jsonl"))  # configured but empty: validation says so
+    if shape["task"]:
+        args.task_train, args.task_dev, args.task_test = (
+            str(root / f"task/{s}.jsonl") for s in ("train", "dev", "test")
+        )
+        args.labels = str(root / "task/labels.txt")
+    args.lang = args.lang or shape.get("lang")
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.ingested:
+        from_layout(args)
     task = _check_usage(args)
     in_project = Path(args.params).exists()
     params = load_section("validate", args.params) if in_project else ValidateParams()
     if args.lang:
-        params.lang = args.lang
+        params = with_derived(params, lang=args.lang)
+    elif in_project:
+        params = with_derived(params, lang=domain_lang(args.params))
     opts = ReadOptions(
         fmt=args.format,
         encoding=args.encoding,
@@ -96,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
             params,
             opts,
             None if args.no_docs else tmp / "data_docs",
+            _pet_words(args) if in_project and task else None,
         )
         text = write_reports(outcome, tmp, Path(args.report), has_docs=not args.no_docs)
     print(text, file=sys.stdout if outcome.passed else sys.stderr)
@@ -121,6 +152,17 @@ def run(args: argparse.Namespace) -> int:
     if in_project and not args.no_mlflow:
         _log_mlflow(args, params, outcome, inputs)
     return 0 if outcome.passed else 1
+
+
+def _pet_words(args: argparse.Namespace) -> dict[str, str] | None:
+    """The verbalizer when this project runs PET, else None (nothing to check)."""
+    if "domain" not in read_params_file(args.params):
+        return None
+    domain = load_section("domain", args.params)
+    pet = load_section("evaluate", args.params).pet
+    if domain.task is None or not (pet.backbones and pet.shots):
+        return None
+    return domain.task.pet.label_words
 
 
 def _log_mlflow(args, params, outcome, inputs: list[str]) -> None:

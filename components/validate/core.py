@@ -6,12 +6,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.data.labels import read_label_file
 from components.data.readers import DocumentReader
 from components.data.text import content_hash
 from components.errors import InputError
 from components.validate.params import ValidateParams
 from components.validate.stats import scan_corpus
-from components.validate.suites import Batch, corpus_batches, run_batches, task_batches
+from components.validate.suites import (
+    Batch,
+    corpus_batches,
+    run_batches,
+    task_batches,
+    verbalizer_batch,
+)
 
 READABLE = "readable (encoding, format, fields)"
 
@@ -71,7 +78,9 @@ def validate_files(
     params: ValidateParams,
     opts: ReadOptions,
     docs_dir: Path | None,
+    label_words: dict[str, str] | None = None,
 ) -> Outcome:
+    """``label_words``: PET's verbalizer, checked against the label set when PET is requested."""
     """Validate every corpus and the task splits; unreadable files become failed checks."""
     start = time.perf_counter()
     batches: list[Batch] = []
@@ -132,6 +141,8 @@ def validate_files(
         train_hashes = set(splits["train"][1]["hash"]) if "train" in splits else set()
         if labels is not None and splits:
             batches += task_batches(splits, labels, train_hashes, params.task)
+        if labels is not None and label_words is not None:
+            batches.append(verbalizer_batch(labels_file or "labels", labels, label_words))
 
     if batches:
         results += run_batches(batches, docs_dir)
@@ -144,26 +155,8 @@ def _read_labels(labels_file: str | None, splits: dict, results: list[dict]) -> 
         if "train" not in splits:
             return None
         return sorted(splits["train"][1]["label"].dropna().unique().tolist())
-    if not Path(labels_file).exists():
-        results.append(
-            _read_failure(
-                labels_file,
-                InputError(
-                    labels_file,
-                    "label set file does not exist",
-                    "pass --labels FILE (one label per line)",
-                ),
-            )
-        )
+    try:
+        return read_label_file(labels_file, min_labels=1)
+    except InputError as err:
+        results.append(_read_failure(labels_file, err))
         return None
-    with open(labels_file, encoding="utf-8-sig") as f:
-        labels = [line.strip() for line in f if line.strip()]
-    if not labels:
-        results.append(
-            _read_failure(
-                labels_file,
-                InputError(labels_file, "label set file is empty", "list one label per line"),
-            )
-        )
-        return None
-    return labels

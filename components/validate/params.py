@@ -36,6 +36,6 @@ class TaskChecks:
 
 @dataclass
 class ValidateParams:
-    lang: Literal["zh", "en"] = "zh"
+    lang: Literal["zh", "en"] = param("zh", derived="domain.lang")
     corpus: CorpusChecks = field(default_factory=CorpusChecks)
     task: TaskChecks = field(default_factory=TaskChecks)

@@ -270,3 +270,20 @@ def _plain(value: Any) -> Any:
     if isinstance(value, str) and len(value) > 80:
         return value[:80] + "…"
     return value
+
+
+def verbalizer_batch(labels_file: str, labels: list[str], label_words: dict[str, str]) -> Batch:
+    """PET is requested: every label needs a verbalizer word (checked before any training)."""
+    import great_expectations.expectations as gxe
+    import pandas as pd
+
+    b = Batch(labels_file, "pet_label_words", pd.DataFrame({"label": labels}))
+    b.checks = [
+        Check(
+            "every label has a PET verbalizer word",
+            gxe.ExpectColumnValuesToBeInSet(column="label", value_set=sorted(label_words)),
+            "add the labels listed to domain.task.pet.label_words, or set "
+            "evaluate.pet.backbones: [] to skip PET",
+        )
+    ]
+    return b

@@ -74,7 +74,7 @@ def test_validation_gate(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     data = tmp_path / "d.jsonl"
     data.write_text('{"id":"1","text":"a"}\n')
-    with pytest.raises(InputError, match="never validated"):
+    with pytest.raises(InputError, match="never checked"):
         require_validated(["d.jsonl"], "m.json")
     require_validated([], "m.json")  # no raw inputs read: nothing to gate, no manifest needed
     from components.data import file_digest
@@ -82,7 +82,7 @@ def test_validation_gate(tmp_path, monkeypatch):
     write_json("m.json", {"passed": True, "files": {"d.jsonl": {"md5": file_digest(data)}}})
     require_validated(["d.jsonl"], "m.json")
     data.write_text('{"id":"1","text":"changed"}\n')
-    with pytest.raises(InputError, match="changed since it was validated"):
+    with pytest.raises(InputError, match="changed since validate checked it"):
         require_validated(["d.jsonl"], "m.json")
     with pytest.raises(InputError, match="not covered"):
         require_validated(["other.jsonl"], "m.json")

@@ -1,4 +1,4 @@
-"""End to end on a scratch DVC project: evaluate -> registry -> `dapt lineage`, then one raw input
+"""End to end on a scratch DVC project: finetune -> compare -> register -> `dapt lineage`, then one raw input
 changes, and the new version's lineage differs exactly along that input's chain."""
 
 import hashlib
@@ -13,7 +13,7 @@ from components.cli import main
 from tests.conftest import tool_env
 from tests.finetune.tiny import WORDS, build_backbone, write_task
 
-NAME = "medical-classifier"
+NAME = "demo-classifier"
 pytestmark = pytest.mark.slow
 
 
@@ -25,28 +25,42 @@ def sh(cwd, *cmd):
 def project(tiny, tmp_path, monkeypatch):
     proj = tmp_path / "proj"
     write_task(proj / "raw/task")
-    other = build_backbone(tmp_path / "other", seed=1)
+    build_backbone(proj / "models/base", seed=0)
+    build_backbone(proj / "models/dapt", seed=1)
+    (proj / "raw/general.txt").write_text("一般的文本\n", encoding="utf-8")
     params = {
         "profile": "smoke",
+        "domain": {
+            "name": "demo",
+            "lang": "zh",
+            "inputs": "raw",
+            "base_model": "models/base",
+            "corpus": [],
+            "general": [{"path": "raw/general.txt"}],
+            "task": {
+                "train": {"path": "raw/task/train.jsonl"},
+                "test": {"path": "raw/task/test.jsonl"},
+                "pet": {"template": "{text}。类别：{mask}", "label_words": WORDS},
+            },
+        },
         "tracking": {
             "mlflow_uri": "sqlite:///.mlflow/mlflow.db",
             "mlflow_artifacts": ".mlflow/artifacts",
-            "experiment": "t",
         },
         "finetune": {
             "threads": 1,
             "epochs": 1.0,
             "batch_size": 16,
-            "eval_every": 3,
+            "evals_per_epoch": 2,
             "max_len": 32,
-            "pet": {"label_words": WORDS},
         },
         "evaluate": {
-            "candidates": {"base": str(tiny[0]), "dapt": str(other)},
+            "candidates": ["base", "dapt"],
             "control": "",
             "strategies": ["full"],
             "seeds": 2,
             "pet": {"backbones": ["base"], "shots": [0]},
+            "gate": {"bootstrap_samples": 200},
         },
     }
     (proj / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True))
@@ -56,11 +70,13 @@ def project(tiny, tmp_path, monkeypatch):
             "deps": ["raw/task"],
             "outs": ["data/task"],
         },
-        "evaluate": {"cmd": "dapt evaluate", "deps": ["raw/recipe.txt", "data/task"]},
+        "register": {"cmd": "dapt register", "deps": ["raw/recipe.txt", "data/task"]},
     }
     (proj / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
     # a direct input of the registering stage, which has no dvc.lock entry while it runs
-    (proj / "raw/recipe.txt").write_text("code or raw data the evaluate stage reads\n")
+    (proj / "raw/recipe.txt").write_text("code or raw data the register stage reads\n")
+    (proj / "metrics").mkdir()
+    (proj / "metrics/decontaminate.json").write_text('{"sources": {}, "eval_texts": {}}')
     sh(proj, "git", "init", "-q")
     sh(proj, "dvc", "init", "-q")
     sh(proj, "dvc", "repro", "-q", "prepare")
@@ -72,8 +88,17 @@ def project(tiny, tmp_path, monkeypatch):
 
 
 def evaluate() -> int:
-    task = [f"--{s}=data/task/{s}.jsonl" for s in ("train", "dev", "test")]
-    return main(["evaluate", *task, "--labels=data/task/labels.txt", "--no-validated-check"])
+    """finetune -> compare -> register, as the DVC stages chain them."""
+    task = ["--task", "data/task"]
+    for argv in (
+        ["finetune", *task, "--no-validated-check", "--out", "models/finetune"],
+        ["compare", *task, "--runs", "models/finetune", "--shape", "none.json"],
+        ["register", *task, "--runs", "models/finetune"],
+    ):
+        code = main(argv)
+        if code:
+            return code
+    return 0
 
 
 def locked(proj, stage, path):
@@ -87,8 +112,9 @@ def test_lineage_names_dvc_lock_hashes_and_follows_a_changed_raw_input(project, 
         locked(project, "prepare", "data/task"),
         locked(project, "prepare", "raw/task"),
     )
-    gate = json.loads((project / "reports/evaluation/gate.json").read_text())
+    gate = json.loads((project / "reports/gate.json").read_text())
     assert gate["registered"] and gate["version"] == "1"
+    assert gate["comparisons"][0]["reference"] == "base/full" or gate["candidate"] == "base/full"
     assert (project / "reports/evaluation.md").read_text().count("±") >= 2
     assert json.loads((project / "metrics/evaluate.json").read_text())["base/full"]["seeds"] == 2
 
@@ -119,11 +145,12 @@ def test_lineage_names_dvc_lock_hashes_and_follows_a_changed_raw_input(project, 
     assert f"{NAME} v2" in listing.split("other versions")[0]
     assert f"{NAME} v1 used {out_md5}" in listing
 
-    # parent/child runs: one child per fine-tuning run under each evaluate run
-    parent = client.get_run(client.get_model_version(NAME, "2").run_id)
-    children = mlflow.search_runs(
-        experiment_ids=[parent.info.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+    # parent/child runs: one child per fine-tuning run under each finetune stage run
+    runs = mlflow.search_runs(
+        experiment_names=["demo-adaptation"],
+        filter_string="tags.stage = 'finetune'",
         output_format="list",
     )
-    assert len(children) == 2 * 2 + 1  # 2 candidates x 2 seeds + zero-shot pet
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert len(parents) == 2 and len(children) == 2 * 2 + 1  # 2 candidates x 2 seeds + pet

@@ -11,9 +11,11 @@ from components.evaluate.gate import Scores, decide
 from components.evaluate.params import GateParams
 from components.finetune.core import build_classifier, save_classifier
 from components.finetune.params import FinetuneParams
+from components.register.core import intervals
+from tests.evaluate.synthetic import labels, predictions
 from tests.finetune.tiny import LABELS
 
-NAME = "medical-classifier"
+NAME = "demo-classifier"
 
 
 @pytest.fixture
@@ -26,31 +28,36 @@ def store(tmp_path, monkeypatch):
     mlflow.set_tracking_uri(None)
 
 
-def test_registry_history_records_every_decision_and_champion_only_moves_on_a_win(
+def test_registry_history_records_every_decision_and_interval_champion_moves_only_on_a_win(
     tiny, tmp_path, store
 ):
     backbone, _ = tiny
-    p = FinetuneParams()
+    p = FinetuneParams(max_len=32)
     model_dir = tmp_path / "m"
     tok = AutoTokenizer.from_pretrained(backbone)
     save_classifier(
         build_classifier(backbone, "full", LABELS, p), tok, "full", model_dir, p, backbone, LABELS
     )
-    gate = GateParams()
+    gate = GateParams(bootstrap_samples=300)
     client = mlflow.MlflowClient()
-    base = Scores("base/full", [0.40, 0.41, 0.405])
+    y = labels()
+    base = Scores("base/full", [0, 1, 2], [predictions(y, 0.60, s, "base") for s in range(3)])
 
-    def attempt(cand_scores):
+    def attempt(accuracy, tag):
+        cand = Scores("dapt/full", [0, 1, 2], [predictions(y, accuracy, s, tag) for s in range(3)])
         mv = registry.champion(client, NAME)
         ref, note = registry.champion_scores(client, mv, "T") if mv else (None, "")
-        d = decide(Scores("dapt/full", cand_scores), ref or base, None, gate, note=note)
+        d = decide(cand, ref or base, None, y, gate, note=note)
         with mlflow.start_run():
-            tags = {"gate.test_md5": "T", "gate.seed_macro_f1": json.dumps(cand_scores), "candidate": "dapt", "strategy": "full"}  # fmt: skip
-            return registry.register(model_dir, NAME, tags, d, {"predictions": []}), d
+            tags = {"gate.test_md5": "T", "gate.intervals": json.dumps(intervals(d)), "candidate": "dapt", "strategy": "full"}  # fmt: skip
+            stored = {"gate/predictions.json": {"seeds": cand.seeds, "predictions": cand.predictions}}
+            return registry.register(
+                lambda: registry.log_classifier(model_dir), NAME, tags, d, stored
+            ), d
 
-    v1, d1 = attempt([0.50, 0.51, 0.505])  # beats the base: first champion
-    _, d2 = attempt([0.45, 0.46, 0.455])  # worse than the champion
-    v3, d3 = attempt([0.48, 0.54, 0.52])  # within noise of the champion
+    v1, d1 = attempt(0.80, "a")  # beats the base: first champion
+    _, d2 = attempt(0.70, "b")  # worse than the champion
+    v3, d3 = attempt(0.80, "c")  # as good as the champion, not better
     assert (d1.promote, d2.promote, d3.promote) == (True, False, False)
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == v1
     assert str(client.get_model_version_by_alias(NAME, "challenger").version) == v3
@@ -58,7 +65,9 @@ def test_registry_history_records_every_decision_and_champion_only_moves_on_a_wi
     assert [r["decision"] for r in rows] == ["champion", "challenger", "challenger"]
     assert "vs base/full" in rows[0]["reason"]
     assert "vs champion v1" in rows[1]["reason"] and "margin" in rows[1]["reason"]
-    assert "not significant" in rows[2]["reason"]
+    first = json.loads(rows[0]["intervals"])[0]
+    assert first["reference"] == "base/full" and first["low"] > 0.005 and first["passed"]
+    assert json.loads(rows[2]["intervals"])[0]["low"] < 0 < json.loads(rows[2]["intervals"])[0]["high"]
     # the registered champion serves predictions
     served = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(["高血压患者", "孕妇"])
     assert len(served) == 2 and set(served) <= set(LABELS)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -24,7 +26,8 @@ LR = {"full": 3e-3, "head": 3e-2, "frozen": 1e-2, "lora": 1e-2, "prompt_tuning":
 def params(**kw) -> FinetuneParams:
     # 90 training rows fit in one length-grouping window: grouped batches would be the same every
     # epoch, so these learning tests use plain shuffled batches (grouping is tested on its own).
-    base = dict(threads=1, epochs=15.0, eval_every=10, patience=10, batch_size=16, lr=LR)
+    base = dict(threads=1, epochs=15.0, evals_per_epoch=1, patience=10, batch_size=16, lr=LR)
+    base["max_len"] = 64
     base["group_by_length"] = False
     base["pet"] = PetParams(label_words=WORDS, shots=8, epochs=3)
     return FinetuneParams(**{**base, **kw})
@@ -160,12 +163,18 @@ def test_stratified_sample_and_few_shot_keep_every_class():
 def test_cli_refuses_unvalidated_data(tiny, tmp_path, monkeypatch):
     from components.cli import main
 
+    import yaml
+
+    from tests.conftest import domain_section
+
     backbone, task = tiny
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text("profile: smoke\n")
-    args = ["finetune", "--backbone", str(backbone), "--no-mlflow"]
-    args += [f"--{k}={v}" for k, v in task.items()]
+    section = domain_section(task={"train": {"path": "raw/t.jsonl"}, "test": {"path": "raw/t.jsonl"}})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"profile": "smoke", "domain": section}))
+    args = ["finetune", "--candidate", f"base={backbone}", "--no-mlflow", "--out", "ft"]
+    args += ["--task", str(Path(task["train"]).parent)]
     assert main(args) == 1  # no validation manifest
+    assert not (tmp_path / "ft").exists()
 
 
 def test_class_weights_favour_rare_classes_and_keep_the_mean_example_weight_at_one():

@@ -1,4 +1,5 @@
 import json
+import shutil
 import textwrap
 
 from components.cli import main
@@ -7,35 +8,49 @@ from tests.conftest import ROOT
 GB18030 = ROOT / "data/samples/medical/toyhom_internal_medicine_sample.gb18030.csv"
 
 
-def setup(tmp_path, monkeypatch, general_path: str, encoding: str = "utf-8"):
+def setup(tmp_path, monkeypatch, encoding: str = "utf-8", task: str | None = None):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "labels.txt").write_text("A\nB\n")
-    (tmp_path / "train.tsv").write_text("A\t文本一\nB\t文本二\nA\t文本二\n")
-    (tmp_path / "test.tsv").write_text("A\t文本三\nB\t文本二\n")
-    (tmp_path / "domain.txt").write_text("头痛\n头痛\n发热\n")
+    raw = tmp_path / "raw"
+    raw.mkdir(exist_ok=True)
+    shutil.copy(GB18030, raw / "general.csv")
+    (raw / "labels.txt").write_text("A\nB\n")
+    (raw / "train.tsv").write_text("A\t文本一\nB\t文本二\nA\t文本二\n")
+    (raw / "test.tsv").write_text("A\t文本三\nB\t文本二\n")
+    (raw / "domain.txt").write_text("头痛\n头痛\n发热\n")
+    task = task or """
+                train: {path: raw/train.tsv, columns: [label, text], label_field: label}
+                test: {path: raw/test.tsv, columns: [label, text], label_field: label}
+                label_set: raw/labels.txt"""
     (tmp_path / "params.yaml").write_text(
         textwrap.dedent(
             f"""
-            ingest:
-              general: [{{path: {general_path}, encoding: {encoding}, text_fields: [ask]}}]
-              domain: [{{path: domain.txt}}]
-              task:
-                train: {{path: train.tsv, columns: [label, text], label_field: label}}
-                test: {{path: test.tsv, columns: [label, text], label_field: label}}
-                label_set: labels.txt
+            domain:
+              name: demo
+              lang: zh
+              inputs: raw
+              base_model: models/base
+              general: [{{path: raw/general.csv, encoding: {encoding}, text_fields: [ask]}}]
+              corpus: [{{path: raw/domain.txt}}]
+              task: {task}
             """
         )
     )
 
 
 def test_ingest_writes_layout_and_counts_drops(tmp_path, monkeypatch):
-    setup(tmp_path, monkeypatch, str(GB18030), encoding="gb18030")
+    setup(tmp_path, monkeypatch, encoding="gb18030")
     assert main(["ingest", "--no-mlflow", "--out", "out", "--metrics", "m.json"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "domain.jsonl",
         "general.jsonl",
+        "lexicon.txt",
+        "shape.json",
         "task",
     ]
+    # no dev split was given: a stratified share of train would be held out as dev, but with
+    # 2 + 1 training rows no class can spare one (validation then asks for more rows)
+    assert (tmp_path / "out/task/dev.jsonl").read_text(encoding="utf-8") == ""
+    assert json.loads((tmp_path / "out/shape.json").read_text())["shape"] == "corpus+task"
     rows = [json.loads(x) for x in (tmp_path / "out/task/test.jsonl").read_text().splitlines()]
     assert [r["text"] for r in rows] == ["文本三"]  # 文本二 is in train: dropped as leakage
     metrics = json.loads((tmp_path / "m.json").read_text())["outputs"]
@@ -45,13 +60,32 @@ def test_ingest_writes_layout_and_counts_drops(tmp_path, monkeypatch):
 
 
 def test_bad_encoding_fails_and_keeps_last_good_output(tmp_path, monkeypatch, capsys):
-    setup(tmp_path, monkeypatch, str(GB18030), encoding="gb18030")
+    setup(tmp_path, monkeypatch, encoding="gb18030")
     assert main(["ingest", "--no-mlflow", "--out", "out", "--metrics", "m.json"]) == 0
     before = {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
-    setup(tmp_path, monkeypatch, str(GB18030))  # forgot the encoding
+    setup(tmp_path, monkeypatch)  # forgot the encoding
     assert main(["ingest", "--no-mlflow", "--out", "out", "--metrics", "m.json"]) == 1
     err = capsys.readouterr().err
-    assert str(GB18030) in err and "--encoding gb18030" in err
+    assert "raw/general.csv" in err and "gb18030" in err
     after = {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
     assert after == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_corpus_only_and_task_only_projects_write_every_file(tmp_path, monkeypatch):
+    setup(tmp_path, monkeypatch, encoding="gb18030", task="null")
+    assert main(["ingest", "--no-mlflow", "--out", "out", "--metrics", "m.json"]) == 0
+    shape = json.loads((tmp_path / "out/shape.json").read_text())
+    assert shape == {"shape": "corpus-only", "corpus": True, "task": False, "lang": "zh"}
+    for name in ("train.jsonl", "dev.jsonl", "test.jsonl", "labels.txt"):
+        assert (tmp_path / "out/task" / name).read_bytes() == b""  # DVC names every file
+
+
+def test_an_input_outside_domain_inputs_is_refused_with_the_fix(tmp_path, monkeypatch, capsys):
+    setup(tmp_path, monkeypatch, encoding="gb18030")
+    text = (tmp_path / "params.yaml").read_text().replace("raw/domain.txt", "../domain.txt")
+    (tmp_path / "params.yaml").write_text(text)
+    assert main(["ingest", "--no-mlflow", "--out", "out", "--metrics", "m.json"]) == 2
+    err = capsys.readouterr().err
+    assert "domain.corpus[0].path: '../domain.txt' is outside domain.inputs (raw)" in err
+    assert "move it under raw/" in err

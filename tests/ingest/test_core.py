@@ -3,14 +3,11 @@ from collections import Counter
 from components.data import Document
 from components.data.text import hash64
 from components.ingest.core import clean, lexicon_words
-from components.ingest.params import IngestParams, SourceSpec, TaskSources
+from components.ingest.params import IngestParams
 
 
 def params(**kw) -> IngestParams:
-    spec = SourceSpec(path="x.txt")
-    return IngestParams(
-        general=[spec], domain=[spec], task=TaskSources(train=spec, test=spec), **kw
-    )
+    return IngestParams(**kw)
 
 
 def test_clean_normalises_and_counts_every_drop_reason():
@@ -32,3 +29,15 @@ def test_lexicon_words_handles_bom_cr_only_and_spaces(tmp_path):
     path = tmp_path / "lex.txt"
     path.write_bytes("\ufeff高血压 \t 100\r糖尿病\t50\r\r高血压\t3\r".encode())
     assert list(lexicon_words(str(path))) == ["高血压", "糖尿病"]
+
+
+def test_dev_held_out_of_train_is_stratified_and_independent_of_file_order():
+    from components.ingest.core import hold_out_dev
+
+    docs = [Document(f"a{i}", f"甲类文本{i}", "A") for i in range(50)]
+    docs += [Document(f"b{i}", f"乙类文本{i}", "B") for i in range(10)]
+    train, dev = hold_out_dev(docs, 0.2)
+    assert sorted(d.label for d in dev) == ["A"] * 10 + ["B"] * 2
+    assert len(train) + len(dev) == 60 and not {d.id for d in train} & {d.id for d in dev}
+    _, dev_reversed = hold_out_dev(list(reversed(docs)), 0.2)
+    assert {d.id for d in dev} == {d.id for d in dev_reversed}

@@ -244,4 +244,4 @@ def test_inconsistent_budget_and_unvalidated_inputs(
         "5",
         "--require-validated",
     )
-    assert rc == 1 and "no validation manifest" in capsys.readouterr().err
+    assert rc == 1 and "no validate manifest" in capsys.readouterr().err

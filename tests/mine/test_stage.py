@@ -54,7 +54,7 @@ def test_dvc_stage_runs_on_validated_inputs_and_logs_to_mlflow(project_copy):
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:////{str(project_copy).lstrip('/')}/.mlflow/mlflow.db")
-    runs = mlflow.search_runs(experiment_names=["domain-adaptation"], output_format="list")
+    runs = mlflow.search_runs(experiment_names=["medical-adaptation"], output_format="list")
     mine = [r for r in runs if r.data.tags.get("stage") == "mine"]
     assert len(mine) == 1
     assert mine[0].data.metrics["selected_docs"] == metrics["selected_docs"]

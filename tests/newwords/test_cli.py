@@ -120,7 +120,7 @@ def test_missing_file_and_unvalidated_input(corpora, tmp_path, capsys, monkeypat
     assert "file does not exist" in capsys.readouterr().err
     monkeypatch.chdir(tmp_path)  # no data/validated/manifest.json here
     rc = run_cli("--require-validated", "--corpus", str(corpora["domain"]), "--out", "o")
-    assert rc == 1 and "no validation manifest" in capsys.readouterr().err
+    assert rc == 1 and "no validate manifest" in capsys.readouterr().err
 
 
 def test_out_of_range_option_is_a_usage_error(corpora, tmp_path, capsys):

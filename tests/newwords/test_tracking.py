@@ -13,7 +13,9 @@ def test_run_is_logged_to_mlflow(corpora, tmp_path, monkeypatch):
     project.mkdir()
     (project / "params.yaml").write_text(
         "profile: smoke\n"
-        "tracking: {mlflow_uri: 'sqlite:///.mlflow/mlflow.db', mlflow_artifacts: .mlflow/artifacts,"
+        "tracking: {mlflow_uri: 'sqlite:///.mlflow/mlflow.db', mlflow_artifacts: .mlflow/artifacts}\n"
+        "domain: {name: nw, lang: zh, inputs: raw, base_model: models/base, corpus: [],"
+        " general: [{path: raw/g.txt}], task: {train: {path: raw/t.tsv}, test: {path: raw/t.tsv}},"
         " experiment: nw-test}\n"
         "newwords: {min_count: 5, profiles: {smoke: {min_count: 3, top_k: 50}}}\n",
         encoding="utf-8",

@@ -21,6 +21,8 @@ from tests.conftest import ROOT, tool_env
 from tests.tokenizer.conftest import synthetic_texts
 
 PARAMS = """
+domain: {name: tiny, lang: zh, inputs: raw, base_model: models/base, corpus: [],
+         general: [{path: raw/g.txt}], task: {train: {path: raw/t.tsv}, test: {path: raw/t.tsv}}}
 pretrain:
   dapt:
     seq_len: 32
@@ -71,7 +73,7 @@ def test_outputs_load_and_metrics_and_mlflow(setup, tmp_path, monkeypatch):
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     out = tmp_path / "out"
-    assert _run(setup(out, "--run-name", "control", mlflow=True)) == 0
+    assert _run(setup(out, "--stage", "control", "--recipe", "dapt", mlflow=True)) == 0
     run = mlflow.search_runs(search_all_experiments=True, output_format="list")[0]
     assert run.data.tags["stage"] == "control"
     history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "loss")
@@ -184,3 +186,28 @@ def test_ema_weights_are_the_saved_output(setup, tmp_path):
     # steps still carries about half of the starting weights, so it differs from the last step.
     moved = [k for k in a if a[k].is_floating_point() and not torch.allclose(a[k], b[k])]
     assert moved and "bert.embeddings.word_embeddings.weight" in moved
+
+
+def test_a_stage_without_its_input_writes_a_skipped_output_that_says_why(setup, tmp_path):
+    shape = tmp_path / "shape.json"
+    shape.write_text('{"shape": "task-only", "corpus": false, "task": true}')
+    out = tmp_path / "dapt"
+    metrics, plot = tmp_path / "m.json", tmp_path / "loss.tsv"
+    extra = ["--needs", "corpus", "--shape", str(shape), "--metrics", str(metrics)]
+    assert _run(setup(out, *extra, "--plot", str(plot))) == 0
+    assert json.loads((out / "SKIPPED.json").read_text())["reason"].startswith("no domain corpus")
+    assert json.loads(metrics.read_text())["skipped"] is True
+    assert plot.read_text().startswith("step\tloss")
+    # a stage starting from a skipped model is skipped too, naming the first reason
+    after = tmp_path / "dapt_tapt"
+    assert _run([*setup(after, "--stage", "dapt_tapt"), "--model", str(out)]) == 0
+    assert "was skipped: no domain corpus" in (after / "SKIPPED.json").read_text()
+
+
+def test_the_control_matches_the_adaptation_that_runs(tmp_path):
+    shape = tmp_path / "shape.json"
+    args = argparse.Namespace(recipe="control", stage="control", shape=str(shape))
+    shape.write_text('{"corpus": true, "task": true}')
+    assert cli.recipe(args) == "dapt"
+    shape.write_text('{"corpus": false, "task": true}')
+    assert cli.recipe(args) == "tapt"

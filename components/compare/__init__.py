@@ -1,0 +1,1 @@
+"""Compare: tables, plots, perplexities and the choice on dev (stage ``compare``)."""

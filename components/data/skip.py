@@ -1,0 +1,32 @@
+"""Stages whose input is absent in this project's shape still write their outputs: a folder
+holding only ``SKIPPED.json`` with the reason, so the stage graph is the same for every project
+and every later stage (and the run summary) can say why something is missing."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from components.data.writers import write_json
+
+MARKER = "SKIPPED.json"
+
+
+def mark_skipped(folder: str | os.PathLike, stage: str, reason: str) -> None:
+    write_json(Path(folder) / MARKER, {"stage": stage, "skipped": True, "reason": reason})
+
+
+def skipped_reason(folder: str | os.PathLike) -> str | None:
+    """The reason a folder was left empty by a skipped stage, or None when it is a real output."""
+    marker = Path(folder) / MARKER
+    if not marker.is_file():
+        return None
+    return str(json.loads(marker.read_text(encoding="utf-8")).get("reason", "skipped"))
+
+
+def is_empty(path: str | os.PathLike) -> bool:
+    """A canonical file that the project's shape left empty (no documents). A missing file is
+    not empty: its reader says it is missing."""
+    p = Path(path)
+    return p.is_file() and p.stat().st_size == 0

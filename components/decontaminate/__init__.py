@@ -1,0 +1,1 @@
+"""Decontamination: the task's dev/test texts removed from every text pretraining can read."""

@@ -1,0 +1,177 @@
+"""The ``register`` stage: decide, copy the chosen model, register it with its lineage."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from components.data.skip import mark_skipped
+from components.data.text import file_digest
+from components.domain import DomainParams
+from components.evaluate.params import EvaluateParams
+from components.finetune import matrix
+from components.finetune.data import read_split
+from components.register import core
+
+
+@dataclasses.dataclass
+class Paths:
+    runs: Path
+    evaluation: Path
+    task: Path
+    out: Path  # the chosen model is copied here (a fresh folder)
+    decontamination: Path
+
+
+def _client(track: bool):
+    if not track:
+        return None
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def run_stage(
+    domain: DomainParams, ev: EvaluateParams, paths: Paths, track: bool, stage: str
+) -> dict[str, Any]:
+    choice = json.loads((paths.evaluation / "choice.json").read_text(encoding="utf-8"))
+    client = _client(track)
+    name = domain.model_name
+    if choice.get("kind") == "classifier":
+        gate, artifacts, model_dir = _classifier(domain, ev, paths, choice, client, name)
+    elif choice.get("kind") == "mlm":
+        gate, artifacts, model_dir = _encoder(domain, ev, paths, choice, client, name)
+    else:
+        mark_skipped(paths.out, "register", choice.get("reason", "nothing to register"))
+        return {"registered": False, "promote": False, "alias": "-", "reason": choice.get("reason")}
+    shutil.copytree(model_dir, paths.out, dirs_exist_ok=True)
+    decision = gate.pop("_decision")
+    gate["registered"] = False
+    if client is not None:
+        from components.evaluate import registry
+
+        tags = lineage_tags(domain, ev, paths, gate, decision, stage)
+        log_model = (
+            (lambda: registry.log_classifier(paths.out))
+            if choice["kind"] == "classifier"
+            else (lambda: registry.log_encoder(paths.out))
+        )
+        version = registry.register(log_model, name, tags, decision, artifacts)
+        gate.update(registered=True, version=version, model=name)
+        print(f"[register] registered {name} v{version} as {decision.alias}")
+    return gate
+
+
+def _classifier(domain, ev, paths, choice, client, name):
+    results = matrix.load(paths.runs)
+    plan = json.loads((paths.runs / "plan.json").read_text(encoding="utf-8"))
+    g = core.classifier_inputs(results, choice, ev.baseline, ev.control)
+    test = paths.task / "test.jsonl"
+    test_md5 = file_digest(str(test))
+    y = np.asarray(read_split(test, plan["labels"]).labels)
+    reference, note = None, "first run: compared with the baseline"
+    if client is not None:
+        from components.evaluate import registry
+
+        mv = registry.champion(client, name)
+        if mv is not None:
+            reference, note = registry.champion_scores(client, mv, test_md5)
+    decision = core.classifier_decision(g, reference, y, ev.gate, note)
+    unit, _ = g.chosen.kept
+    cand = core.scores_of(g.chosen)
+    gate = {
+        "candidate": g.chosen.key,
+        "seed_kept": unit.seed,
+        "promote": decision.promote,
+        "alias": decision.alias,
+        "reason": decision.reason,
+        "comparisons": core.intervals(decision),
+        "test_md5": test_md5,
+        "seed_macro_f1": [r.macro_f1 for _, r in g.chosen.runs],
+        "_decision": decision,
+    }
+    artifacts = {
+        "gate/predictions.json": {
+            "seeds": cand.seeds,
+            "predictions": cand.predictions,
+            "test_md5": test_md5,
+        }
+    }
+    return gate, artifacts, unit.folder(paths.runs) / "model"
+
+
+def _encoder(domain, ev, paths, choice, client, name):
+    ppl = json.loads((paths.evaluation / "perplexity.json").read_text(encoding="utf-8"))
+    cand = choice["candidate"]
+    docs = ppl[cand]["domain_docs"]
+    heldout_md5 = hashlib.md5(json.dumps(docs["chars"]).encode()).hexdigest()
+    reference: tuple[str, dict] = (ev.baseline, ppl[ev.baseline])
+    note = "first run: compared with the baseline"
+    if client is not None:
+        from components.evaluate import registry
+
+        mv = registry.champion(client, name)
+        if mv is not None:
+            stored, note = registry.champion_heldout(client, mv, heldout_md5)
+            if stored is not None:
+                reference = (f"champion v{mv.version}", stored)
+    decision = core.encoder_decision(cand, ppl, reference, ev.control, ev.gate, note)
+    gate = {
+        "candidate": cand,
+        "promote": decision.promote,
+        "alias": decision.alias,
+        "reason": decision.reason,
+        "comparisons": core.intervals(decision),
+        "heldout_md5": heldout_md5,
+        "_decision": decision,
+    }
+    artifacts = {"gate/heldout.json": {k: v for k, v in ppl[cand].items() if k != "folder"}}
+    return gate, artifacts, Path(domain.candidate_dir(cand))
+
+
+def lineage_tags(domain, ev, paths, gate, decision, stage: str) -> dict[str, Any]:
+    import mlflow
+
+    from components.evaluate.lineage import flatten, stage_lineage
+    from components.tracking import git_commit, project_root
+
+    root = project_root()
+    files = ("train.jsonl", "dev.jsonl", "test.jsonl", "labels.txt")
+    tree = stage_lineage(root, stage, [(paths.task / f).as_posix() for f in files])
+    mlflow.log_dict(tree, "lineage/lineage.json")
+    commit, dirty = git_commit(root)
+    decon = json.loads(paths.decontamination.read_text(encoding="utf-8"))
+    summary = Path("reports/validation/summary.json")
+    tags = {
+        "candidate": gate["candidate"].split("/")[0],
+        "strategy": gate["candidate"].split("/")[1] if "/" in gate["candidate"] else "mlm",
+        "seed": gate.get("seed_kept", ""),
+        "domain": domain.name,
+        "git_commit": commit,
+        "git_dirty": str(dirty).lower(),
+        "base_model": domain.base_model,
+        "validation_report": "reports/validation/index.html",
+        "validation_summary_md5": file_digest(str(summary)) if summary.exists() else "",
+        "params.evaluate": json.dumps(dataclasses.asdict(ev), ensure_ascii=False, sort_keys=True),
+        "gate.intervals": json.dumps(core.intervals(decision)),
+        "decontamination": json.dumps(
+            {s: c.get("matched_docs", 0) for s, c in decon.get("sources", {}).items()}
+        ),
+        "decontamination.eval_found": json.dumps(
+            {s: e["found_in_pretraining_text"] for s, e in decon.get("eval_texts", {}).items()}
+        ),
+        "lineage.stage": stage,
+    }
+    if "test_md5" in gate:
+        tags["gate.test_md5"] = gate["test_md5"]
+        tags["gate.seed_macro_f1"] = json.dumps(gate["seed_macro_f1"])
+    if "heldout_md5" in gate:
+        tags["gate.heldout_md5"] = gate["heldout_md5"]
+    tags.update({f"dvc:{path}": md5 for path, md5 in flatten(tree).items()})
+    return tags
