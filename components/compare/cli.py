@@ -50,9 +50,7 @@ def run(args: argparse.Namespace) -> int:
     write_json(args.metrics, metrics)
     print(f"[compare] chosen on dev: {json.dumps(metrics['choice'])}")
     print(f"[compare] report: {args.report}")
-    with tracked(
-        "compare", ev, inputs=[], profile=profile, enabled=not args.no_mlflow
-    ) as t:
+    with tracked("compare", ev, inputs=[], profile=profile, enabled=not args.no_mlflow) as t:
         t.metrics({k: v for k, v in metrics.items() if k != "choice"})
         t.artifact(Path(args.report))
         t.artifact(Path(args.out_dir), "evaluation")

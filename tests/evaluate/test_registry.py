@@ -50,7 +50,9 @@ def test_registry_history_records_every_decision_and_interval_champion_moves_onl
         d = decide(cand, ref or base, None, y, gate, note=note)
         with mlflow.start_run():
             tags = {"gate.test_md5": "T", "gate.intervals": json.dumps(intervals(d)), "candidate": "dapt", "strategy": "full"}  # fmt: skip
-            stored = {"gate/predictions.json": {"seeds": cand.seeds, "predictions": cand.predictions}}
+            stored = {
+                "gate/predictions.json": {"seeds": cand.seeds, "predictions": cand.predictions}
+            }
             return registry.register(
                 lambda: registry.log_classifier(model_dir), NAME, tags, d, stored
             ), d
@@ -67,7 +69,9 @@ def test_registry_history_records_every_decision_and_interval_champion_moves_onl
     assert "vs champion v1" in rows[1]["reason"] and "margin" in rows[1]["reason"]
     first = json.loads(rows[0]["intervals"])[0]
     assert first["reference"] == "base/full" and first["low"] > 0.005 and first["passed"]
-    assert json.loads(rows[2]["intervals"])[0]["low"] < 0 < json.loads(rows[2]["intervals"])[0]["high"]
+    assert (
+        json.loads(rows[2]["intervals"])[0]["low"] < 0 < json.loads(rows[2]["intervals"])[0]["high"]
+    )
     # the registered champion serves predictions
     served = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(["高血压患者", "孕妇"])
     assert len(served) == 2 and set(served) <= set(LABELS)

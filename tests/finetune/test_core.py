@@ -161,15 +161,16 @@ def test_stratified_sample_and_few_shot_keep_every_class():
 
 
 def test_cli_refuses_unvalidated_data(tiny, tmp_path, monkeypatch):
-    from components.cli import main
-
     import yaml
 
+    from components.cli import main
     from tests.conftest import domain_section
 
     backbone, task = tiny
     monkeypatch.chdir(tmp_path)
-    section = domain_section(task={"train": {"path": "raw/t.jsonl"}, "test": {"path": "raw/t.jsonl"}})
+    section = domain_section(
+        task={"train": {"path": "raw/t.jsonl"}, "test": {"path": "raw/t.jsonl"}}
+    )
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"profile": "smoke", "domain": section}))
     args = ["finetune", "--candidate", f"base={backbone}", "--no-mlflow", "--out", "ft"]
     args += ["--task", str(Path(task["train"]).parent)]

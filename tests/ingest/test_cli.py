@@ -17,10 +17,13 @@ def setup(tmp_path, monkeypatch, encoding: str = "utf-8", task: str | None = Non
     (raw / "train.tsv").write_text("A\t文本一\nB\t文本二\nA\t文本二\n")
     (raw / "test.tsv").write_text("A\t文本三\nB\t文本二\n")
     (raw / "domain.txt").write_text("头痛\n头痛\n发热\n")
-    task = task or """
+    task = (
+        task
+        or """
                 train: {path: raw/train.tsv, columns: [label, text], label_field: label}
                 test: {path: raw/test.tsv, columns: [label, text], label_field: label}
                 label_set: raw/labels.txt"""
+    )
     (tmp_path / "params.yaml").write_text(
         textwrap.dedent(
             f"""
