@@ -5,6 +5,10 @@ rolling mean, and the learning rate) into the output folder, usually the shipped
 
     .venv/bin/python benchmarks/base_curve.py --out models/base-zh-tiny \\
         build/base-zh-tiny-v1/loss.tsv build/base-zh-tiny-v2/loss.tsv
+
+``--heldout`` (one TSV per phase from ``benchmarks/heldout_watch.py``) adds the held-out loss
+(ln of the held-out perplexity, the same units as the training loss) as points, and writes the
+joined table as ``heldout.tsv``.
 """
 
 from __future__ import annotations
@@ -28,16 +32,28 @@ def main() -> int:
     ap.add_argument("phases", nargs="+", type=Path, help="loss.tsv of each phase, in order")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--window", type=int, default=20, help="rolling-mean width (log points)")
+    ap.add_argument("--heldout", nargs="*", type=Path, default=[], help="heldout_watch TSV/phase")
     args = ap.parse_args()
-    rows, offset = [], 0
+    if args.heldout and len(args.heldout) != len(args.phases):
+        ap.error("--heldout needs one file per phase")
+    rows, held, offset = [], [], 0
     for phase, path in enumerate(args.phases, 1):
         part = read(path)
         rows += [{**r, "step": r["step"] + offset, "phase": phase} for r in part]
+        if args.heldout:
+            held += [
+                {**r, "step": r["step"] + offset, "phase": phase}
+                for r in read(args.heldout[phase - 1])
+            ]
         offset += int(part[-1]["step"])
     cols = ["step", "phase", "loss", "lr", "tokens_per_second"]
     lines = ["\t".join(cols)] + ["\t".join(f"{r.get(c, '')}" for c in cols) for r in rows]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "loss.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if held:
+        cols = ["step", "phase", "eval_perplexity", "train_perplexity"]
+        lines = ["\t".join(cols)] + ["\t".join(f"{r[c]:g}" for c in cols) for r in held]
+        (args.out / "heldout.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     import matplotlib
 
@@ -54,6 +70,13 @@ def main() -> int:
     fig, ax = plt.subplots(figsize=(7, 3.8))
     ax.plot(steps, loss, alpha=0.25, label="loss (per log)")
     ax.plot(steps, smooth, label=f"rolling mean of {args.window}")
+    if held:
+        import math
+
+        hx = [r["step"] for r in held]
+        ax.plot(hx, [math.log(r["eval_perplexity"]) for r in held], "o", ms=3, label="held-out")
+        ax.plot(hx, [math.log(r["train_perplexity"]) for r in held], "x", ms=3,
+                label="train sample (same masks)")  # fmt: skip
     ax.set_ylim(min(loss) - 0.2, min(loss) + 2.5)
     ax.set_xlabel("optimizer step (all phases)")
     ax.set_ylabel("masked-LM loss")

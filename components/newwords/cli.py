@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--background", nargs="+", action="extend", default=[], metavar="FILE",
                    help="general text for the domain score (log-odds)")  # fmt: skip
     p.add_argument("--exclude-vocab", nargs="+", action="extend", default=[], metavar="FILE",
-                   help="words to drop: a word list, a TSV (first column) or a tokenizer vocab.txt")  # fmt: skip
+                   help="words to drop: a word list, a TSV (first column), a vocab.txt or tokenizer.json")  # fmt: skip
     p.add_argument("--reference", metavar="FILE", help="reference lexicon for precision/recall")
     p.add_argument("--out", required=True, help="output folder (lexicon.tsv, metrics.json)")
     p.add_argument("--top-k", type=int, help="rows in lexicon.tsv (default: newwords.top_k)")

@@ -139,18 +139,32 @@ def extend_vocabulary(tokenizer, model, words: Iterable[str]) -> list[AddedWord]
     import torch
     from tokenizers import AddedToken
 
-    plan: list[tuple[str, list[int]]] = []
+    norm = tokenizer.backend_tokenizer.normalizer
+
+    def as_added(w: str) -> AddedToken:
+        n = norm.normalize_str(w) if norm is not None else w
+        if " " in n.strip() and " " not in w:
+            # The Chinese normaliser puts spaces between characters, so a normalised added token
+            # would never match the running text: match the raw text instead.
+            return AddedToken(w, normalized=False)
+        # A Latin word: match the normalised (e.g. lowercased) text, so "Treebank" finds
+        # "treebank", and only as a whole word, so "treebanks" keeps its WordPiece pieces.
+        return AddedToken(n, normalized=True, single_word=True)
+
+    plan: list[tuple[AddedToken, list[int]]] = []
+    seen: set[str] = set()
     for w in words:
         ids = tokenizer(w, add_special_tokens=False)["input_ids"]
         if len(ids) <= 1 or tokenizer.unk_token_id in ids:
             continue  # nothing to gain, or no sensible initialisation from unknown pieces
-        plan.append((w, ids))
+        token = as_added(w)
+        if token.content not in seen:
+            seen.add(token.content)
+            plan.append((token, ids))
     if not plan:
         return []
     old_size = len(tokenizer)
-    # normalized=False: the Chinese normaliser puts spaces between characters, so a normalised
-    # added token would never match the running text.
-    tokenizer.add_tokens([AddedToken(w, normalized=False) for w, _ in plan])
+    tokenizer.add_tokens([t for t, _ in plan])
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     emb = model.get_input_embeddings().weight
     out = model.get_output_embeddings()
@@ -158,7 +172,8 @@ def extend_vocabulary(tokenizer, model, words: Iterable[str]) -> list[AddedWord]
     tied = out is not None and out.weight.data_ptr() == emb.data_ptr()
     added: list[AddedWord] = []
     with torch.no_grad():
-        for w, ids in plan:
+        for token, ids in plan:
+            w = token.content
             new_id = tokenizer.convert_tokens_to_ids(w)
             if new_id < old_size:
                 continue

@@ -67,6 +67,32 @@ def test_extension_keeps_outputs_and_inits_mean_of_pieces(tiny_tokenizer_dir):
     torch.testing.assert_close(bias[added[0].token_id], bias[pieces].mean(0))
 
 
+def test_extension_with_english_words_matches_any_case_and_whole_words_only(tmp_path):
+    """A lowercasing tokenizer: an added Latin word must match "Treebank" in running text (the
+    normalised text), and not the inside of "treebanks" (which keeps its pieces)."""
+    from components.tokenizer.core import init_config, train_char_wordpiece
+    from components.tokenizer.params import InitModelParams
+
+    texts = ["the tree bank of the parser was built by hand"] * 20 + [
+        "abcdefghijklmnopqrstuvwxyz, ."
+    ]
+    tok = train_char_wordpiece(texts, vocab_size=80, min_frequency=1)
+    tok.save_pretrained(tmp_path)
+    shape = InitModelParams(num_layers=1, hidden_size=16, num_heads=2, intermediate_size=32)
+    init_config(tok, shape).save_pretrained(tmp_path)
+    torch.manual_seed(0)
+    model, tok = load_masked_lm(str(tmp_path))
+    plural = tok.tokenize("treebanks")
+    added = extend_vocabulary(tok, model, ["Treebank", "treebank"])  # one token, lowercased
+    assert [a.word for a in added] == ["treebank"] and len(added[0].pieces) > 1
+    assert tok.tokenize("The Penn TREEBANK, a treebank.") == [
+        "the", "p", "##e", "##n", "##n", "treebank", ",", "a", "treebank", ".",
+    ]  # fmt: skip
+    assert tok.tokenize("treebanks") == plural
+    tok.save_pretrained(tmp_path / "ext")
+    assert load_tokenizer(str(tmp_path / "ext")).tokenize("Treebank") == ["treebank"]
+
+
 def test_extend_cli_writes_loadable_model_and_added_words(tiny_tokenizer_dir, tmp_path):
     import argparse
 
