@@ -1,1 +1,2 @@
-"""Fine-tuning strategies (full, head, frozen, lora, prompt_tuning, pet) on the labeled task."""
+"""Fine-tuning strategies (full, head, frozen, bitfit, lora, prompt_tuning, p_tuning,
+prefix_tuning, pet) on the labeled task."""

@@ -1,13 +1,8 @@
 """Fine-tune one backbone with one strategy and one seed; early stopping on dev macro-F1.
 
-Strategies (all through transformers / peft):
-  full           every weight trains
-  head           linear probe: only the classifier
-  frozen         LayerNorms, position embeddings and the classifier (frozen-pretrained-transformer)
-  lora           peft LoRA on the attention projections (+ classifier); saved as an adapter,
-                 optionally merged into a plain checkpoint
-  prompt_tuning  peft soft prompts (+ classifier)
-  pet            pattern-verbalizer scoring through the masked-LM head (components.finetune.pet)
+Strategies (components.finetune.strategies says what each trains): full, head, frozen, bitfit,
+and through peft lora, prompt_tuning, p_tuning, prefix_tuning; pet scores label words through
+the masked-LM head (components.finetune.pet).
 """
 
 from __future__ import annotations
@@ -28,7 +23,7 @@ from tqdm import tqdm
 
 from components.errors import InputError
 from components.finetune.data import Split, stratified_sample
-from components.finetune.params import FinetuneParams
+from components.finetune.params import PEFT_STRATEGIES, FinetuneParams
 from components.precision import autocast, autocast_dtype
 
 META_FILE = "finetune.json"
@@ -118,6 +113,7 @@ def collate(ids: list[list[int]], pad_id: int, device=None) -> dict[str, torch.T
 
 def build_classifier(backbone: str | Path, strategy: str, labels: list[str], p: FinetuneParams):
     from components.finetune.pooling import classifier_class
+    from components.finetune.strategies import apply_strategy
 
     model = classifier_class(backbone, p.pooling).from_pretrained(
         backbone,
@@ -125,32 +121,7 @@ def build_classifier(backbone: str | Path, strategy: str, labels: list[str], p: 
         id2label=dict(enumerate(labels)),
         label2id={x: i for i, x in enumerate(labels)},
     )
-    if strategy in ("lora", "prompt_tuning"):
-        from peft import LoraConfig, PromptTuningConfig, TaskType, get_peft_model
-
-        if strategy == "lora":
-            cfg = LoraConfig(
-                task_type=TaskType.SEQ_CLS,
-                r=p.lora.r,
-                lora_alpha=p.lora.alpha,
-                lora_dropout=p.lora.dropout,
-                target_modules=list(p.lora.target_modules),
-            )
-        else:
-            cfg = PromptTuningConfig(
-                task_type=TaskType.SEQ_CLS, num_virtual_tokens=p.prompt_tuning.num_virtual_tokens
-            )
-        return get_peft_model(model, cfg)
-    if strategy in ("head", "frozen"):
-        for name, param in model.named_parameters():
-            trainable = name.startswith("classifier") or (
-                strategy == "frozen"
-                and ("LayerNorm" in name or "position_embeddings" in name or "pooler" in name)
-            )
-            param.requires_grad_(trainable)
-    elif strategy != "full":
-        raise ValueError(f"unknown classifier strategy {strategy!r}")
-    return model
+    return apply_strategy(model, strategy, p)
 
 
 def class_weights(labels: list[int], num_labels: int, kind: str) -> torch.Tensor | None:
@@ -377,9 +348,10 @@ def finetune(
 
 
 def save_classifier(model, tokenizer, strategy, out: Path, p, backbone, labels) -> None:
-    """full/head/frozen: a plain checkpoint. lora: ``adapter/`` (+ merged checkpoint when
-    ``lora.merge``). prompt_tuning: the untouched backbone + ``adapter/`` (soft prompts and the
-    trained head live in the adapter; they cannot be merged), so the folder is self-contained."""
+    """full/head/frozen/bitfit: a plain checkpoint. lora: ``adapter/`` (+ merged checkpoint when
+    ``lora.merge``). Soft prompts (prompt_tuning, p_tuning, prefix_tuning): the untouched backbone
+    + ``adapter/`` (the prompts or prefixes and the trained head live in the adapter; they cannot
+    be merged), so the folder is self-contained."""
     out.mkdir(parents=True, exist_ok=True)
     meta: dict[str, Any] = {
         "strategy": strategy,
@@ -388,7 +360,7 @@ def save_classifier(model, tokenizer, strategy, out: Path, p, backbone, labels) 
         "max_len": p.max_len,
         "pooling": p.pooling,
     }
-    if strategy in ("lora", "prompt_tuning"):
+    if strategy in PEFT_STRATEGIES:
         model.save_pretrained(out / "adapter")
         meta["adapter"] = "adapter"
         if strategy == "lora" and p.lora.merge:

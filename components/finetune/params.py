@@ -10,7 +10,21 @@ from typing import Literal
 
 from components.config import param
 
-STRATEGIES = ("full", "head", "frozen", "lora", "prompt_tuning", "pet")
+STRATEGIES = (
+    "full",
+    "head",
+    "frozen",
+    "bitfit",
+    "lora",
+    "prompt_tuning",
+    "p_tuning",
+    "prefix_tuning",
+    "pet",
+)
+# Strategies that put virtual tokens in front of the input: each takes positions from max_len.
+SOFT_PROMPTS = ("prompt_tuning", "p_tuning", "prefix_tuning")
+# Strategies saved as a peft adapter beside the backbone.
+PEFT_STRATEGIES = ("lora", *SOFT_PROMPTS)
 
 
 @dataclass
@@ -25,6 +39,35 @@ class LoraParams:
 @dataclass
 class PromptTuningParams:
     num_virtual_tokens: int = param(8, ge=1, le=256, help="soft-prompt length")
+
+
+@dataclass
+class PTuningParams:
+    """P-Tuning (Liu et al., "GPT understands, too"): input-layer soft prompts produced by a
+    trained prompt encoder instead of free vectors."""
+
+    num_virtual_tokens: int = param(8, ge=1, le=256, help="soft-prompt length")
+    encoder: Literal["mlp", "lstm"] = param(
+        "mlp", help="prompt encoder: mlp (3 linear layers) | lstm (the paper's BiLSTM + MLP)"
+    )
+    encoder_hidden_size: int = param(
+        0, ge=0, help="prompt-encoder width; 0 = the backbone's hidden size"
+    )
+
+
+@dataclass
+class PrefixTuningParams:
+    """Prefix tuning / P-Tuning v2: trained key/value prefixes in every layer's attention."""
+
+    num_virtual_tokens: int = param(8, ge=1, le=256, help="prefix length (per layer)")
+    projection: bool = param(
+        False,
+        help="reparameterize the prefixes through a 2-layer MLP (Li & Liang's prefix tuning); "
+        "false = free prefixes at every layer (P-Tuning v2)",
+    )
+    encoder_hidden_size: int = param(
+        0, ge=0, help="projection MLP width (projection: true); 0 = the backbone's hidden size"
+    )
 
 
 @dataclass
@@ -69,8 +112,11 @@ class FinetuneParams:
             "full": 2e-4,
             "head": 5e-3,
             "frozen": 1e-3,
+            "bitfit": 1e-3,
             "lora": 1e-3,
             "prompt_tuning": 3e-2,
+            "p_tuning": 1e-2,
+            "prefix_tuning": 1e-2,
             "pet": 1e-4,
         },
         help="learning rate per strategy",
@@ -98,6 +144,8 @@ class FinetuneParams:
     )
     lora: LoraParams = field(default_factory=LoraParams)
     prompt_tuning: PromptTuningParams = field(default_factory=PromptTuningParams)
+    p_tuning: PTuningParams = field(default_factory=PTuningParams)
+    prefix_tuning: PrefixTuningParams = field(default_factory=PrefixTuningParams)
     pet: PetParams = field(default_factory=PetParams)
 
     def check(self) -> list[str]:

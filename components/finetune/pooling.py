@@ -32,8 +32,8 @@ def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> to
 class BertMeanPoolForSequenceClassification(BertForSequenceClassification):
     """BertForSequenceClassification with the classifier on the masked mean of the last layer.
 
-    Same weights and checkpoint layout minus the pooler, so peft (LoRA, prompt tuning) and
-    ``save_pretrained`` treat it like the original class."""
+    Same weights and checkpoint layout minus the pooler, so peft (LoRA, soft prompts, prefixes)
+    and ``save_pretrained`` treat it like the original class."""
 
     def __init__(self, config) -> None:
         super().__init__(config)
@@ -58,8 +58,12 @@ class BertMeanPoolForSequenceClassification(BertForSequenceClassification):
         position_ids=None,
         inputs_embeds=None,
         labels=None,
+        past_key_values=None,
         **kwargs,
     ) -> SequenceClassifierOutput:
+        """``past_key_values`` is named in the signature because peft's prefix tuning looks for
+        it there: without it peft bypasses this forward, calls ``self.bert`` itself and applies
+        the classifier to every token state (logits of shape batch x tokens x labels)."""
         kwargs.pop("return_dict", None)
         out = self.bert(
             input_ids,
@@ -67,10 +71,16 @@ class BertMeanPoolForSequenceClassification(BertForSequenceClassification):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
+            past_key_values=past_key_values,
             return_dict=True,
             **kwargs,
         )
-        logits = self.classifier(self.dropout(masked_mean(out.last_hidden_state, attention_mask)))
+        hidden = out.last_hidden_state
+        if attention_mask is not None:
+            # Prefix tuning prepends the prefix's columns to the mask; the prefixes are keys and
+            # values only, not token states, so the mean reads the text's own (last) columns.
+            attention_mask = attention_mask[:, -hidden.shape[1] :]
+        logits = self.classifier(self.dropout(masked_mean(hidden, attention_mask)))
         loss = None
         if labels is not None:
             loss = torch.nn.functional.cross_entropy(

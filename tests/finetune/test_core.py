@@ -20,7 +20,8 @@ from components.finetune.params import FinetuneParams, PetParams
 from components.finetune.pet import Verbalizer
 from tests.finetune.tiny import LABELS, WORDS
 
-LR = {"full": 3e-3, "head": 3e-2, "frozen": 1e-2, "lora": 1e-2, "prompt_tuning": 1e-1, "pet": 3e-3}
+LR = {"full": 3e-3, "head": 3e-2, "frozen": 1e-2, "bitfit": 3e-2, "lora": 1e-2,
+      "prompt_tuning": 1e-1, "p_tuning": 3e-2, "prefix_tuning": 3e-2, "pet": 3e-3}  # fmt: skip
 
 
 def params(**kw) -> FinetuneParams:
