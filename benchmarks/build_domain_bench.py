@@ -20,6 +20,10 @@ Output (one document per line, whitespace collapsed):
 | ``en/background.txt`` | WikiText-2 valid + test (general English) |
 | ``headlines.tsv`` | NLPCC 2017 news headlines, ``category<TAB>text``, 18 categories x 2,000 |
 
+``--heldout`` adds ``heldout/law`` (statutes, LawRefBook, with THUOCL law), ``heldout/hotel``
+(ChnSentiCorp hotel reviews) and ``heldout/shopping.tsv`` (online_shopping_10_cats reviews,
+``category<TAB>review``): the held-out checks of issue 17, evaluated once at the end.
+
 Domains (Chinese): medical (cMedQA + CMDD), it (JavaGuide, Chinese software-engineering notes),
 finance (BBT-FinCUGE financial news), food (HowToCook recipes), car (NLPCC car headlines: a
 deliberately small corpus). Statute texts and e-commerce/hotel reviews are *not* used: they are
@@ -49,6 +53,16 @@ REPOS = {
         "no licence file; research benchmark data (Lu et al. 2023, BBT-Fin)",
     ),
     "Anduin2017/HowToCook": ("cbeb536760320efe24f9a61fe354a318d5887e30", "Unlicense (LICENSE)"),
+    # Held-out checks only (--heldout; never used to choose anything).
+    "LawRefBook/Laws": (
+        "2f4c5c23716267af9dbebbbbd6cbbf732b101981",
+        "no licence file; Chinese statutes (official texts, not copyrightable: Copyright Law art. 5)",
+    ),
+    "thunlp/THUOCL": ("a30ce79d895d01ab5132a5c74c29703ff7efb4cc", "MIT (LICENSE)"),
+    "SophonPlus/ChineseNlpCorpus": (
+        "a0b781d72158bde242c0626c9e354d2b328865ff",
+        "no licence file; public sentiment corpora (ChnSentiCorp, online_shopping_10_cats)",
+    ),
     "FudanNLP/nlpcc2017_news_headline_categorization": (
         "067b54681f218e974c739d5a4f5ed7da26aed277",
         "no licence file; NLPCC 2017 shared-task data, research use",
@@ -93,7 +107,7 @@ class Sources:
         names = self._git(repo, "ls-tree", "-r", "--name-only", self.commit_of(repo))
         return sorted(n for n in names.decode().splitlines() if re.fullmatch(pattern, n))
 
-    def blob(self, repo: str, path: str) -> str:
+    def blob(self, repo: str, path: str, *, binary: bool = False):
         commit = self.commit_of(repo)
         data = self._git(repo, "show", f"{commit}:{path}")
         self.read.append(
@@ -106,7 +120,7 @@ class Sources:
                 "bytes": len(data),
             }
         )
-        return data.decode("utf-8")
+        return data if binary else data.decode("utf-8")
 
     def file(self, rel: str, licence: str) -> Path:
         path = self.shared / rel
@@ -236,6 +250,38 @@ def chemprot(src: Sources) -> tuple[list[str], set[str]]:
     return docs, terms
 
 
+def heldout(src: Sources, out: Path, max_mb: float) -> dict:
+    """Held-out checks (issue 17): statutes + THUOCL law; hotel and shopping reviews."""
+    import io
+    import zipfile
+
+    outputs = {}
+    repo = "LawRefBook/Laws"
+    laws = [
+        markdown_text(src.blob(repo, p))
+        for p in src.list(repo, r"(法律|行政法规|刑法|民法典|民法商法|行政法|经济法|社会法)/.*\.md")
+    ]
+    outputs["heldout/law"] = write_lines(out / "heldout" / "law" / "corpus.txt", cap(laws, max_mb))
+    lex = src.blob("thunlp/THUOCL", "data/THUOCL_law.txt")
+    (out / "heldout" / "law" / "lexicon.txt").write_text(lex, encoding="utf-8")
+    repo = "SophonPlus/ChineseNlpCorpus"
+    hotel = src.blob(repo, "datasets/ChnSentiCorp_htl_all/ChnSentiCorp_htl_all.csv")
+    reviews = [one_line(r["review"]) for r in csv.DictReader(io.StringIO(hotel)) if r["review"]]
+    outputs["heldout/hotel"] = write_lines(
+        out / "heldout" / "hotel" / "corpus.txt", cap(reviews, max_mb)
+    )
+    raw = src.blob(
+        repo, "datasets/online_shopping_10_cats/online_shopping_10_cats.zip", binary=True
+    )
+    text = zipfile.ZipFile(io.BytesIO(raw)).read("online_shopping_10_cats.csv").decode("utf-8-sig")
+    rows = [(r["cat"], one_line(r["review"].lstrip("\ufeff"))) for r in csv.DictReader(io.StringIO(text))
+            if r["review"] and r["review"].strip()]  # fmt: skip
+    outputs["heldout/shopping"] = write_lines(
+        out / "heldout" / "shopping.tsv", (f"{c}\t{t}" for c, t in rows)
+    )
+    return outputs
+
+
 def write_lines(path: Path, lines) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
@@ -262,6 +308,8 @@ def main() -> int:
     ap.add_argument("--shared", type=Path, default=shared_default())
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "domain_bench")
     ap.add_argument("--max-mb", type=float, default=4.0, help="cap per domain corpus")
+    ap.add_argument("--heldout", action="store_true",
+                    help="also build the held-out checks (statutes, reviews): final checks only")  # fmt: skip
     args = ap.parse_args()
     src = Sources(args.mirrors, args.shared)
     out = args.out
@@ -292,6 +340,8 @@ def main() -> int:
             wiki += [one_line(x) for x in f if x.strip() and not x.strip().startswith("=")]
     outputs["en/background"] = write_lines(out / "en" / "background.txt", wiki)
     outputs["headlines"] = write_lines(out / "headlines.tsv", (f"{a}\t{b}" for a, b in heads))
+    if args.heldout:
+        outputs.update(heldout(src, out, args.max_mb))
     manifest = {"sources": src.read, "outputs": outputs, "max_mb": args.max_mb}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
     for k, v in outputs.items():

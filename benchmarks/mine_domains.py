@@ -9,6 +9,9 @@ Two settings, each with known truth:
   (car, finance, food, tech), 600 of its 2,000 headlines are hidden in a pool with all 34,000
   headlines of the 17 other categories and the 2,500 CLUE general documents; the seed is drawn
   from d's other 1,400 headlines.
+* **heldout** (customer reviews; the held-out check of issue 17, run once at the end): for
+  three categories of online_shopping_10_cats (books, phones, hotels), 600 reviews hidden among
+  the other nine categories and the CLUE sample.
 * **long** (documents): for a domain d of build/domain_bench/zh (medical, it, finance, food),
   30 % of its documents are hidden in a pool with the other three domains' documents and the CLUE
   sample; the seed is drawn from d's other documents.
@@ -44,6 +47,7 @@ from components.mine.scoring import count_texts, fit_model  # noqa: E402
 BENCH = ROOT / "build" / "domain_bench"
 SHORT = ["car", "finance", "food", "tech"]
 LONG = ["medical", "it", "finance", "food"]
+HELDOUT = ["书籍", "手机", "酒店"]  # online_shopping_10_cats (build_domain_bench.py --heldout)
 SIZES = [100, 300, 1000, None]  # None = all
 SHARD = 2000
 
@@ -125,12 +129,13 @@ def tasks(setting: str) -> dict[str, tuple[list[str], list[str], list[str]]]:
     rng = random.Random(0)
     general = read_lines(BENCH / "zh" / "background.txt")
     out = {}
-    if setting == "short":
+    if setting in ("short", "heldout"):
+        src = BENCH / ("headlines.tsv" if setting == "short" else "heldout/shopping.tsv")
         by_cat: dict[str, list[str]] = {}
-        for line in read_lines(BENCH / "headlines.tsv"):
+        for line in read_lines(src):
             cat, _, text = line.partition("\t")
             by_cat.setdefault(cat, []).append(text)
-        for d in SHORT:
+        for d in SHORT if setting == "short" else HELDOUT:
             docs = by_cat[d][:]
             rng.shuffle(docs)
             others = [t for c, ts in by_cat.items() if c != d for t in ts]
@@ -190,7 +195,7 @@ def main() -> int:
         )
         print("| domain | seed | " + " | ".join(names) + " |")
         print("|---|---|" + "---:|" * len(names))
-        domains = sorted({k[0] for k in results}, key=lambda x: (SHORT + LONG).index(x))
+        domains = sorted({k[0] for k in results}, key=lambda x: (SHORT + LONG + HELDOUT).index(x))
         for d in domains:
             for size in [*SIZES[:-1], "all"]:
                 row = [

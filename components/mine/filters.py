@@ -9,6 +9,8 @@ Reasons, in the order they are checked (the first that applies is recorded)::
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from collections import Counter
 
@@ -108,8 +110,8 @@ def minhash_signatures(enc: Encoded, shingle: int, num_perm: int) -> np.ndarray:
     its minimum, so the cost is O(shingles) instead of O(shingles x num_perm) -- the classic
     k-permutation MinHash was 80% of a shard's time. Empty bins (short documents) borrow the
     next non-empty bin to the right, offset by the distance (rotation densification, Shrivastava
-    & Li 2014), which keeps P[bin equal] = Jaccard. The index and the query are datasketch's
-    MinHashLSH. A document shorter than one shingle keeps the empty signature (all max):
+    & Li 2014), which keeps P[bin equal] = Jaccard. The index is ``Deduper``'s band dicts (the same
+    candidates as datasketch's MinHashLSH). A document shorter than one shingle keeps the empty signature (all max):
     callers skip near-duplicate checks for it (exact dedup still covers it).
     """
     empty_value = np.iinfo(np.uint32).max
@@ -133,6 +135,33 @@ def minhash_signatures(enc: Encoded, shingle: int, num_perm: int) -> np.ndarray:
     return sig
 
 
+@functools.cache
+def lsh_bands(threshold: float, num_perm: int, fp_weight: float, fn_weight: float) -> tuple:
+    """(bands, rows) minimising fp_weight * P(false positive) + fn_weight * P(false negative),
+    integrated over the Jaccard similarity: datasketch's ``_optimal_param`` criterion.
+
+    Both integrands are polynomials of degree b*r <= num_perm, so Gauss-Legendre quadrature
+    with num_perm/2 + 1 nodes is exact; this avoids importing datasketch and scipy (about a
+    second per run, a large share on a pool of short documents).
+    """
+    x, w = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
+
+    def nodes(lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+        return (hi - lo) / 2 * x + (hi + lo) / 2, (hi - lo) / 2 * w
+
+    (s_fp, w_fp), (s_fn, w_fn) = nodes(0.0, threshold), nodes(threshold, 1.0)
+    best, opt = math.inf, (0, 0)
+    for b in range(1, num_perm + 1):
+        r = np.arange(1, num_perm // b + 1)[:, None]
+        fp = ((1 - (1 - s_fp**r) ** b) * w_fp).sum(axis=1)
+        fn = (((1 - s_fn**r) ** b) * w_fn).sum(axis=1)
+        err = fp * fp_weight + fn * fn_weight
+        i = int(np.argmin(err))  # the first minimum, as datasketch's strict comparison
+        if err[i] < best:
+            best, opt = float(err[i]), (b, int(r[i, 0]))
+    return opt
+
+
 class Deduper:
     """Exact and near-duplicate detection over a stream (MinHash LSH banding).
 
@@ -144,17 +173,14 @@ class Deduper:
     """
 
     def __init__(self, hp: HygieneParams) -> None:
-        from datasketch import MinHashLSH
-
         self.hp = hp
         # Candidates are confirmed by signature agreement, so banding favours recall. The band
-        # layout (b bands of r values) is datasketch's optimum for the threshold and weights;
-        # the index itself is b plain dicts from a band's bytes to the documents having it:
-        # the same candidates as MinHashLSH (exact band equality) at a fraction of its
+        # layout (b bands of r values) is the one datasketch's MinHashLSH would choose; the
+        # index itself is b plain dicts from a band's bytes to the documents having it: the
+        # same candidates as MinHashLSH (exact band equality) at a fraction of its
         # per-document Python cost, which dominated short-document pools (issue 17).
         w = hp.lsh_recall_weight
-        lsh = MinHashLSH(threshold=hp.near_dup_threshold, num_perm=hp.num_perm, weights=(1 - w, w))
-        self.bands, self.rows = lsh.b, lsh.r
+        self.bands, self.rows = lsh_bands(hp.near_dup_threshold, hp.num_perm, 1 - w, w)
         # band bytes -> a document id, or a list of them once a band is shared (most are not)
         self.index: list[dict[bytes, int | list[int]]] = [{} for _ in range(self.bands)]
         self.seen: set[int] = set()
