@@ -9,6 +9,8 @@ Reasons, in the order they are checked (the first that applies is recorded)::
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from collections import Counter
 
@@ -108,8 +110,8 @@ def minhash_signatures(enc: Encoded, shingle: int, num_perm: int) -> np.ndarray:
     its minimum, so the cost is O(shingles) instead of O(shingles x num_perm) -- the classic
     k-permutation MinHash was 80% of a shard's time. Empty bins (short documents) borrow the
     next non-empty bin to the right, offset by the distance (rotation densification, Shrivastava
-    & Li 2014), which keeps P[bin equal] = Jaccard. The index and the query are datasketch's
-    MinHashLSH. A document shorter than one shingle keeps the empty signature (all max):
+    & Li 2014), which keeps P[bin equal] = Jaccard. The index is ``Deduper``'s band dicts (the same
+    candidates as datasketch's MinHashLSH). A document shorter than one shingle keeps the empty signature (all max):
     callers skip near-duplicate checks for it (exact dedup still covers it).
     """
     empty_value = np.iinfo(np.uint32).max
@@ -133,25 +135,54 @@ def minhash_signatures(enc: Encoded, shingle: int, num_perm: int) -> np.ndarray:
     return sig
 
 
-class Deduper:
-    """Exact and near-duplicate detection over a stream (datasketch MinHash LSH).
+@functools.cache
+def lsh_bands(threshold: float, num_perm: int, fp_weight: float, fn_weight: float) -> tuple:
+    """(bands, rows) minimising fp_weight * P(false positive) + fn_weight * P(false negative),
+    integrated over the Jaccard similarity: datasketch's ``_optimal_param`` criterion.
 
-    Remembers each clean document: its 64-bit hash, and its LSH entries and signature (about
-    4.5 KB in all, mostly datasketch's in-memory index): the only state that grows with the pool.
+    Both integrands are polynomials of degree b*r <= num_perm, so Gauss-Legendre quadrature
+    with num_perm/2 + 1 nodes is exact; this avoids importing datasketch and scipy (about a
+    second per run, a large share on a pool of short documents).
+    """
+    x, w = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
+
+    def nodes(lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+        return (hi - lo) / 2 * x + (hi + lo) / 2, (hi - lo) / 2 * w
+
+    (s_fp, w_fp), (s_fn, w_fn) = nodes(0.0, threshold), nodes(threshold, 1.0)
+    best, opt = math.inf, (0, 0)
+    for b in range(1, num_perm + 1):
+        r = np.arange(1, num_perm // b + 1)[:, None]
+        fp = ((1 - (1 - s_fp**r) ** b) * w_fp).sum(axis=1)
+        fn = (((1 - s_fn**r) ** b) * w_fn).sum(axis=1)
+        err = fp * fp_weight + fn * fn_weight
+        i = int(np.argmin(err))  # the first minimum, as datasketch's strict comparison
+        if err[i] < best:
+            best, opt = float(err[i]), (b, int(r[i, 0]))
+    return opt
+
+
+class Deduper:
+    """Exact and near-duplicate detection over a stream (MinHash LSH banding).
+
+    Remembers each clean document: its 64-bit hash, and its band keys and signature (a few
+    hundred bytes to a few KB, the LSH dicts): the only state that grows with the pool.
     Past ``dedup_max_docs`` remembered documents new ones are still checked against the index
     but no longer added, so memory stays bounded. Every LSH candidate is confirmed by its
     estimated Jaccard similarity before a merge.
     """
 
     def __init__(self, hp: HygieneParams) -> None:
-        from datasketch import MinHashLSH
-
         self.hp = hp
-        # Candidates are confirmed by signature agreement, so banding favours recall.
+        # Candidates are confirmed by signature agreement, so banding favours recall. The band
+        # layout (b bands of r values) is the one datasketch's MinHashLSH would choose; the
+        # index itself is b plain dicts from a band's bytes to the documents having it: the
+        # same candidates as MinHashLSH (exact band equality) at a fraction of its
+        # per-document Python cost, which dominated short-document pools (issue 17).
         w = hp.lsh_recall_weight
-        self.lsh = MinHashLSH(
-            threshold=hp.near_dup_threshold, num_perm=hp.num_perm, weights=(1 - w, w)
-        )
+        self.bands, self.rows = lsh_bands(hp.near_dup_threshold, hp.num_perm, 1 - w, w)
+        # band bytes -> a document id, or a list of them once a band is shared (most are not)
+        self.index: list[dict[bytes, int | list[int]]] = [{} for _ in range(self.bands)]
         self.seen: set[int] = set()
         self.seed_hashes: set[int] = set()
         self.sigs = np.zeros((1024, hp.num_perm), dtype=np.uint32)
@@ -186,8 +217,21 @@ class Deduper:
             self._insert(sig)
         return None
 
+    def _band_keys(self, sig: np.ndarray) -> list[bytes]:
+        r = self.rows
+        raw = np.ascontiguousarray(sig[: self.bands * r]).tobytes()
+        return [raw[i * 4 * r : (i + 1) * 4 * r] for i in range(self.bands)]
+
     def _match(self, sig: np.ndarray) -> int | None:
-        cands = self.lsh.query(_lean(sig))
+        cands: set[int] = set()
+        for table, key in zip(self.index, self._band_keys(sig), strict=True):
+            hit = table.get(key)
+            if hit is None:
+                continue
+            if isinstance(hit, list):
+                cands.update(hit)
+            else:
+                cands.add(hit)
         best = None
         for key in cands:
             if float(np.mean(self.sigs[key] == sig)) >= self.hp.near_dup_threshold:
@@ -198,12 +242,13 @@ class Deduper:
         if self.n_sigs == len(self.sigs):
             self.sigs = np.concatenate([self.sigs, np.zeros_like(self.sigs)])
         self.sigs[self.n_sigs] = sig
-        self.lsh.insert(self.n_sigs, _lean(sig), check_duplication=False)
+        n = self.n_sigs
+        for table, key in zip(self.index, self._band_keys(sig), strict=True):
+            prev = table.get(key)
+            if prev is None:
+                table[key] = n
+            elif isinstance(prev, list):
+                prev.append(n)
+            else:
+                table[key] = [prev, n]
         self.n_sigs += 1
-
-
-def _lean(sig: np.ndarray):
-    from datasketch import LeanMinHash
-
-    # LeanMinHash skips regenerating permutations: ~30x cheaper than MinHash for a lookup.
-    return LeanMinHash(seed=1, hashvalues=sig, scheme="affine32")

@@ -66,15 +66,36 @@ def sum_clean_ge(records: np.ndarray, threshold: float) -> int:
     )
 
 
+def _decide(chunk: np.ndarray, cutoff: float, ties: int, edges, hists) -> tuple[list, int]:
+    """Per document of a chunk of records: (score, reason code, kept); ties left after it.
+
+    Vectorised per chunk (the per-document loop only writes rows): the first ``ties`` clean
+    documents scoring exactly the cutoff are kept, in pool order, as before.
+    """
+    score, code = chunk["score"], chunk["reason"]
+    clean = code == 0
+    at = clean & (score == cutoff)
+    kept = (clean & (score > cutoff)) | (at & (np.cumsum(at) <= ties))
+    ties -= min(int(at.sum()), ties)
+    if edges is not None and clean.any():
+        b = np.clip(np.searchsorted(edges, score[clean], "right") - 1, 0, 49)
+        hists[0] += np.bincount(b[kept[clean]], minlength=50)
+        hists[1] += np.bincount(b[~kept[clean]], minlength=50)
+    rows = list(zip(score.tolist(), code.tolist(), kept.tolist(), strict=True))
+    return rows, ties
+
+
 def write_outputs(
     pool_paths, records: np.ndarray, cutoff: float, ties: int, out: Path, hist_range, reasons
 ):
     """scores.jsonl (every pool document) and selected.jsonl; returns (selected, bytes, hists)."""
     lo, hi = hist_range
     edges = np.linspace(lo, hi if hi > lo else lo + 1, 51) if math.isfinite(lo) else None
-    hist_sel, hist_rest = np.zeros(50, np.int64), np.zeros(50, np.int64)
+    hists = [np.zeros(50, np.int64), np.zeros(50, np.int64)]  # selected, clean not selected
     n_sel = sel_bytes = 0
     i = 0
+    chunks = _chunks(records, 1 << 16)
+    rows: list = []
     with (
         atomic_open(out / "scores.jsonl") as fs,
         atomic_open(out / "selected.jsonl") as fsel,
@@ -85,16 +106,11 @@ def write_outputs(
                     raise InputError(
                         path, "the pool changed while mining (more documents)", "re-run"
                     )
-                score, code = float(records[i]["score"]), int(records[i]["reason"])
+                if not rows:
+                    rows, ties = _decide(next(chunks), cutoff, ties, edges, hists)
+                    rows.reverse()  # pop() from the end is O(1)
+                score, code, kept = rows.pop()
                 i += 1
-                kept = False
-                if code == 0:
-                    kept = score > cutoff or (score == cutoff and ties > 0)
-                    if kept and score == cutoff:
-                        ties -= 1
-                    if edges is not None:
-                        b = min(max(int(np.searchsorted(edges, score, "right")) - 1, 0), 49)
-                        (hist_sel if kept else hist_rest)[b] += 1
                 reason = None if kept else (reasons[code - 1] if code else "not_selected")
                 row = {"id": doc.id, "score": round(score, 6), "kept": kept, "reason": reason}
                 fs.write(dump_jsonl_line(row))
@@ -107,7 +123,7 @@ def write_outputs(
         raise InputError(
             pool_paths[-1], "the pool changed while mining (fewer documents)", "re-run"
         )
-    return n_sel, sel_bytes, (edges, hist_sel, hist_rest)
+    return n_sel, sel_bytes, (edges, *hists)
 
 
 def plot_histogram(path: Path, hists, cutoff: float, method: str) -> None:

@@ -53,7 +53,15 @@ class HygieneParams:
 class DSIRParams:
     orders: list[int] = param([1, 2], help="character n-gram orders hashed into one space")
     n_buckets_log2: int = param(20, ge=10, le=26)
-    smoothing: float = param(1.0, gt=0, help="add-k smoothing of both distributions")
+    smoothing: float = param(1.0, gt=0, help="add-k smoothing of the pool distribution")
+    prior: Literal["pool", "uniform"] = param(
+        "pool",
+        help="what the seed distribution is smoothed toward: the pool (Dirichlet prior, robust "
+        "with small seeds) or uniform add-k (the original DSIR)",
+    )
+    prior_strength: float = param(
+        100000.0, gt=0, help="pool prior: pseudo-count of n-grams the seed is smoothed with"
+    )
 
     def check(self) -> list[str]:
         if not self.orders or any(not 1 <= n <= 8 for n in self.orders):

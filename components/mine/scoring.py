@@ -69,9 +69,19 @@ class DSIRModel:
 
     @classmethod
     def fit(cls, seed: dict, pool: dict, params: MineParams) -> DSIRModel:
-        a = params.dsir.smoothing
+        d = params.dsir
         t, p = seed["dsir"].astype(np.float64), pool["dsir"].astype(np.float64)
-        w = np.log((t + a) / (t.sum() + a * len(t))) - np.log((p + a) / (p.sum() + a * len(p)))
+        log_pool = np.log((p + d.smoothing) / (p.sum() + d.smoothing * len(p)))
+        if d.prior == "pool":
+            # Dirichlet prior toward the pool: an n-gram the seed has not seen (yet) keeps the
+            # pool's probability, shrunk by the same factor for all, instead of the uniform
+            # 1/(T + k*2^20) that makes every pool-rare n-gram look like seed evidence when the
+            # seed is small (issue 17: seed of 300 short documents).
+            mu = d.prior_strength
+            log_seed = np.log((t + mu * np.exp(log_pool)) / (t.sum() + mu))
+        else:
+            log_seed = np.log((t + d.smoothing) / (t.sum() + d.smoothing * len(t)))
+        w = log_seed - log_pool
         return cls(w.astype(np.float32), params.dsir.n_buckets_log2, list(params.dsir.orders))
 
     def score(self, enc: Encoded) -> np.ndarray:

@@ -7,6 +7,7 @@ as a ``Candidates`` table that ``rank`` filters and scores the same way.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Iterator
@@ -57,6 +58,10 @@ class Candidates:
     n_domain: int
     n_background: int
     stats: dict = field(default_factory=dict)
+    # Count of the most frequent one-unit extension on each side (w + x, x + w): how much of a
+    # candidate's frequency lies inside one longer string (the subsumption check). None: unknown.
+    left_max: np.ndarray | None = None
+    right_max: np.ndarray | None = None
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -121,7 +126,8 @@ def _tokenizer_vocab(path: str) -> set[str]:
     return set(vocab)
 
 
-def general_dictionary() -> set[str]:
+@functools.cache
+def general_dictionary() -> frozenset[str]:
     """Words of jieba's bundled general dictionary (dict.txt: ``word freq pos`` per line)."""
     import importlib.util
 
@@ -130,8 +136,8 @@ def general_dictionary() -> set[str]:
     if spec is None or not spec.submodule_search_locations:
         raise InputError("jieba/dict.txt", "jieba is not installed", "pip install jieba")
     path = Path(next(iter(spec.submodule_search_locations))) / "dict.txt"
-    text = path.read_text(encoding="utf-8")
-    return {line.split(" ", 1)[0] for line in text.splitlines() if line}
+    # One regex pass is ~2x faster than splitting 349k lines (it is part of every zh run).
+    return frozenset(re.findall(r"^[^ \n]+", path.read_text(encoding="utf-8"), re.M))
 
 
 # -- Chinese candidates from count tables -------------------------------------------------------
@@ -142,13 +148,19 @@ def _counts_of(table: Table, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(found, table["counts"][idx], 0).astype(np.float64), found
 
 
-def _side_entropy(parent_keys: np.ndarray, children: Table, side: str) -> np.ndarray:
-    """Sum of c*log(c) of each parent's one-character extensions on one side."""
-    # Extensions seen once add 1*log(1) = 0: skipping them (most rows) changes nothing.
+def _side_stats(
+    parent_keys: np.ndarray, children: Table, side: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per parent, over its one-character extensions on one side: sum of c*log(c), max c."""
+    # Extensions seen once add 1*log(1) = 0 and matter to the max only for parents seen fewer
+    # than min_count times: skipping them (most rows) changes nothing that is used.
     many = children["counts"] > 1
     idx, found = lookup({"keys": parent_keys}, children[side][many])
     c = children["counts"][many].astype(np.float64)
-    return np.bincount(idx[found], weights=(c * np.log(c))[found], minlength=len(parent_keys))
+    clogc = np.bincount(idx[found], weights=(c * np.log(c))[found], minlength=len(parent_keys))
+    top = np.zeros(len(parent_keys))
+    np.maximum.at(top, idx[found], c[found])
+    return clogc, top
 
 
 def zh_candidates(counts: CountResult, p: NewwordsParams) -> Candidates:
@@ -156,15 +168,18 @@ def zh_candidates(counts: CountResult, p: NewwordsParams) -> Candidates:
     n_domain = int(tables[0]["counts"].sum())
     n_bg = int(bg[0]["counts"].sum()) if bg else 0
     words: list[str] = []
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("freq", "coh", "left", "right", "bg")}
+    keys = ("freq", "coh", "left", "right", "bg", "lmax", "rmax")
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     for n in range(2, p.max_len + 1):
         t, ext = tables[n - 1], tables[n]
         sel = np.flatnonzero(t["counts"] >= p.min_count)
         if not len(sel):
             continue
         c = t["counts"][sel].astype(np.float64)
-        right = np.log(c) - _side_entropy(t["keys"][sel], ext, "prefix") / c
-        left = np.log(c) - _side_entropy(t["keys"][sel], ext, "suffix") / c
+        r_clogc, r_max = _side_stats(t["keys"][sel], ext, "prefix")
+        l_clogc, l_max = _side_stats(t["keys"][sel], ext, "suffix")
+        right = np.log(c) - r_clogc / c
+        left = np.log(c) - l_clogc / c
         # Walk prefix and suffix chains down to single characters: pre[j] = w[:j], suf[j] = w[n-j:].
         ok = np.ones(len(sel), dtype=bool)
         pre = {n: t["keys"][sel], n - 1: t["prefix"][sel]}
@@ -187,6 +202,8 @@ def zh_candidates(counts: CountResult, p: NewwordsParams) -> Candidates:
         cols["coh"].append(pmi.min(axis=0)[ok])
         cols["left"].append(left[ok])
         cols["right"].append(right[ok])
+        cols["lmax"].append(l_max[ok])
+        cols["rmax"].append(r_max[ok])
         bgc = _counts_of(bg[n - 1], t["keys"][sel][ok])[0] if bg else np.zeros(int(ok.sum()))
         cols["bg"].append(bgc)
 
@@ -196,6 +213,7 @@ def zh_candidates(counts: CountResult, p: NewwordsParams) -> Candidates:
     return Candidates(
         words, cat("freq"), cat("coh"), cat("left"), cat("right"), cat("bg"), n_domain, n_bg,
         stats={"prune_floor": counts.prune_floor, "workers": counts.workers},
+        left_max=cat("lmax"), right_max=cat("rmax"),
     )  # fmt: skip
 
 
@@ -219,11 +237,8 @@ class Ranked:
     filtered: dict[str, int]
 
 
-def rank(
-    cand: Candidates, p: NewwordsParams, exclude: set[str], stop: set[str], *, lang: str = "zh"
-) -> Ranked:
-    if not cand.words:
-        return Ranked([], 0, {})
+def score_columns(cand: Candidates, p: NewwordsParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(score, domain log-odds, min neighbour entropy) of every candidate."""
     has_bg = cand.n_background > 0
     domain = (
         log_odds(cand.freq, cand.n_domain, cand.bg_freq, cand.n_background, p.smoothing)
@@ -234,24 +249,57 @@ def rank(
     score = p.w_freq * np.log(cand.freq) + p.w_cohesion * cand.cohesion + p.w_entropy * ent
     if has_bg:
         score = score + p.w_domain * domain
+    return score, domain, ent
+
+
+def extension_share(cand: Candidates) -> np.ndarray:
+    """Share of a candidate's occurrences inside its most frequent one-unit extension."""
+    if cand.left_max is None or cand.right_max is None:
+        return np.zeros(len(cand.words))
+    return np.maximum(cand.left_max, cand.right_max) / np.maximum(cand.freq, 1)
+
+
+def word_masks(cand: Candidates, exclude: set[str], stop: set[str], lang: str) -> dict:
+    """The filters that do not depend on numeric parameters (stop edges, exclusion lists)."""
     if lang == "zh":
-        edge = np.array([w[0] in stop or w[-1] in stop for w in cand.words])
+        edge = [w[0] in stop or w[-1] in stop for w in cand.words]
     else:
-        edge = np.array([w.split()[0] in stop or w.split()[-1] in stop for w in cand.words])
-    excluded = np.array([w in exclude for w in cand.words])
+        edge = [w.split()[0] in stop or w.split()[-1] in stop for w in cand.words]
+    return {
+        "stop_edge": np.array(edge, dtype=bool),
+        "excluded": np.array([w in exclude for w in cand.words], dtype=bool),
+    }
+
+
+def keep_order(
+    cand: Candidates, p: NewwordsParams, static: dict
+) -> tuple[np.ndarray, dict, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Indices of the listed candidates, best first (at most ``top_k``), and every filter's mask."""
+    score, domain, ent = cols = score_columns(cand, p)
     masks = {
         "below_min_cohesion": cand.cohesion < p.min_cohesion,
         "below_min_entropy": ent < p.min_entropy,
         "below_min_domain_score": (domain < p.min_domain_score)
-        if has_bg
+        if cand.n_background > 0
         else np.zeros(len(ent), bool),
-        "stop_edge": edge,
-        "excluded": excluded,
+        # C-value-style subsumption: a string seen mostly inside one longer string is a
+        # fragment of it (阿奇 of 阿奇霉素, 邪侵袭 of 外邪侵袭), not a term of its own.
+        "subsumed": extension_share(cand) > p.max_extension_share,
+        **static,
     }
     keep = np.ones(len(cand.words), dtype=bool)
     for m in masks.values():
         keep &= ~m
     order = np.flatnonzero(keep)[np.argsort(-score[keep], kind="stable")][: p.top_k]
+    return order, masks, cols
+
+
+def rank(
+    cand: Candidates, p: NewwordsParams, exclude: set[str], stop: set[str], *, lang: str = "zh"
+) -> Ranked:
+    if not cand.words:
+        return Ranked([], 0, {})
+    order, masks, (score, domain, _) = keep_order(cand, p, word_masks(cand, exclude, stop, lang))
     rows = [
         (
             cand.words[i],

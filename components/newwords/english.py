@@ -69,11 +69,15 @@ def en_candidates(
     n_words = sum(c[0].values())
     right_s: dict[tuple, float] = defaultdict(float)
     left_s: dict[tuple, float] = defaultdict(float)
+    right_m: dict[tuple, int] = defaultdict(int)
+    left_m: dict[tuple, int] = defaultdict(int)
     for n in range(2, top + 1):
         for gram, k in c[n - 1].items():
             if k > 1:
                 right_s[gram[:-1]] += k * math.log(k)
                 left_s[gram[1:]] += k * math.log(k)
+                right_m[gram[:-1]] = max(right_m[gram[:-1]], k)
+                left_m[gram[1:]] = max(left_m[gram[1:]], k)
     rows = []
     lower_vocab = {v.lower() for v in vocab}
     for n in range(1, p.max_words + 1):
@@ -93,10 +97,14 @@ def en_candidates(
             right = math.log(k) - right_s.get(gram, 0.0) / k
             left = math.log(k) - left_s.get(gram, 0.0) / k
             b = bg[n - 1].get(gram, 0) if bg is not None else 0
-            rows.append((" ".join(gram), k, coh, left, right, b))
+            rows.append(
+                (" ".join(gram), k, coh, left, right, b, left_m.get(gram, 0), right_m.get(gram, 0))
+            )
     n_bg = sum(bg[0].values()) if bg is not None else 0
     if not rows:
         return Candidates([], *(np.zeros(0) for _ in range(5)), n_words, n_bg)
     words, *cols = zip(*rows, strict=True)
-    arrays = [np.asarray(x, dtype=np.float64) for x in cols]
-    return Candidates(list(words), *arrays, n_words, n_bg, stats={"workers": 1})
+    *arrays, lmax, rmax = (np.asarray(x, dtype=np.float64) for x in cols)
+    return Candidates(
+        list(words), *arrays, n_words, n_bg, stats={"workers": 1}, left_max=lmax, right_max=rmax
+    )

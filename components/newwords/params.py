@@ -35,11 +35,19 @@ class NewwordsParams:
     w_cohesion: float = param(1.5, help="weight of cohesion")
     w_entropy: float = param(0.5, help="weight of min(left, right) entropy")
     w_domain: float = param(0.5, help="weight of the domain score")
+    max_extension_share: float = param(
+        0.5,
+        ge=0,
+        le=1,
+        help="drop a candidate when more than this share of its occurrences lies inside one "
+        "one-unit-longer string (a fragment of it); 1 = off",
+    )
     top_k: int = param(5000, ge=1, help="rows written to lexicon.tsv")
     stop_chars: str = param(DEFAULT_STOP_CHARS, help="zh: no candidate starts or ends with these")
     stop_words: list[str] = param(DEFAULT_STOP_WORDS_EN, help="en: same, for words")
     exclude_general_dict: bool = param(
-        False, help="drop words of jieba's general dictionary (they are not new)"
+        True,
+        help="zh: drop words of jieba's general dictionary (they are not new); false keeps them",
     )
     workers: int = param(
         0,

@@ -121,3 +121,44 @@ def test_dedup_memory_cap_stops_remembering_but_keeps_checking():
     # A copy of a remembered document is still caught; one of a forgotten one is not.
     assert dedup.check(int(hashes[0]), sigs[0]) == "exact_dup"
     assert dedup.check(int(hashes[7]), sigs[7]) is None
+
+
+def test_dict_lsh_index_finds_the_same_candidates_as_datasketch():
+    """The band index is plain dicts; its candidates must equal datasketch MinHashLSH's for the
+    same band layout (documents that share at least one whole band)."""
+    from datasketch import LeanMinHash, MinHashLSH
+
+    rng = random.Random(3)
+    originals = general_texts(120, min_chars=200)
+    texts = originals + [mutate(t, rng.randint(1, 8), rng) for t in rng.sample(originals, 60)]
+    sigs = minhash_signatures(encode(texts), HP.shingle_size, HP.num_perm)
+    ours = Deduper(HP)
+    w = HP.lsh_recall_weight
+    ref = MinHashLSH(threshold=HP.near_dup_threshold, num_perm=HP.num_perm, weights=(1 - w, w))
+    assert (ours.bands, ours.rows) == (ref.b, ref.r)
+    found = 0
+    for i, sig in enumerate(sigs):
+        lean = LeanMinHash(seed=1, hashvalues=sig, scheme="affine32")
+        want = set(ref.query(lean)) if i else set()
+        got: set[int] = set()
+        for table, key in zip(ours.index, ours._band_keys(sig), strict=True):
+            hit = table.get(key)
+            got |= set(hit) if isinstance(hit, list) else ({hit} if hit is not None else set())
+        assert got == want, i
+        found += bool(want)
+        ref.insert(i, lean, check_duplication=False)
+        ours._insert(sig)
+    assert found >= 50  # the mutated copies do meet their originals
+
+
+@pytest.mark.parametrize(
+    ("threshold", "num_perm", "recall_weight"),
+    [(0.7, 64, 0.8), (0.5, 128, 0.5), (0.9, 32, 0.8), (0.8, 256, 0.3)],
+)
+def test_band_layout_is_datasketchs_optimum(threshold, num_perm, recall_weight):
+    from datasketch.lsh import _optimal_param
+
+    from components.mine.filters import lsh_bands
+
+    w = recall_weight
+    assert lsh_bands(threshold, num_perm, 1 - w, w) == _optimal_param(threshold, num_perm, 1 - w, w)

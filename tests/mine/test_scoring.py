@@ -67,3 +67,43 @@ def test_shard_function_runs_unchanged_under_datasets_map(tmp_path):
     assert mapped["quality_reason"] == local.quality
     assert np.array_equal(np.array(mapped["content_hash"]).view(np.uint64), local.hashes)
     assert np.array_equal(np.array(mapped["minhash"], dtype=np.uint32), local.sigs)
+
+
+def test_dsir_pool_prior_weights_by_hand():
+    from components.mine.params import DSIRParams
+    from components.mine.scoring import DSIRModel
+
+    seed = {"dsir": np.array([3, 1, 0, 0])}
+    pool = {"dsir": np.array([10, 10, 10, 70])}
+    mu, a = 8.0, 1.0
+    params = small_params(dsir=DSIRParams(n_buckets_log2=10, prior="pool", prior_strength=mu))
+    w = DSIRModel.fit(seed, pool, params).weights
+    p = (pool["dsir"] + a) / (100 + 4 * a)
+    expected = np.log((seed["dsir"] + mu * p) / (4 + mu)) - np.log(p)
+    assert np.allclose(w, expected, atol=1e-6)
+    # An n-gram the seed has not seen keeps the pool's probability, shrunk by mu / (T + mu),
+    # whatever its pool frequency: rarity in the pool alone is no evidence for the seed.
+    assert w[2] == pytest.approx(w[3]) == pytest.approx(np.log(mu / (4 + mu)))
+    uniform = small_params(dsir=DSIRParams(n_buckets_log2=10, prior="uniform"))
+    wu = DSIRModel.fit(seed, pool, uniform).weights
+    assert wu[2] > wu[3]  # the original add-k smoothing rewards pool-rare n-grams
+
+
+@pytest.mark.parametrize("n_seed", [10, 30])
+def test_small_seed_pool_prior_recovers_domain_and_beats_uniform(n_seed):
+    from components.mine.features import encode
+    from components.mine.params import DSIRParams
+    from components.mine.scoring import count_texts
+
+    med = medical_texts(120)
+    seed, hidden = med[:n_seed], med[60:120]
+    pool = hidden + general_texts(300)
+
+    def recall(prior: str) -> float:
+        params = small_params(dsir=DSIRParams(n_buckets_log2=16, prior=prior))
+        model = fit_model(params, count_texts(seed, params), count_texts(pool, params), seed)
+        top = np.argsort(-model.score(encode(pool)), kind="stable")[: len(hidden)]
+        return float((top < len(hidden)).mean())
+
+    pooled, uniform = recall("pool"), recall("uniform")
+    assert pooled >= 0.9 and pooled > uniform, (pooled, uniform)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from components.cli import main
-from tests.newwords.conftest import TERMS, write_jsonl
+from tests.newwords.conftest import TERMS, synthetic_docs, write_jsonl
 
 NO_PARAMS = ["--params", "no-such-params.yaml", "--no-mlflow"]  # documented defaults
 
@@ -26,7 +26,7 @@ def read_tsv(path: Path) -> list[dict]:
 
 def test_zh_finds_planted_terms_and_scores_against_reference(corpora, tmp_path):
     out = tmp_path / "out"
-    second = write_jsonl(tmp_path / "more.jsonl", ["阿莫西林胶囊，布洛芬片。"] * 3)
+    second = write_jsonl(tmp_path / "more.jsonl", ["蒙脱石散胶囊，赛庚啶片。"] * 3)
     rc = run_cli(
         "--corpus", str(corpora["domain"]), str(second),
         "--background", str(corpora["general"]),
@@ -49,13 +49,36 @@ def test_zh_finds_planted_terms_and_scores_against_reference(corpora, tmp_path):
 
 def test_exclude_vocab_and_top_k(corpora, tmp_path):
     vocab = tmp_path / "vocab.tsv"
-    vocab.write_text("布洛芬\t1\n", encoding="utf-8")
+    vocab.write_text("赛庚啶\t1\n", encoding="utf-8")
     out = tmp_path / "out"
     rc = run_cli("--corpus", str(corpora["domain"]), "--exclude-vocab", str(vocab),
                  "--out", str(out), "--top-k", "3", "--workers", "1")  # fmt: skip
     assert rc == 0
     words = [r["word"] for r in read_tsv(out / "lexicon.tsv")]
-    assert len(words) == 3 and "布洛芬" not in words
+    assert len(words) == 3 and "赛庚啶" not in words
+
+
+def test_default_ranking_never_lists_general_dictionary_words(tmp_path):
+    from components.newwords.core import general_dictionary
+
+    # 阿莫西林 and 布洛芬 are in jieba's dict.txt: with the same statistics as the new terms
+    # they would rank among them.
+    known = ["阿莫西林", "布洛芬"]
+    assert set(known) <= general_dictionary()
+    corpus = write_jsonl(tmp_path / "d.jsonl", synthetic_docs(300, seed=1, terms=TERMS + known))
+    general = write_jsonl(tmp_path / "g.jsonl", synthetic_docs(300, seed=2, terms=[]))
+    out = tmp_path / "out"
+    args = ["--corpus", str(corpus), "--background", str(general), "--workers", "1"]
+    assert run_cli(*args, "--out", str(out)) == 0
+    words = [r["word"] for r in read_tsv(out / "lexicon.tsv")]
+    assert words and not set(words) & general_dictionary()
+    assert set(TERMS) <= set(words[:10])
+    params = tmp_path / "params.yaml"  # configured otherwise: the known words come back
+    params.write_text("newwords:\n  exclude_general_dict: false\n", encoding="utf-8")
+    out2 = tmp_path / "out2"
+    rc = main(["newwords", *args, "--out", str(out2), "--params", str(params), "--no-mlflow"])
+    assert rc == 0
+    assert set(known) <= {r["word"] for r in read_tsv(out2 / "lexicon.tsv")[:10]}
 
 
 def test_english_terms_and_long_single_words(tmp_path):
