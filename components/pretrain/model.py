@@ -85,11 +85,12 @@ class SparseMLM(nn.Module):
 def flops_per_token(config, seq_len: int, mask_rate: float) -> float:
     """Training FLOPs per input token (forward + backward = 3x forward, 2 FLOPs per MAC).
 
-    Encoder matmuls + attention scores, plus the vocabulary projection at masked tokens only.
+    Encoder matmuls + attention scores, plus the head (transform + vocabulary projection) at
+    masked tokens only, as ``SparseMLM`` runs it; equal to torch's FLOP counter (tested).
     """
     h, n_layer = config.hidden_size, config.num_hidden_layers
     inter = getattr(config, "intermediate_size", 4 * h)
     per_layer = 4 * h * h + 2 * h * inter  # QKV + output projection, two FFN matmuls
     attn = 2 * seq_len * h  # QK^T and AV per token per layer
-    head = h * h + mask_rate * h * config.vocab_size
+    head = mask_rate * (h * h + h * config.vocab_size)
     return 6.0 * (n_layer * (per_layer + attn) + head)
