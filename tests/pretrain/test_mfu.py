@@ -48,10 +48,16 @@ def test_cpu_peak_is_measured_once_then_read_from_the_cache(tmp_path, monkeypatc
         cached = json.loads((tmp_path / "matmul_peak.json").read_text())
         key = mfu.cpu_key(torch.float32)
         assert "threads=1" in key and "float32" in key and cached == {key: peak}
-        # The second call reads the file: plant a number there and get it back.
+        # Later calls read the file: a planted number above any CPU's comes back unchanged...
+        (tmp_path / "matmul_peak.json").write_text(json.dumps({key: 1e15}))
+        assert mfu.cpu_peak_flops(torch.float32) == 1e15
+        assert mfu.peak_flops(torch.device("cpu"), None) == (1e15, "measured matmul")
+        # ...while one below what the short re-probe reaches (a probe under load) is raised.
         (tmp_path / "matmul_peak.json").write_text(json.dumps({key: 123.0}))
-        assert mfu.cpu_peak_flops(torch.float32) == 123.0
-        assert mfu.peak_flops(torch.device("cpu"), None) == (123.0, "measured matmul")
+        raised = mfu.cpu_peak_flops(torch.float32)
+        assert (
+            raised > 1e8 and json.loads((tmp_path / "matmul_peak.json").read_text())[key] == raised
+        )
         assert mfu.cpu_peak_flops(torch.float32, refresh=True) > 1e8  # probes again
         # Another dtype (or thread count) is another machine setting: its own probe and entry.
         mfu.cpu_peak_flops(torch.bfloat16)
