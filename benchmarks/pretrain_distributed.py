@@ -10,7 +10,8 @@ global batch and micro-batches, so all three follow the same trajectory:
 
 MFU is against the measured matmul peak of each process (components/pretrain/mfu.py), so 2p x 1t
 is measured against 2 x the one-thread peak. Prints tokens/s, MFU, final loss and ratios to the
-baseline.
+baseline, then the time of one gloo all-reduce of the model's gradients between 2 processes (what
+DDP adds per optimizer step), to tell communication from CPU contention.
 
     .venv/bin/python benchmarks/pretrain_distributed.py --steps 30
 """
@@ -77,7 +78,33 @@ def run(args, name: str, nproc: int, threads: int, tmp: Path) -> dict:
     }
 
 
+def allreduce_probe(model: str) -> None:
+    """Inside torchrun: median time of an all-reduce of the model's parameter count (fp32)."""
+    import torch
+    import torch.distributed as dist
+    from transformers import AutoConfig, AutoModelForMaskedLM
+
+    dist.init_process_group("gloo")
+    torch.set_num_threads(1)
+    n = sum(p.numel() for p in AutoModelForMaskedLM.from_config(AutoConfig.from_pretrained(model)).parameters())  # fmt: skip
+    t = torch.randn(n)
+    times = []
+    for i in range(23):
+        t0 = time.perf_counter()
+        dist.all_reduce(t)
+        if i >= 3:  # warm-up excluded
+            times.append(time.perf_counter() - t0)
+    if dist.get_rank() == 0:
+        times.sort()
+        print(f"gloo all-reduce of {n / 1e6:.2f}M fp32 gradients ({n * 4 / 1e6:.1f} MB), 2 "
+              f"processes: median {times[10] * 1e3:.1f} ms, min {times[0] * 1e3:.1f} ms")  # fmt: skip
+    dist.destroy_process_group()
+
+
 def main() -> int:
+    if "--allreduce-probe" in sys.argv:
+        allreduce_probe(sys.argv[-1])
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=SHARED / "medical" / "cmdd_dialogues.jsonl")
     ap.add_argument(
@@ -114,6 +141,9 @@ def main() -> int:
                 ratio = r["tokens_per_second"] / base["tokens_per_second"]
                 print(f"{name} / 1p x 1t: {ratio:.2f}x tokens/s")
     print(json.dumps({k: round(v["tokens_per_second"], 1) for k, v in results.items()}))
+    probe = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone"]
+    probe += [__file__, "--allreduce-probe", args.model]
+    subprocess.run(probe, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True)
     return 0
 
 

@@ -235,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
         "fingerprint": fingerprint(args, p),
         "resume": not args.no_resume,
         "fault_after": int(fault) if fault else None,
+        "config_key": f"pretrain.{args.stage}",
     }
     track = not args.no_mlflow and rank == 0
     if track:

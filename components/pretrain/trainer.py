@@ -171,12 +171,16 @@ def train(
     resume: bool = True,
     log_fn: Callable[[dict[str, float], int], None] | None = None,
     fault_after: int | None = None,
+    config_key: str = "pretrain",
 ) -> Result:
-    """Train ``model`` in place for ``p.max_steps`` optimizer steps; returns metrics + history."""
+    """Train ``model`` in place for ``p.max_steps`` optimizer steps; returns metrics + history.
+
+    ``config_key`` (``pretrain.dapt``) names the params in a batch that the world size cannot share.
+    """
     if p.threads:
         torch.set_num_threads(p.threads)
     rank, local_rank, world = _dist()
-    plan = batch_plan(p.global_batch, p.micro_batch, world)
+    plan = batch_plan(p.global_batch, p.micro_batch, world, config_key)
     device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
