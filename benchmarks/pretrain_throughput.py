@@ -70,7 +70,8 @@ def run_ours(tok, texts, lexicon, args) -> dict:
     blocks = pack(ids, starts, args.seq_len, tok.cls_token_id, tok.sep_token_id)
     p = TrainParams(
         seq_len=args.seq_len,
-        batch_size=args.batch_size,
+        global_batch=args.batch_size,
+        micro_batch=args.batch_size,
         max_steps=args.steps,
         precision=args.precision,
         threads=args.threads,

@@ -154,6 +154,10 @@ def build(cls: type[T], data: dict[str, Any], key: str) -> T:
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(data) - set(known))
+    renamed = getattr(cls, "RENAMED", {})
+    for name in unknown:
+        if name in renamed:
+            raise ConfigError(f"{key}.{name}: {renamed[name]}")
     if unknown:
         raise ConfigError(f"{key}.{unknown[0]}: unknown key (known keys: {', '.join(known)})")
     kwargs = {}

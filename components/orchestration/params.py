@@ -36,6 +36,21 @@ class KubernetesParams:
     )
     kubernetes_conn_id: str = param("kubernetes_default", help="Airflow connection of the cluster")
     startup_timeout_seconds: int = param(900, ge=30)
+    # Pretraining as Kubeflow Trainer v2 TrainJobs (components/orchestration/trainjob.py): nodes
+    # and processes per node come from pretrain.distributed, one GPU per process.
+    trainjob_stages: list[str] = param(
+        ["dapt", "tapt", "control", "tapt_only"],
+        help="stages submitted as TrainJobs under execution: kubernetes (the others: pods)",
+    )
+    trainjob_runtime: str = param("torch-distributed", help="(Cluster)TrainingRuntime to run on")
+    trainjob_runtime_kind: Literal["ClusterTrainingRuntime", "TrainingRuntime"] = param(
+        "ClusterTrainingRuntime", help="TrainingRuntime: a runtime in the job's own namespace"
+    )
+    trainjob_timeout_hours: float = param(
+        48.0, gt=0, help="activeDeadlineSeconds of the job, and how long the task waits for it"
+    )
+    trainjob_poll_seconds: int = param(30, ge=1, help="seconds between status polls")
+    trainjob_log_lines: int = param(200, ge=0, help="log lines per node pod shown when it ends")
 
 
 @dataclass

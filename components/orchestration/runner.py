@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 
-def _tool_path() -> None:
+def tool_path() -> None:
     # Stage commands call `dapt`: use the console script of the interpreter running this task,
     # whatever PATH the worker was started with.
     bindir = str(Path(sys.executable).parent)
@@ -32,7 +32,7 @@ def run_stage(root: str | Path, stage: str) -> dict[str, Any]:
     """
     from dvc.repo import Repo
 
-    _tool_path()
+    tool_path()
     start = time.perf_counter()
     with Repo(str(root)) as repo:
         ran = repo.reproduce(stage, single_item=True)

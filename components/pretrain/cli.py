@@ -1,14 +1,16 @@
 """``dapt pretrain``: continued masked-LM pretraining (general, DAPT or TAPT).
 
     dapt pretrain --corpus FILE... --model PATH_OR_CONFIG --out DIR [--max-steps N]
-        [--seq-len L] [--batch-size B] [--lexicon FILE] [--stage dapt|tapt|general]
-        [--general-corpus FILE] [--eval-corpus FILE]
+        [--seq-len L] [--global-batch B] [--micro-batch M] [--lexicon FILE]
+        [--stage dapt|tapt|general] [--general-corpus FILE] [--eval-corpus FILE]
 
 ``--model``: a checkpoint folder or hub id; a folder with only config.json + tokenizer files
 initialises a new model from that config. ``DIR`` (replaced atomically at the end) receives the
 save_pretrained model + tokenizer, metrics.json, loss.tsv, loss_curve.png and a model card.
 Checkpoints go to ``DIR.checkpoints`` (``--checkpoint-dir``); a rerun resumes from the newest.
-Multi-process: ``torchrun --nproc_per_node N -m components.pretrain.cli ...`` (same options).
+Multi-process: with ``pretrain.distributed`` above one process and no launcher around it, the
+command re-launches itself through ``torch.distributed.run`` (torchrun) with the same options;
+``torchrun ... -m components.pretrain.cli ...`` by hand works too (its process count wins).
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--seq-len", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--global-batch", type=int, help="blocks per optimizer step (all processes)")
+    p.add_argument("--micro-batch", type=int, help="blocks per forward/backward pass")
     p.add_argument("--lexicon", action="append", default=[], help="whole-word lexicon (repeatable)")
     p.add_argument("--general-corpus", action="append", default=[], help="replay + forgetting eval")
     p.add_argument("--eval-corpus", action="append", default=[], help="held-out domain text")
@@ -128,14 +131,14 @@ def fingerprint(args, p: TrainParams) -> str:
 
     files = [*args.corpus, *args.general_corpus, *args.eval_corpus]
     files += args.lexicon
-    # Settings that do not change the numbers may differ between a run and its resumption.
+    # Settings that do not change the numbers may differ between a run and its resumption; so may
+    # the world size (the trajectory does not depend on it: trainer.py).
     operational = {"threads", "log_every", "checkpoint_every", "keep_checkpoints", "compile"}
     blob = json.dumps(
         {
             "params": {k: v for k, v in dataclasses.asdict(p).items() if k not in operational},
             "model": folder_digest(args.model),
             "files": {f: file_digest(f) for f in files},
-            "world": os.environ.get("WORLD_SIZE", "1"),
         },
         sort_keys=True,
     )
@@ -204,9 +207,54 @@ def recipe(args) -> str:
     return name
 
 
+def to_argv(args: argparse.Namespace) -> list[str]:
+    """The command-line options that give ``args`` again (for the torchrun re-launch)."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    out: list[str] = []
+    for action in parser._actions:
+        value = getattr(args, action.dest, None)
+        if not action.option_strings or value is None or value == action.default:
+            continue
+        flag = action.option_strings[-1]
+        if isinstance(action, argparse._StoreTrueAction):
+            out.append(flag)
+        elif isinstance(action, argparse._AppendAction):
+            for v in value:
+                out += [flag, str(v)]
+        else:
+            out += [flag, str(value)]
+    return out
+
+
+def relaunch(args: argparse.Namespace, params: PretrainParams, p: TrainParams) -> int:
+    """Run this command again under torchrun with ``pretrain.distributed``'s process count."""
+    from components.errors import ConfigError
+    from components.pretrain.distributed import batch_plan, launch_command
+
+    dist = params.distributed
+    key = f"pretrain.{recipe(args)}"
+    batch_plan(p.global_batch, p.micro_batch, dist.world_size, key)  # fail before N processes
+    import torch
+
+    if torch.cuda.is_available() and dist.nproc_per_node > torch.cuda.device_count():
+        raise ConfigError(
+            f"pretrain.distributed.nproc_per_node: {dist.nproc_per_node} processes but this node "
+            f"has {torch.cuda.device_count()} GPU(s); one process per GPU"
+        )
+    cmd = launch_command(
+        dist.nproc_per_node, dist.nnodes, "components.pretrain.cli", to_argv(args), key
+    )
+    print(f"[pretrain] launching {dist.world_size} processes: {' '.join(cmd)}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # exec, not a child: the scheduler's signals (timeouts, retries) reach torchrun directly.
+    os.execv(cmd[0], cmd)
+    return 1  # not reached
+
+
 def run(args: argparse.Namespace) -> int:
-    from components.pretrain.model import load_masked_lm
-    from components.pretrain.trainer import train
+    from components.pretrain.distributed import under_launcher
 
     reason = skip_reason(args)
     if reason:
@@ -217,9 +265,15 @@ def run(args: argparse.Namespace) -> int:
     overrides = {
         "max_steps": args.max_steps,
         "seq_len": args.seq_len,
-        "batch_size": args.batch_size,
+        "global_batch": args.global_batch,
+        "micro_batch": args.micro_batch,
     }
     p = dataclasses.replace(p, **{k: v for k, v in overrides.items() if v is not None})
+    if params.distributed.world_size > 1 and not under_launcher():
+        return relaunch(args, params, p)
+    from components.pretrain.model import load_masked_lm
+    from components.pretrain.trainer import train
+
     if not args.no_validated_check:
         from components.data import require_decontaminated
 
@@ -250,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
         "fingerprint": fingerprint(args, p),
         "resume": not args.no_resume,
         "fault_after": int(fault) if fault else None,
+        "config_key": f"pretrain.{args.stage}",
     }
     track = not args.no_mlflow and rank == 0
     if track:
@@ -260,6 +315,7 @@ def run(args: argparse.Namespace) -> int:
         inputs = [*args.corpus, *args.general_corpus, *args.eval_corpus, *args.lexicon]
         with stage_run(args.stage, p, inputs=inputs, profile=profile):
             result = train(model, tok, corpora, p, ckpt, log_fn=mlflow.log_metrics, **kwargs)
+            mlflow.set_tag("world_size", str(result.metrics["world_size"]))
             write_outputs(out, model, tok, result, args, p)
             mlflow.log_metrics(
                 {k: v for k, v in result.metrics.items() if isinstance(v, int | float)}
@@ -274,7 +330,11 @@ def run(args: argparse.Namespace) -> int:
         from components.pretrain import checkpoint
 
         checkpoint.clear(ckpt)  # the output is complete; a rerun is a new run
-        shown = {k: v for k, v in result.metrics.items() if "perplexity" in k or "tokens_per" in k}
+        shown = {
+            k: v
+            for k, v in result.metrics.items()
+            if "perplexity" in k or "tokens_per" in k or k in ("mfu", "world_size")
+        }
         print(f"[pretrain] {args.stage} -> {out}: {json.dumps(shown)}")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         import torch.distributed as dist

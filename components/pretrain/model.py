@@ -1,4 +1,4 @@
-"""Loading masked-LM checkpoints, the sparse masked-LM objective, FLOPs and MFU."""
+"""Loading masked-LM checkpoints, the sparse masked-LM objective, FLOPs per token (peaks: mfu.py)."""
 
 from __future__ import annotations
 
@@ -71,49 +71,26 @@ class SparseMLM(nn.Module):
         self.encoder = model.base_model
         self.head = mlm_head(model)
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, labels: torch.Tensor, reduction: str = "mean"
+    ) -> torch.Tensor:
+        """Cross-entropy at the masked positions; ``reduction="sum"`` lets the trainer divide by
+        the masked-token count of the whole global batch instead of this micro-batch's."""
         hidden = self.encoder(input_ids=input_ids).last_hidden_state
         sel = labels != -100
         logits = self.head(hidden[sel])
-        return F.cross_entropy(logits.float(), labels[sel])
+        return F.cross_entropy(logits.float(), labels[sel], reduction=reduction)
 
 
 def flops_per_token(config, seq_len: int, mask_rate: float) -> float:
     """Training FLOPs per input token (forward + backward = 3x forward, 2 FLOPs per MAC).
 
-    Encoder matmuls + attention scores, plus the vocabulary projection at masked tokens only.
+    Encoder matmuls + attention scores, plus the head (transform + vocabulary projection) at
+    masked tokens only, as ``SparseMLM`` runs it; equal to torch's FLOP counter (tested).
     """
     h, n_layer = config.hidden_size, config.num_hidden_layers
     inter = getattr(config, "intermediate_size", 4 * h)
     per_layer = 4 * h * h + 2 * h * inter  # QKV + output projection, two FFN matmuls
     attn = 2 * seq_len * h  # QK^T and AV per token per layer
-    head = h * h + mask_rate * h * config.vocab_size
+    head = mask_rate * (h * h + h * config.vocab_size)
     return 6.0 * (n_layer * (per_layer + attn) + head)
-
-
-# Dense bf16 tensor-core peak (FLOP/s) by device name; MFU is reported only for known devices.
-BF16_PEAK = {
-    "H200": 989e12,
-    "H100": 989e12,
-    "A100": 312e12,
-    "A800": 312e12,
-    "L40S": 362e12,
-    "L40": 181e12,
-    "L4": 121e12,
-    "A10G": 70e12,
-    "A10": 125e12,
-    "RTX 4090": 165e12,
-    "RTX 3090": 71e12,
-    "V100": 125e12,  # fp16; V100 has no bf16
-    "T4": 65e12,  # fp16
-}
-
-
-def device_peak_flops(device: torch.device) -> float | None:
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    for key, peak in BF16_PEAK.items():
-        if key in name:
-            return peak
-    return None

@@ -2,13 +2,17 @@
 
 One trainer, three stages: ``general`` (rebuilds the shipped base model), ``dapt`` (domain text)
 and ``tapt`` (the task's own unlabeled text). Each sub-section is a full ``TrainParams``; keys
-left out take the defaults below.
+left out take the defaults below. ``distributed`` says how many processes run each of them.
+
+Batches are named globally: ``global_batch`` blocks per optimizer step, cut into micro-batches of
+``micro_batch`` blocks that the processes share. Neither depends on the number of processes, so
+the same params give the same run on 1, 2 or N processes (docs/pretrain.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from components.config import param
 
@@ -16,8 +20,10 @@ from components.config import param
 @dataclass
 class TrainParams:
     seq_len: int = param(128, ge=8, le=8192, help="tokens per packed block, [CLS]/[SEP] included")
-    batch_size: int = param(32, ge=1, help="blocks per micro-batch per process")
-    grad_accum: int = param(1, ge=1, help="micro-batches per optimizer step")
+    global_batch: int = param(32, ge=1, help="blocks per optimizer step, all processes together")
+    micro_batch: int = param(
+        32, ge=1, help="blocks per forward/backward pass; global_batch must be a multiple"
+    )
     max_steps: int = param(1000, ge=1, help="optimizer steps")
     lr: float = param(5e-4, gt=0.0, le=1.0)
     weight_decay: float = param(0.01, ge=0.0)
@@ -45,10 +51,35 @@ class TrainParams:
     max_docs: int = param(0, ge=0, help="0 = all documents of each corpus")
     seed: int = param(42)
 
+    # Keys of earlier versions: a params.yaml that still has them gets this fix, not "unknown key".
+    RENAMED: ClassVar[dict[str, str]] = {
+        "batch_size": "replaced by global_batch (blocks per optimizer step over all processes, "
+        "the old batch_size x grad_accum x processes) and micro_batch (the old batch_size)",
+        "grad_accum": "replaced by global_batch and micro_batch: the accumulation steps per "
+        "process are global_batch / micro_batch / processes",
+    }
+
     def check(self) -> list[str]:
         if self.mask_token_ratio + self.random_token_ratio > 1.0:
             return ["mask_token_ratio: mask_token_ratio + random_token_ratio must be <= 1"]
+        if self.global_batch % self.micro_batch:
+            return [
+                f"global_batch: {self.global_batch} is not a multiple of micro_batch "
+                f"{self.micro_batch}"
+            ]
         return []
+
+
+@dataclass
+class DistributedParams:
+    """Processes per pretraining run; above 1, ``dapt pretrain`` launches itself via torchrun."""
+
+    nproc_per_node: int = param(1, ge=1, le=64, help="processes per node (one per GPU on CUDA)")
+    nnodes: int = param(1, ge=1, le=1024, help="nodes (above 1: a TrainJob or PET_* rendezvous)")
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nnodes
 
 
 @dataclass
@@ -56,3 +87,4 @@ class PretrainParams:
     general: TrainParams = field(default_factory=TrainParams)
     dapt: TrainParams = field(default_factory=TrainParams)
     tapt: TrainParams = field(default_factory=TrainParams)
+    distributed: DistributedParams = field(default_factory=DistributedParams)

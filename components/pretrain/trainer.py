@@ -2,9 +2,10 @@
 
 Data: packed blocks (``data.pack``), read in a seeded per-epoch order, optionally mixed with a
 ``replay_fraction`` of general-text blocks. Masking is redrawn every time a block is read
-(dynamic), from a generator seeded by (seed, step, micro-batch, rank), so a resumed run draws the
-same masks as an uninterrupted one. Multi-process: launch with ``torchrun`` (DDP, gloo on CPU,
-NCCL on CUDA); each process reads its own slice of every global batch.
+(dynamic). Multi-process: DDP under ``torchrun`` (gloo on CPU, NCCL on CUDA). World-size
+invariant (``distributed.py``): micro-batch j of step s has the same blocks, masks and dropout
+whichever process runs it, and the loss is divided by the step's global masked-token count, so a
+run, or its resumption, at any world size follows the same trajectory.
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ from tqdm import tqdm
 from components.precision import autocast, autocast_dtype
 from components.pretrain import checkpoint
 from components.pretrain.data import Blocks, mask_batch
-from components.pretrain.model import SparseMLM, device_peak_flops, flops_per_token
+from components.pretrain.distributed import batch_plan, dropout_seed, env_world, mask_seed
+from components.pretrain.mfu import peak_flops
+from components.pretrain.model import SparseMLM, flops_per_token
 from components.pretrain.params import TrainParams
 
 EVAL_SEED = 1234
+EVAL_BATCH = 32  # fixed, so the held-out masks do not change with the training batch settings
 
 
 @dataclass
@@ -124,10 +128,10 @@ def perplexity(obj: SparseMLM, blocks: Blocks, masker: _Masker, p: TrainParams, 
     gen = torch.Generator().manual_seed(EVAL_SEED)
     n = min(len(blocks), p.eval_max_blocks)
     total, count = 0.0, 0
-    for i in range(0, n, p.batch_size):
+    for i in range(0, n, EVAL_BATCH):
         inputs, labels = masker(
-            blocks.ids[i : min(n, i + p.batch_size)],
-            blocks.starts[i : min(n, i + p.batch_size)],
+            blocks.ids[i : min(n, i + EVAL_BATCH)],
+            blocks.starts[i : min(n, i + EVAL_BATCH)],
             p.mask_rate,
             gen,
         )
@@ -138,13 +142,22 @@ def perplexity(obj: SparseMLM, blocks: Blocks, masker: _Masker, p: TrainParams, 
     return math.exp(total / max(1, count))
 
 
-def _dist() -> tuple[int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+def _dist() -> tuple[int, int, int]:
+    rank, local_rank, world = env_world()
     if world > 1 and not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         torch.distributed.init_process_group(backend)
-    rank = torch.distributed.get_rank() if world > 1 else 0
-    return rank, world
+    return rank, local_rank, world
+
+
+def _all_sum(values: list[float], world: int) -> list[float]:
+    if world == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64)
+    if torch.distributed.get_backend() == "nccl":
+        t = t.cuda()
+    torch.distributed.all_reduce(t)
+    return t.cpu().tolist()
 
 
 def train(
@@ -158,14 +171,19 @@ def train(
     resume: bool = True,
     log_fn: Callable[[dict[str, float], int], None] | None = None,
     fault_after: int | None = None,
+    config_key: str = "pretrain",
 ) -> Result:
-    """Train ``model`` in place for ``p.max_steps`` optimizer steps; returns metrics + history."""
+    """Train ``model`` in place for ``p.max_steps`` optimizer steps; returns metrics + history.
+
+    ``config_key`` (``pretrain.dapt``) names the params in a batch that the world size cannot share.
+    """
     if p.threads:
         torch.set_num_threads(p.threads)
-    rank, world = _dist()
-    device = torch.device(
-        f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
-    )
+    rank, local_rank, world = _dist()
+    plan = batch_plan(p.global_batch, p.micro_batch, world, config_key)
+    device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     torch.manual_seed(p.seed)
     model.to(device).train()
     obj = SparseMLM(model)
@@ -190,7 +208,6 @@ def train(
         else None
     )
     stream = BlockStream(corpora, p)
-    per_step = p.batch_size * p.grad_accum * world
 
     state = checkpoint.load(ckpt_dir) if resume else None
     if state is not None and state.get("fingerprint") != fingerprint:
@@ -198,17 +215,18 @@ def train(
             print(f"[pretrain] checkpoints in {ckpt_dir} belong to other settings: starting over")
         state = None
     if state is not None:
+        # Everything here is the same on every process, whatever world size wrote it; the RNG
+        # state is not needed (each micro-batch reseeds from its global position).
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if device.type == "cuda" and state["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(state["rng"]["cuda"], device)
         ema = state.get("ema")
         step, history, before = state["step"], state["history"], state["before"]
         tokens, train_seconds = state["tokens"], state["train_seconds"]
         if rank == 0:
-            print(f"[pretrain] resumed from {ckpt_dir} at step {step}")
+            was = state.get("world_size", "?")
+            print(f"[pretrain] resumed from {ckpt_dir} at step {step} (written by {was} -> now "
+                  f"{world} process(es))")  # fmt: skip
     else:
         before = {}
         if rank == 0:
@@ -226,7 +244,13 @@ def train(
     if p.compile:
         runner = torch.compile(runner)
     fpt = flops_per_token(model.config, p.seq_len, p.mask_rate)
-    peak = device_peak_flops(device)
+    # One process probes (a CPU probe is timed, so not while the others compete for the cores);
+    # the others then read its cached number.
+    peak, peak_source = peak_flops(device, amp) if rank == 0 else (None, "")
+    if world > 1:
+        torch.distributed.barrier()
+        if rank != 0:
+            peak, peak_source = peak_flops(device, amp)
     bar = tqdm(
         total=p.max_steps,
         initial=step,
@@ -238,21 +262,31 @@ def train(
     window_tokens, window_start, window_loss, window_n = 0, time.perf_counter(), 0.0, 0
     while step < p.max_steps:
         t0 = time.perf_counter()
-        for micro in range(p.grad_accum):
-            pos = step * per_step + (micro * world + rank) * p.batch_size
-            ids, starts = stream.take(pos, p.batch_size)
-            gen = torch.Generator().manual_seed(
-                int(p.seed) * 1_000_003 + (step * p.grad_accum + micro) * world + rank
+        # This process's micro-batches, drawn first: the loss needs the global masked count.
+        micro = []
+        for j in plan.micro_indices(rank):
+            ids, starts = stream.take(
+                step * plan.global_batch + j * plan.micro_batch, p.micro_batch
             )
-            inputs, labels = masker(ids, starts, p.mask_rate, gen)
-            sync = micro == p.grad_accum - 1 or world == 1
+            gen = torch.Generator().manual_seed(mask_seed(p.seed, step, plan.n_micro, j))
+            micro.append((j, *masker(ids, starts, p.mask_rate, gen)))
+        local = sum(int((labels != -100).sum()) for _, _, labels in micro)
+        (n_masked,) = _all_sum([float(local)], world)
+        step_loss = 0.0
+        for i, (j, inputs, labels) in enumerate(micro):
+            torch.manual_seed(dropout_seed(p.seed, step, j))  # CPU and CUDA generators
+            sync = i == len(micro) - 1 or world == 1
             ctx = contextlib.nullcontext() if sync else runner.no_sync()
             with ctx, autocast(device, amp):
-                loss = runner(
-                    inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+                loss_sum = runner(
+                    inputs.to(device, non_blocking=True),
+                    labels.to(device, non_blocking=True),
+                    reduction="sum",
                 )
-            (loss / p.grad_accum).backward()
-            window_loss += float(loss.detach()) / p.grad_accum
+            # DDP averages gradients over processes: x world makes the result the sum over the
+            # whole global batch divided by its masked-token count, as on one process.
+            (loss_sum * (world / n_masked)).backward()
+            step_loss += float(loss_sum.detach()) / n_masked
         if p.clip_grad:
             torch.nn.utils.clip_grad_norm_(obj.parameters(), p.clip_grad)
         opt.step()
@@ -266,12 +300,14 @@ def train(
         step += 1
         dt = time.perf_counter() - t0
         train_seconds += dt
-        n_tok = per_step * p.seq_len  # packed blocks: every input token is a real token
+        n_tok = plan.global_batch * p.seq_len  # packed blocks: every input token is real
         tokens += n_tok
         window_tokens += n_tok
+        window_loss += step_loss  # this process's share of the step's mean loss
         window_n += 1
         bar.update(1)
-        if rank == 0 and (step % p.log_every == 0 or step == p.max_steps):
+        if step % p.log_every == 0 or step == p.max_steps:
+            (window_loss,) = _all_sum([window_loss], world)  # every process reaches this step
             elapsed = time.perf_counter() - window_start
             row = {
                 "step": step,
@@ -282,16 +318,13 @@ def train(
             }
             if peak:
                 row["mfu"] = row["tokens_per_second"] * fpt / (peak * world)
-            history.append(row)
-            bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_second']:.0f}")
-            if log_fn:
-                log_fn({k: v for k, v in row.items() if k != "step"}, step)
+            if rank == 0:
+                history.append(row)
+                bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_second']:.0f}")
+                if log_fn:
+                    log_fn({k: v for k, v in row.items() if k != "step"}, step)
             window_tokens, window_start, window_loss, window_n = 0, time.perf_counter(), 0.0, 0
         if rank == 0 and (step % p.checkpoint_every == 0 or step == p.max_steps):
-            rng = {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            }
             checkpoint.save(
                 ckpt_dir,
                 step,
@@ -299,10 +332,10 @@ def train(
                     "model": model.state_dict(),
                     "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(),
-                    "rng": rng,
                     "ema": ema,
                     "step": step,
-                    "data_position": step * per_step,
+                    "data_position": step * plan.global_batch,
+                    "world_size": world,
                     "history": history,
                     "before": before,
                     "tokens": tokens,
@@ -327,10 +360,16 @@ def train(
         "train_tokens_per_second": tokens / max(train_seconds, 1e-9),
         "padding_ratio": 0.0,
         "world_size": world,
+        "global_batch": plan.global_batch,
+        "micro_batch": plan.micro_batch,
+        "grad_accum": plan.accum,
         "precision": str(amp).replace("torch.", "") if amp else "fp32",
         "final_loss": history[-1]["loss"] if history else None,
+        "flops_per_token": fpt,
     }
     if peak:
+        metrics["peak_flops_per_process"] = peak
+        metrics["peak_flops_source"] = peak_source
         metrics["mfu"] = metrics["train_tokens_per_second"] * fpt / (peak * world)
     if rank == 0:
         for key, blocks in (

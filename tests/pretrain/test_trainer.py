@@ -26,7 +26,8 @@ domain: {name: tiny, lang: zh, inputs: raw, base_model: models/base, corpus: [],
 pretrain:
   dapt:
     seq_len: 32
-    batch_size: 4
+    global_batch: 4
+    micro_batch: 2
     max_steps: 6
     lr: 1.0e-3
     warmup_ratio: 0.2
@@ -171,7 +172,7 @@ def test_ddp_two_process_gloo_smoke(setup, tmp_path):
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     m = json.loads((out / "metrics.json").read_text())
     assert m["world_size"] == 2 and m["steps"] == 3
-    assert m["train_tokens"] == 3 * 4 * 32 * 2
+    assert m["train_tokens"] == 3 * 4 * 32  # the global batch, whatever the world size
 
 
 def test_ema_weights_are_the_saved_output(setup, tmp_path):

@@ -1,0 +1,203 @@
+"""Submit a TrainJob, poll it to the end, surface its pods' logs, fail with its message.
+
+Uses the ``kubernetes`` client's CustomObjectsApi (the TrainJob) and CoreV1Api (its pods, which
+JobSet labels ``jobset.sigs.k8s.io/jobset-name=<job>``). States, from the job's conditions
+(kubeflow/trainer ``trainjob_types.go``): ``Complete`` or ``Failed`` with status True end it;
+``Suspended`` True waits; anything else is pending (no status yet) or running (child jobs active).
+Tested against recorded API responses (tests/orchestration/fixtures/trainjob/).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from components.orchestration.trainjob import GROUP, NODE_CONTAINER, PLURAL, VERSION
+
+JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"
+LOCK_MARKER = "DAPT_LOCK_ENTRY "  # podrun --print-lock: the stage's dvc.lock entry, on one line
+
+
+class TrainJobFailed(RuntimeError):
+    """The job ended Failed; the text carries its condition's reason and message and the failed
+    pods' termination messages and last log lines."""
+
+    def __init__(self, name: str, reason: str, message: str, details: str = "") -> None:
+        self.name, self.reason, self.message, self.details = name, reason, message, details
+        text = f"TrainJob {name} failed ({reason}): {message}"
+        super().__init__(text + (f"\n{details}" if details else ""))
+
+
+def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == kind and c.get("status") == "True":
+            return c
+    return None
+
+
+def job_state(obj: dict[str, Any]) -> tuple[str, str, str]:
+    """(state, reason, message): state is pending, running, suspended, complete or failed."""
+    for kind, state in (("Failed", "failed"), ("Complete", "complete"), ("Suspended", "suspended")):
+        c = _condition(obj, kind)
+        if c is not None:
+            return state, c.get("reason", ""), c.get("message", "")
+    jobs = (obj.get("status") or {}).get("jobsStatus") or []
+    if any(j.get("active", 0) or j.get("ready", 0) for j in jobs):
+        return "running", "", ""
+    return "pending", "", ""
+
+
+def _api(api_client=None):
+    from kubernetes import client, config
+
+    if api_client is None:
+        try:
+            config.load_incluster_config()
+        except config.ConfigException:
+            config.load_kube_config()
+        api_client = client.ApiClient()
+    return client.CustomObjectsApi(api_client), client.CoreV1Api(api_client)
+
+
+def submit(custom, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Create the job; a job of that name left by an earlier try is re-attached to when it is
+    still going or done, and replaced when it failed (an Airflow retry gets a fresh job)."""
+    from kubernetes.client.exceptions import ApiException
+
+    ns, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+    try:
+        return custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, manifest)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    existing = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+    if job_state(existing)[0] != "failed":
+        return existing
+    custom.delete_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, name, propagation_policy="Foreground"
+    )
+    for _ in range(120):  # foreground deletion: wait until the name is free
+        try:
+            custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                break
+            raise
+        time.sleep(1)
+    return custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, manifest)
+
+
+def pod_reports(core, name: str, namespace: str, tail_lines: int) -> list[dict[str, Any]]:
+    """Per pod of the job (node 0 first): name, phase, termination and the last log lines."""
+    pods = core.list_namespaced_pod(namespace, label_selector=f"{JOBSET_LABEL}={name}").items
+    out = []
+    for pod in sorted(pods, key=lambda p: p.metadata.name):
+        term = None
+        for cs in (pod.status.container_statuses or []) if pod.status else []:
+            if cs.name == NODE_CONTAINER and cs.state and cs.state.terminated:
+                t = cs.state.terminated
+                term = {"exit_code": t.exit_code, "reason": t.reason, "message": t.message}
+        logs = ""
+        if tail_lines:
+            # Raw bytes: with preloading, the client returns str(bytes) ("b'...\\n...'") for logs.
+            resp = core.read_namespaced_pod_log(
+                pod.metadata.name,
+                namespace,
+                container=NODE_CONTAINER,
+                tail_lines=tail_lines,
+                _preload_content=False,
+            )
+            logs = resp.data.decode("utf-8", errors="replace")
+        phase = pod.status.phase if pod.status else None
+        out.append({"pod": pod.metadata.name, "phase": phase, "terminated": term, "logs": logs})
+    return out
+
+
+def _details(reports: list[dict[str, Any]]) -> str:
+    parts = []
+    for r in reports:
+        t = r["terminated"] or {}
+        head = f"--- pod {r['pod']} ({r['phase']}"
+        if t:
+            head += f", exit {t['exit_code']} {t['reason'] or ''}".rstrip()
+        parts.append(head + ")")
+        if t.get("message"):
+            parts.append(f"termination message: {t['message'].strip()}")
+        if r["logs"]:
+            parts.append(r["logs"].rstrip())
+    return "\n".join(parts)
+
+
+def wait(
+    custom,
+    core,
+    name: str,
+    namespace: str,
+    *,
+    poll_seconds: float = 30,
+    timeout_seconds: float = 48 * 3600,
+    tail_lines: int = 200,
+    log: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[dict[str, Any]]:
+    """Poll until the job ends; returns the pod reports, or raises TrainJobFailed/TimeoutError."""
+    start, last = time.monotonic(), None
+    while True:
+        obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        state, reason, message = job_state(obj)
+        if state != last:
+            log(f"[trainjob] {namespace}/{name}: {state}" + (f" ({reason}: {message})" if reason else ""))  # fmt: skip
+            last = state
+        if state in ("complete", "failed"):
+            reports = pod_reports(core, name, namespace, tail_lines)
+            for r in reports:
+                if r["logs"]:
+                    log(f"[trainjob] --- logs of {r['pod']} (last {tail_lines} lines)")
+                    log(r["logs"].rstrip())
+            if state == "failed":
+                raise TrainJobFailed(name, reason, message, _details(reports))
+            return reports
+        if time.monotonic() - start > timeout_seconds:
+            raise TimeoutError(
+                f"TrainJob {namespace}/{name} still {state} after {timeout_seconds} s"
+            )
+        sleep(poll_seconds)
+
+
+def lock_entry(reports: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The stage's dvc.lock entry that node 0's ``podrun --print-lock`` printed, if any."""
+    for r in reports:
+        for line in reversed(r["logs"].splitlines()):
+            if line.startswith(LOCK_MARKER):
+                return json.loads(line[len(LOCK_MARKER) :])
+    return None
+
+
+def run_trainjob(
+    manifest: dict[str, Any],
+    *,
+    api_client=None,
+    poll_seconds: float = 30,
+    timeout_seconds: float = 48 * 3600,
+    tail_lines: int = 200,
+    log: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[dict[str, Any]]:
+    """Submit ``manifest`` and wait for it (what an Airflow task calls)."""
+    custom, core = _api(api_client)
+    created = submit(custom, manifest)
+    meta = created["metadata"]
+    log(f"[trainjob] submitted {meta['namespace']}/{meta['name']} (uid {meta.get('uid', '?')})")
+    return wait(
+        custom,
+        core,
+        meta["name"],
+        meta["namespace"],
+        poll_seconds=poll_seconds,
+        timeout_seconds=timeout_seconds,
+        tail_lines=tail_lines,
+        log=log,
+        sleep=sleep,
+    )
