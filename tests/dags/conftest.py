@@ -28,7 +28,7 @@ class AirflowProject:
     root: Path
     env: dict[str, str]
 
-    def dagtest(self, dag_id: str, *args: str, timeout: int = 300) -> dict:
+    def dagtest(self, dag_id: str, *args: str, timeout: int = 900) -> dict:
         out = self.root.parent / f"dagtest-{dag_id}.json"
         proc = subprocess.run(
             [
