@@ -1,8 +1,8 @@
 """``dapt lineage``: walk from a registered model back to every input, or from data to models.
 
-dapt lineage models:/medical-classifier@champion      the input chain as a tree
+dapt lineage models:/NAME@champion                   the input chain as a tree
 dapt lineage --data data/ingested [--hash MD5]        versions that used this data version
-dapt lineage --history medical-classifier             every gate decision with its reason
+dapt lineage --history NAME                          every gate decision with its reason
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ def open_source(spec: SourceSpec, *, labeled: bool = False) -> DocumentReader:
         fmt=spec.format,
         encoding=spec.encoding,
         text_field=spec.text_fields,
-        label_field=spec.label_field,
+        # a task source's label is in ``label`` unless the source says otherwise
+        label_field=spec.label_field or ("label" if labeled else None),
         id_field=spec.id_field,
         columns=spec.columns,
         require_label=labeled,

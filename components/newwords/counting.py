@@ -239,7 +239,7 @@ def _worker(
 def auto_workers() -> int:
     """All cores, except on machines of two or fewer: there every worker re-scanning the text
     and shipping its tables back cost more than the second core gave (measured on 2 cores: 1
-    process 1.7 s vs 2 processes 2.6 s on the 9 MB medical corpus, 6.8 vs 10.4 s on 35 MB of
+    process 1.7 s vs 2 processes 2.6 s on the 9 MB demo domain corpus, 6.8 vs 10.4 s on 35 MB of
     news; docs/benchmarks.md), so counting stays in the reading process."""
     cores = os.cpu_count() or 1
     return 1 if cores <= 2 else cores
