@@ -10,7 +10,7 @@ from pathlib import Path
 
 from components.compare import core
 from components.data.readers import DocumentReader
-from components.data.skip import is_empty, skipped_reason
+from components.data.skip import is_empty, placeholder_plot, skipped_reason
 from components.data.text import file_digest
 from components.data.writers import atomic_open, write_json
 from components.domain import DomainParams
@@ -130,6 +130,7 @@ def run_stage(domain: DomainParams, candidates: list[str], control: str, inp: In
         report = {}
         meta |= {"test": "-", "test_rows": 0, "test_md5": "-"}
         choice = choose_encoder(ppl, control)
+        placeholder_plot(inp.plot, "no classifier in this project: no confusion matrix")
     meta |= {
         "dev_rows": plan_data.get("rows", {}).get("dev", 0),
         "seeds": plan_data.get("seeds", 0),

@@ -30,3 +30,18 @@ def is_empty(path: str | os.PathLike) -> bool:
     not empty: its reader says it is missing."""
     p = Path(path)
     return p.is_file() and p.stat().st_size == 0
+
+
+def placeholder_plot(path: str | os.PathLike, text: str) -> None:
+    """A plot output DVC expects, saying why there is nothing to draw."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=9, wrap=True)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -76,11 +76,7 @@ class PetParams:
     label_words: dict[str, str] = param({}, derived="domain.task.pet.label_words")
     shots: int = param(32, ge=1, help="few-shot training examples per class")
     epochs: int = param(5, ge=1, le=1000, help="passes over the few-shot set")
-
-    def check(self) -> list[str]:
-        if "{text}" not in self.template or "{mask}" not in self.template:
-            return ["pet.template: must contain {text} and {mask}"]
-        return []
+    # template and label_words are checked where they are set: domain.task.pet (PetSpec)
 
 
 @dataclass

@@ -122,9 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
 def skip(args: argparse.Namespace, reason: str) -> int:
     """Empty outputs that say why (a task-only project mines nothing)."""
-    from components.data.skip import mark_skipped
+    from components.data.skip import mark_skipped, placeholder_plot
     from components.data.writers import atomic_dir, write_json
-    from components.mine.outputs import placeholder_plot
 
     with atomic_dir(args.out) as tmp:
         for name in ("selected.jsonl", "scores.jsonl"):
