@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from components.config import PROFILES, load_all
+from components.config import PROFILES, load_all, read_params_file
 from components.data.writers import atomic_open
 from components.errors import ConfigError
 
@@ -30,10 +30,35 @@ def set_profile(path: Path, profile: str) -> None:
         f.write(new)
 
 
+def missing_tracked_keys(params: dict, dvc_yaml: Path) -> list[str]:
+    """Keys dvc.yaml tracks as stage parameters that params.yaml does not hold (DVC would stop
+    on them at `dvc repro`; here the user learns it before any stage runs)."""
+    if not dvc_yaml.exists():
+        return []
+    stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    missing = []
+    for stage in stages.values():
+        for entry in (stage or {}).get("params") or []:
+            for key in [entry] if isinstance(entry, str) else []:
+                node = params
+                for part in key.split("."):
+                    node = node.get(part, ...) if isinstance(node, dict) else ...
+                if node is ... and key not in missing:
+                    missing.append(key)
+    return missing
+
+
 def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if args.set_profile:
         set_profile(path, args.set_profile)
+    missing = missing_tracked_keys(read_params_file(path), path.parent / "dvc.yaml")
+    if missing:
+        raise ConfigError(
+            f"{missing[0]}: missing from {path}, but dvc.yaml tracks it as a stage parameter "
+            f"(all missing: {', '.join(missing)}); write it out, e.g. with its default from "
+            "`dapt params --file` of the project's own params.yaml"
+        )
     resolved = load_all(path, profile=args.profile)
     if not args.set_profile:
         print(

@@ -93,3 +93,19 @@ def test_mlflow_uri_env_override_is_announced(tmp_path, monkeypatch, capsys):
         "MLFLOW_TRACKING_URI=sqlite:////elsewhere/m.db overrides params.yaml"
         in capsys.readouterr().err
     )
+
+
+def test_dapt_params_names_keys_dvc_yaml_tracks_but_params_lack(tmp_path):
+    from components.params_cli import missing_tracked_keys
+
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  a: {cmd: x, params: [profile, evaluate.gate, domain.lang]}\n"
+        "  b: {cmd: y, params: [evaluate.pet, {other.yaml: [k]}]}\n"
+    )
+    params = {"profile": "smoke", "evaluate": {"gate": {}}, "domain": {"lang": "en"}}
+    assert missing_tracked_keys(params, tmp_path / "dvc.yaml") == ["evaluate.pet"]
+    for example in (ROOT / "params.yaml", ROOT / "examples/acl-arc/params.yaml"):
+        import yaml
+
+        data = yaml.safe_load(example.read_text(encoding="utf-8"))
+        assert missing_tracked_keys(data, ROOT / "dvc.yaml") == [], example
