@@ -1,7 +1,8 @@
 """MLflow run per stage: resolved params, metrics, input digests, git commit and stage tags.
 
 Defaults are a local SQLite store and artifact folder inside the project; ``MLFLOW_TRACKING_URI``
-overrides them, and says so on stderr (never silently).
+overrides them, and says so on stderr (never silently). Against a tracking server, artifacts go
+to the server's store (``mlflow-artifacts:`` when it proxies them), never to the worker's disk.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from components.config import TrackingParams, as_flat_dict, load_section
 
@@ -67,12 +69,55 @@ def resolve_tracking_uri(params: TrackingParams, root: Path) -> str:
     return uri
 
 
-def _artifact_location(params: TrackingParams, root: Path) -> str:
+# Tracking URIs that name a server: it owns the artifact store (``mlflow server
+# --serve-artifacts`` proxies it as ``mlflow-artifacts:``, or hands out its --default-artifact-root).
+SERVER_SCHEMES = ("http", "https", "databricks")
+
+
+def is_server(uri: str) -> bool:
+    return urlparse(uri).scheme in SERVER_SCHEMES
+
+
+def artifact_location(params: TrackingParams, root: Path, uri: str) -> str | None:
+    """Where a new experiment stores artifacts. ``None``: the tracking server's own store, so
+    models and plots reach every client of the server. A store URI in
+    ``tracking.mlflow_artifacts`` (``s3://...``) is used as given; a folder only with a local
+    store (a worker's disk is invisible to other clients of a server)."""
+    if "://" in params.mlflow_artifacts:
+        return params.mlflow_artifacts
+    if is_server(uri):
+        return None
     folder = Path(params.mlflow_artifacts)
     if not folder.is_absolute():
         folder = root / folder
     folder.mkdir(parents=True, exist_ok=True)
     return folder.resolve().as_uri()
+
+
+def _experiment(name: str, location: str | None, uri: str) -> str:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is None:
+        try:
+            exp_id = mlflow.create_experiment(name, location)
+        except MlflowException:  # created meanwhile by a concurrent stage
+            exp = mlflow.get_experiment_by_name(name)
+            if exp is None:
+                raise
+        else:
+            exp = mlflow.get_experiment(exp_id)
+            where = exp.artifact_location
+            print(f"[tracking] experiment {name}: artifacts in {where}", file=sys.stderr)
+    if is_server(uri) and exp.artifact_location.startswith("file:"):
+        print(
+            f"[tracking] warning: experiment {name} on {uri} stores artifacts at "
+            f"{exp.artifact_location}, a disk other clients of the server cannot read; create it "
+            f"anew (or rename it) so the server's artifact store is used",
+            file=sys.stderr,
+        )
+    return exp.experiment_id
 
 
 def configure(root: Path | None = None) -> tuple[str, str]:
@@ -85,12 +130,7 @@ def configure(root: Path | None = None) -> tuple[str, str]:
     name = load_section("domain", root / "params.yaml").experiment_name
     uri = resolve_tracking_uri(params, root)
     mlflow.set_tracking_uri(uri)
-    exp = mlflow.get_experiment_by_name(name)
-    exp_id = (
-        exp.experiment_id
-        if exp
-        else mlflow.create_experiment(name, _artifact_location(params, root))
-    )
+    exp_id = _experiment(name, artifact_location(params, root, uri), uri)
     mlflow.set_experiment(experiment_id=exp_id)
     return uri, exp_id
 

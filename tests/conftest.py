@@ -93,3 +93,72 @@ def domain_section(inputs: str = "raw", **over) -> dict:
         "task": None,
     }
     return {**section, **over}
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real ``mlflow server`` on 127.0.0.1 serving its own artifact store (one per session)."""
+    from tests.mlflow_server import mlflow_server as start
+
+    with start(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server
+
+
+SERVED_TEXTS = ["高血压患者需要检查", "孕妇及哺乳期", "年满十八周岁"]
+
+
+@pytest.fixture(scope="session")
+def served_champion(mlflow_server, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A classifier registered as ``demo-classifier@champion`` on ``mlflow_server`` by a stage run
+    of a scratch project (MLFLOW_TRACKING_URI names the server), with the predictions the
+    fine-tuned folder itself gives for SERVED_TEXTS."""
+    import mlflow
+    import yaml
+    from mlflow.pyfunc import PythonModelContext
+    from transformers import AutoTokenizer
+
+    from components.evaluate import registry
+    from components.evaluate.gate import Decision
+    from components.evaluate.params import GateParams
+    from components.finetune.core import build_classifier, save_classifier
+    from components.finetune.params import FinetuneParams
+    from components.serving.pyfunc import TextClassifier
+    from components.tracking import stage_run
+    from tests.finetune.tiny import LABELS, build_backbone
+
+    proj = tmp_path_factory.mktemp("served") / "project"
+    backbone = build_backbone(proj / "models/base")
+    (proj / "params.yaml").write_text(yaml.safe_dump({"domain": domain_section()}), "utf-8")
+    p = FinetuneParams(max_len=32, pooling="mean")
+    model_dir = proj / "models/classifier"
+    tok = AutoTokenizer.from_pretrained(backbone)
+    save_classifier(
+        build_classifier(backbone, "full", LABELS, p), tok, "full", model_dir, p, backbone, LABELS
+    )
+    local = TextClassifier()
+    local.load_context(PythonModelContext(artifacts={"model_dir": str(model_dir)}, model_config={}))
+    decision = Decision(True, "champion", "champion: registered by the test")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+        mp.delenv("DAPT_PARENT_RUN_ID", raising=False)
+        mp.chdir(proj)
+        try:
+            with stage_run("register", GateParams(), root=proj) as run:
+                version = registry.register(
+                    lambda: registry.log_classifier(model_dir, SERVED_TEXTS[:1]),
+                    "demo-classifier",
+                    {"candidate": "base", "strategy": "full"},
+                    decision,
+                    {},
+                )
+            exp = mlflow.get_experiment(run.info.experiment_id)
+        finally:
+            mlflow.set_tracking_uri(None)
+    return {
+        "url": mlflow_server.url,
+        "store": mlflow_server.store,
+        "project": proj,
+        "version": version,
+        "artifact_location": exp.artifact_location,
+        "expected": local.predict(None, SERVED_TEXTS),
+    }

@@ -1,8 +1,11 @@
-"""MLflow model registry side of the gate: read the champion, register a version, tag, alias."""
+"""MLflow model registry side of the gate: read the champion, log and register a version, tag, alias."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +13,18 @@ from typing import Any
 from components.evaluate.gate import Decision, Scores
 
 TAG_MAX = 5000
-PIP = ["torch", "transformers", "peft", "tokenizers", "safetensors", "numpy", "pandas"]
+PINNED = (
+    "torch",
+    "transformers",
+    "peft",
+    "accelerate",
+    "tokenizers",
+    "safetensors",
+    "huggingface-hub",
+    "numpy",
+    "pandas",
+)
+SERVING_PACKAGE = "dapt_serving"
 
 
 def champion(client, name: str):
@@ -62,18 +76,66 @@ def champion_heldout(client, mv, heldout_md5: str) -> tuple[dict | None, str]:
     return stored, f"current champion v{mv.version}"
 
 
-def log_classifier(model_dir: Path):
-    """The fine-tuned folder as a pyfunc (input: a ``text`` column; output: label names)."""
+def requirements() -> list[str]:
+    """The serving environment, pinned to the versions this model was trained and logged with
+    (MLflow adds its own ``mlflow==``). Local build labels (``+cpu``) are dropped: the same
+    release of torch installs as the CPU or the CUDA build of the server."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name).split('+')[0]}" for name in PINNED]
+
+
+def _stage_serving_code(tmp: Path) -> Path:
+    """components/serving copied as the package ``dapt_serving`` (what a loader imports)."""
+    import components.serving
+
+    src = Path(components.serving.__file__).parent
+    pkg = tmp / SERVING_PACKAGE
+    pkg.mkdir()
+    for f in sorted(src.glob("*.py")):
+        if f.name != "model_code.py":
+            shutil.copy2(f, pkg / f.name)
+    return pkg
+
+
+def log_classifier(model_dir: Path, examples: list[str] | None = None):
+    """The fine-tuned folder as a models-from-code pyfunc: safetensors + tokenizer + label map
+    (``finetune.json``) as an artifact, the inference code (components/serving) as
+    ``code_paths``, pinned requirements, a signature and an input example. Loading it imports
+    that code and reads safetensors; nothing is unpickled (docs/evaluate.md)."""
     import mlflow
+    import pandas as pd
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, DataType, Schema
 
-    from components.evaluate.serving import Classifier
+    import components.serving
 
-    return mlflow.pyfunc.log_model(
-        name="model",
-        python_model=Classifier(),
-        artifacts={"model_dir": str(model_dir)},
-        pip_requirements=PIP,
+    code = Path(components.serving.__file__).parent / "model_code.py"
+    meta = json.loads((Path(model_dir) / "finetune.json").read_text(encoding="utf-8"))
+    signature = ModelSignature(
+        inputs=Schema([ColSpec(DataType.string, "text")]),
+        outputs=Schema([ColSpec(DataType.string)]),
     )
+    example = pd.DataFrame({"text": list(examples or ["example text"])[:2]})
+    with tempfile.TemporaryDirectory() as tmp:
+        pkg = _stage_serving_code(Path(tmp))
+        # MLflow runs the model code once while logging: let it import the staged copy.
+        sys.path.insert(0, tmp)
+        try:
+            return mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(code),
+                code_paths=[str(pkg)],
+                artifacts={"model_dir": str(model_dir)},
+                pip_requirements=requirements(),
+                signature=signature,
+                input_example=example,
+                metadata={"labels": meta["labels"], "strategy": meta.get("strategy", "")},
+            )
+        finally:
+            sys.path.remove(tmp)
+            for name in [m for m in sys.modules if m.split(".")[0] == SERVING_PACKAGE]:
+                del sys.modules[name]  # a later load imports the model's own copy
 
 
 def log_encoder(model_dir: Path):
@@ -81,13 +143,13 @@ def log_encoder(model_dir: Path):
     import mlflow
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    model = AutoModelForMaskedLM.from_pretrained(model_dir)
+    model = AutoModelForMaskedLM.from_pretrained(model_dir, use_safetensors=True)
     tok = AutoTokenizer.from_pretrained(model_dir)
     return mlflow.transformers.log_model(
         transformers_model={"model": model, "tokenizer": tok},
         name="model",
         task="fill-mask",
-        pip_requirements=PIP,
+        pip_requirements=requirements(),
     )
 
 

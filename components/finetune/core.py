@@ -25,8 +25,7 @@ from components.errors import InputError
 from components.finetune.data import Split, stratified_sample
 from components.finetune.params import PEFT_STRATEGIES, FinetuneParams
 from components.precision import autocast, autocast_dtype
-
-META_FILE = "finetune.json"
+from components.serving.loader import META_FILE
 
 
 @dataclass

@@ -58,7 +58,7 @@ def run_stage(
 
         tags = lineage_tags(domain, ev, paths, gate, decision, stage)
         log_model = (
-            (lambda: registry.log_classifier(paths.out))
+            (lambda: registry.log_classifier(paths.out, _examples(paths.task / "dev.jsonl")))
             if choice["kind"] == "classifier"
             else (lambda: registry.log_encoder(paths.out))
         )
@@ -66,6 +66,19 @@ def run_stage(
         gate.update(registered=True, version=version, model=name)
         print(f"[register] registered {name} v{version} as {decision.alias}")
     return gate
+
+
+def _examples(dev: Path, n: int = 2) -> list[str]:
+    """The registered model's input example: a few dev texts (never test texts)."""
+    texts = []
+    if dev.exists():
+        with open(dev, encoding="utf-8") as f:
+            for line in f:
+                if len(texts) == n:
+                    break
+                if line.strip():
+                    texts.append(json.loads(line)["text"])
+    return texts
 
 
 def _classifier(domain, ev, paths, choice, client, name):

@@ -1,8 +1,12 @@
 """The gate's decisions in a real MLflow registry (SQLite in tmp_path)."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from transformers import AutoTokenizer
 
@@ -12,6 +16,7 @@ from components.evaluate.params import GateParams
 from components.finetune.core import build_classifier, save_classifier
 from components.finetune.params import FinetuneParams
 from components.register.core import intervals
+from tests.conftest import SERVED_TEXTS, VENV_BIN
 from tests.evaluate.synthetic import labels, predictions
 from tests.finetune.tiny import LABELS
 
@@ -73,5 +78,130 @@ def test_registry_history_records_every_decision_and_interval_champion_moves_onl
         json.loads(rows[2]["intervals"])[0]["low"] < 0 < json.loads(rows[2]["intervals"])[0]["high"]
     )
     # the registered champion serves predictions
-    served = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(["高血压患者", "孕妇"])
+    model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
+    served = model.predict(pd.DataFrame({"text": ["高血压患者", "孕妇"]}))
     assert len(served) == 2 and set(served) <= set(LABELS)
+
+
+class _Payload:
+    """Unpickling this creates ``marker``: a stand-in for any code a pickle can run."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_registered_model_loads_no_pickle_even_with_planted_payloads(tiny, tmp_path, store):
+    """The model is source + safetensors; pickles planted where loaders look for them (MLflow's
+    ``python_model.pkl``, transformers' and peft's ``*.bin``) are never opened."""
+    import pickle
+
+    import torch
+    from mlflow import MlflowClient
+
+    from components.evaluate.gate import Decision
+
+    backbone, _ = tiny
+    p = FinetuneParams(max_len=32, pooling="mean")
+    model_dir = tmp_path / "m"  # soft prompts: the adapter is loaded by peft at serving time
+    model = build_classifier(backbone, "prompt_tuning", LABELS, p)
+    tok = AutoTokenizer.from_pretrained(backbone)
+    save_classifier(model, tok, "prompt_tuning", model_dir, p, backbone, LABELS)
+    with mlflow.start_run():
+        decision = Decision(True, "champion", "champion: test")
+        version = registry.register(
+            lambda: registry.log_classifier(model_dir, ["高血压"]), NAME, {}, decision, {}
+        )
+    local = mlflow.artifacts.download_artifacts(
+        MlflowClient().get_model_version_download_uri(NAME, version)
+    )
+    local = Path(local)
+    files = [f for f in local.rglob("*") if f.is_file()]
+    assert not [f for f in files if f.read_bytes()[:1] == b"\x80"], "a pickle was logged"
+    mlmodel = (local / "MLmodel").read_text(encoding="utf-8")
+    assert "loader_module: mlflow.pyfunc.loaders.code_model" in mlmodel
+    assert "python_model.pkl" not in mlmodel
+    assert (local / "code/dapt_serving/meanpool.py").exists()
+    reqs = (local / "requirements.txt").read_text(encoding="utf-8").split()
+    for pkg in ("torch", "transformers", "peft", "safetensors", "mlflow"):
+        assert any(r.startswith(f"{pkg}==") for r in reqs), (pkg, reqs)
+
+    marker = tmp_path / "PWNED"
+    payload = pickle.dumps(_Payload(str(marker)))
+    pickle.loads(payload)  # the payload works: unpickling it creates the marker
+    assert marker.exists()
+    marker.unlink()
+    weights = next(local.glob("artifacts/*/finetune.json")).parent
+    (local / "python_model.pkl").write_bytes(payload)
+    for target in ("pytorch_model.bin", "training_args.bin", "adapter/adapter_model.bin"):
+        torch.save(_Payload(str(marker)), weights / target)  # torch.save pickles it too
+    served = mlflow.pyfunc.load_model(str(local))
+    out = served.predict(pd.DataFrame({"text": ["高血压患者", "孕妇"]}))
+    assert len(out) == 2 and set(out) <= set(LABELS)
+    assert not marker.exists()
+    # Weights present only as a pickle: refused, still without unpickling anything.
+    (weights / "adapter/adapter_model.safetensors").unlink()
+    with pytest.raises(Exception, match="pickled weights are never loaded"):
+        mlflow.pyfunc.load_model(str(local))
+    assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_registered_model_predicts_in_a_clean_venv_built_from_its_own_requirements(
+    served_champion, tmp_path
+):
+    """No project checkout, nothing but the model's requirements.txt (torch from the local wheel
+    folder, as the Makefile installs it), loaded by URI from the tracking server."""
+    mlflow.set_tracking_uri(served_champion["url"])
+    uri = "models:/demo-classifier@champion"
+    reqs = Path(mlflow.pyfunc.get_model_dependencies(uri))
+    venv = tmp_path / "venv"
+    uv = str(VENV_BIN / "uv")
+    base = Path(sys.base_prefix) / "bin" / "python3.11"
+    sh(uv, "venv", "-q", "--python", str(base), str(venv))
+    sh(uv, "pip", "install", "-q", "--python", str(venv / "bin/python"), "-r", str(reqs), *torch_source(base))  # fmt: skip
+    client = tmp_path / "client"
+    client.mkdir()
+    script = (
+        "import json, sys, importlib.util, mlflow, pandas as pd\n"
+        "assert importlib.util.find_spec('components') is None, 'the project is importable'\n"
+        f"m = mlflow.pyfunc.load_model({uri!r})\n"
+        "print('PREDICTIONS', json.dumps(m.predict(pd.DataFrame({'text': json.loads(sys.argv[1])}))))\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "MLFLOW_TRACKING_URI": served_champion["url"],
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    proc = subprocess.run(
+        [str(venv / "bin/python"), "-c", script, json.dumps(SERVED_TEXTS)],
+        cwd=client,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("PREDICTIONS "))
+    assert json.loads(line.removeprefix("PREDICTIONS ")) == served_champion["expected"]
+
+
+def sh(*cmd: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def torch_source(python: Path) -> list[str]:
+    """The Makefile's TORCH_SOURCE: pip's find-links folder when configured, else PyTorch's
+    CPU index."""
+    found = subprocess.run(
+        [str(python), "-m", "pip", "config", "get", "global.find-links"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if found:
+        return ["--find-links", found]
+    return ["--extra-index-url", "https://download.pytorch.org/whl/cpu"]

@@ -6,7 +6,6 @@ import torch
 
 from components.config import build
 from components.errors import ConfigError
-from components.evaluate.serving import load_classifier
 from components.finetune.core import (
     EarlyStopper,
     batches,
@@ -18,6 +17,7 @@ from components.finetune.core import (
 from components.finetune.data import Split, few_shot, read_labels, read_split, stratified_sample
 from components.finetune.params import FinetuneParams, PetParams
 from components.finetune.pet import Verbalizer
+from components.serving.loader import load_classifier
 from tests.finetune.tiny import LABELS, WORDS
 
 LR = {"full": 3e-3, "head": 3e-2, "frozen": 1e-2, "bitfit": 3e-2, "lora": 1e-2,

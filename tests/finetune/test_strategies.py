@@ -7,7 +7,6 @@ from safetensors.torch import load_file
 from transformers import AutoConfig
 
 from components.errors import ConfigError
-from components.evaluate.serving import Classifier, load_classifier
 from components.finetune.core import (
     build_classifier,
     collate,
@@ -16,6 +15,8 @@ from components.finetune.core import (
     save_classifier,
 )
 from components.finetune.params import PrefixTuningParams, PTuningParams
+from components.serving.loader import load_classifier
+from components.serving.pyfunc import TextClassifier
 from tests.finetune.test_core import load, params, reload_predict
 from tests.finetune.tiny import LABELS
 
@@ -89,7 +90,7 @@ def test_new_strategy_learns_saves_and_reloads_with_the_same_predictions(tiny, t
     # measured on this tiny task (seeds 0-2): dev 0.83-0.93, test 0.50-0.77; chance ~0.17-0.33
     assert r.dev_macro_f1 >= 0.7 and r.macro_f1 > 0.45
     assert reload_predict(out, test.texts) == r.predictions
-    served = Classifier()  # the registered model's pyfunc, as `models:/NAME@champion` serves it
+    served = TextClassifier()  # the registered model's pyfunc, as `models:/NAME@champion` serves it
     served.load_context(PythonModelContext(artifacts={"model_dir": str(out)}, model_config={}))
     assert served.predict(None, test.texts) == [labels[i] for i in r.predictions]
     # the backbone's weights did not move (all of them for soft prompts, all but biases for BitFit)
