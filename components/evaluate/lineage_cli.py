@@ -3,16 +3,19 @@
 dapt lineage models:/NAME@champion                   the input chain as a tree
 dapt lineage --data data/ingested [--hash MD5]        versions that used this data version
 dapt lineage --history NAME                          every gate decision with its reason
+--project DIR runs it for that project from any folder (default: the nearest folder upward
+holding params.yaml); MLFLOW_TRACKING_URI, when set, names the store.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 from pathlib import Path
 
-from components.errors import UsageError
+from components.errors import InputError, UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,16 +24,54 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hash", help="with --data: this version's hash instead of the current one")
     p.add_argument("--history", metavar="NAME", help="every version's gate decision and reason")
     p.add_argument("--json", action="store_true", help="print the lineage tree as JSON")
+    p.add_argument("--project", help="the project folder (default: found upward from here)")
+
+
+def versions_summary(client, name: str) -> str:
+    """``v1 [champion], v2 [challenger], v3 [-]``: what exists to choose from."""
+    rows = history(client, name)
+    return ", ".join(f"v{r['version']} [{r['aliases'] or '-'}]" for r in rows)
+
+
+def history(client, name: str) -> list[dict[str, str]]:
+    from components.evaluate.registry import history as rows
+
+    return rows(name, client)
 
 
 def resolve(client, uri: str):
+    from mlflow.exceptions import MlflowException
+
     m = re.fullmatch(r"models:/([^/@]+)(?:@([\w-]+)|/(\d+))", uri or "")
     if not m:
         raise UsageError(f"{uri!r}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
     name, alias, version = m.groups()
-    if alias:
-        return client.get_model_version_by_alias(name, alias)
-    return client.get_model_version(name, version)
+    try:
+        if alias:
+            return client.get_model_version_by_alias(name, alias)
+        return client.get_model_version(name, version)
+    except MlflowException:
+        pass
+    existing = versions_summary(client, name)
+    what = f"alias {alias!r}" if alias else f"version {version}"
+    if not existing:
+        raise unknown_model(client, uri, name)
+    raise InputError(
+        uri,
+        f"{name} has no {what}",
+        f"existing versions: {existing}; name one as models:/{name}/VERSION or models:/{name}@ALIAS"
+        + ("" if alias != "champion" else " (no version has passed the gate yet)"),
+    ) from None
+
+
+def unknown_model(client, where: str, name: str) -> InputError:
+    names = sorted(rm.name for rm in client.search_registered_models())
+    fix = (
+        f"registered models: {', '.join(names)}"
+        if names
+        else "nothing is registered yet: the register stage registers one (make run)"
+    )
+    return InputError(where, f"no registered model named {name!r}", fix)
 
 
 def show(client, uri: str, as_json: bool) -> str:
@@ -40,13 +81,17 @@ def show(client, uri: str, as_json: bool) -> str:
 
     mv = resolve(client, uri)
     tags = mv.tags or {}
-    path = mlflow.artifacts.download_artifacts(
-        run_id=mv.run_id, artifact_path="lineage/lineage.json"
-    )
-    tree = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=mv.run_id, artifact_path="lineage/lineage.json"
+        )
+        tree = json.loads(Path(path).read_text(encoding="utf-8"))
+    except Exception as exc:  # registered by hand or the artifact store is unreachable
+        tree = {"stage": "?", "inputs": []}
+        print(f"[lineage] {uri}: no lineage/lineage.json artifact ({exc})".splitlines()[0])
     if as_json:
         return json.dumps({"version": mv.version, "tags": tags, "lineage": tree}, indent=2)
-    aliases = ",".join(getattr(mv, "aliases", []) or []) or "-"
+    aliases = ",".join(_aliases(client, mv)) or "-"
     info = [
         f"run {mv.run_id}  aliases {aliases}  decision {tags.get('gate.decision', '?')}",
         f"candidate {tags.get('candidate')}/{tags.get('strategy')} seed {tags.get('seed')}; "
@@ -61,12 +106,18 @@ def show(client, uri: str, as_json: bool) -> str:
     return render(tree, f"{mv.name} v{mv.version}", info)
 
 
-def by_data(client, path: str, digest: str | None) -> str:
+def _aliases(client, mv) -> list[str]:
+    if getattr(mv, "aliases", None):
+        return list(mv.aliases)
+    rm = client.get_registered_model(mv.name)
+    return sorted(a for a, v in (rm.aliases or {}).items() if str(v) == str(mv.version))
+
+
+def by_data(client, path: str, digest: str | None, root: Path) -> str:
     from components.evaluate.lineage import current_hash
-    from components.tracking import project_root
 
     key = f"dvc:{Path(path).as_posix().rstrip('/')}"
-    digest = digest or current_hash(project_root(), path)
+    digest = digest or current_hash(root, path)
     lines = [f"{path} @ {digest or '(no hash known)'}"]
     used = []
     for mv in client.search_model_versions(""):
@@ -88,21 +139,43 @@ def by_data(client, path: str, digest: str | None) -> str:
     return "\n".join(lines)
 
 
+def connect(project: str | None) -> Path:
+    """Point MLflow at the project's store (read-only: no experiment is created); returns the
+    project root."""
+    import mlflow
+
+    from components.config import load_section
+    from components.tracking import project_root, resolve_tracking_uri
+
+    root = Path(project).resolve() if project else project_root()
+    if not (root / "params.yaml").exists():
+        if project or not os.environ.get("MLFLOW_TRACKING_URI"):
+            raise UsageError(
+                f"{root}: no params.yaml here or above; run from the project or pass "
+                "--project DIR (or set MLFLOW_TRACKING_URI to a tracking server)"
+            )
+        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+        return root
+    mlflow.set_tracking_uri(
+        resolve_tracking_uri(load_section("tracking", root / "params.yaml"), root)
+    )
+    return root
+
+
 def run(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
 
-    from components.tracking import configure
-
-    configure()
+    root = connect(args.project)
     client = MlflowClient()
     if args.history:
-        from components.evaluate.registry import history
-
-        for row in history(args.history):
-            print(f"v{row['version']} [{row['aliases'] or '-'}] {row['candidate']}/{row['strategy']}: {row['reason']}")  # fmt: skip
+        rows = history(client, args.history)
+        if not rows:
+            raise unknown_model(client, "--history", args.history)
+        for row in rows:
+            print(f"v{row['version']} [{row['aliases'] or '-'}] {row['decision'] or '?'} {row['candidate']}/{row['strategy']}: {row['reason']}")  # fmt: skip
         return 0
     if args.data:
-        print(by_data(client, args.data, args.hash))
+        print(by_data(client, args.data, args.hash, root))
         return 0
     if not args.model_uri:
         raise UsageError("give MODEL_URI, --data PATH or --history NAME")

@@ -179,12 +179,21 @@ def register(
     return version
 
 
-def history(name: str) -> list[dict[str, str]]:
-    """Every registered version with its decision, reason and intervals, oldest first."""
+def history(name: str, client=None) -> list[dict[str, str]]:
+    """Every registered version with its decision, reason, intervals and aliases, oldest first
+    (``[]`` when nothing is registered under ``name``)."""
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
-    client = MlflowClient()
+    client = client or MlflowClient()
     versions = client.search_model_versions(f"name='{name}'")
+    # Search results carry no aliases in every store: the registered model has them all.
+    try:
+        by_version: dict[str, list[str]] = {}
+        for alias, version in (client.get_registered_model(name).aliases or {}).items():
+            by_version.setdefault(str(version), []).append(alias)
+    except MlflowException:
+        by_version = {}
     rows = []
     for mv in sorted(versions, key=lambda v: int(v.version)):
         t = mv.tags or {}
@@ -196,7 +205,7 @@ def history(name: str) -> list[dict[str, str]]:
                 "intervals": t.get("gate.intervals", ""),
                 "candidate": t.get("candidate", ""),
                 "strategy": t.get("strategy", ""),
-                "aliases": ",".join(getattr(mv, "aliases", []) or []),
+                "aliases": ",".join(sorted(by_version.get(str(mv.version), []))),
             }
         )
     return rows
