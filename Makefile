@@ -27,7 +27,7 @@ KFP_VENV := .venv-kfp
 
 .PHONY: venv run test lint format lock clean-run kfp
 
-venv: $(STAMP)
+venv: $(STAMP) profile.yaml
 
 # Idempotent: rebuilt only when the lock or pyproject changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -36,6 +36,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(UV) pip install -q --python $(PY) -r requirements.lock $(TORCH_SOURCE)
 	$(UV) pip install -q --python $(PY) --no-deps -e .
 	touch $@
+
+# The active profile: git-ignored (switching it leaves the checkout clean), a params file for
+# DVC (switching it re-runs what changes). A fresh clone gets params.yaml's default.
+profile.yaml: | $(STAMP)
+	$(VENV)/bin/dapt params --init-profile
 
 # The pipeline runs through the real Airflow DAG (dags/domain_adaptation.py, generated from
 # dvc.yaml) on an embedded SQLite Airflow home inside the project; its last task pushes to DVC.
@@ -53,7 +58,7 @@ run: $(STAMP)
 	@echo "MLflow store      : .mlflow/mlflow.db (mlflow ui --backend-store-uri sqlite:///.mlflow/mlflow.db)"
 	@echo "DVC remote        : .dvc-remote"
 
-test: $(STAMP)
+test: $(STAMP) profile.yaml
 	ruff check .
 	ruff format --check .
 	pytest -q

@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
 from components.errors import ConfigError, InputError, UsageError
+
+UNEXPECTED = 3  # exit code of an unexpected error (1: bad input, 2: bad parameters or usage)
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -66,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception:
+        # Not the user's input (a bug, or a transient fault: network, disk): exit 3, not Python's
+        # 1, so orchestrators retry this and never retry exits 1 and 2 (components/orchestration/
+        # runner.py).
+        traceback.print_exc()
+        return UNEXPECTED
 
 
 if __name__ == "__main__":

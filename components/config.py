@@ -1,8 +1,14 @@
 """params.yaml -> typed, validated dataclasses, one per stage section.
 
 Each section may carry ``profiles: {smoke: {...}, demo: {...}, full: {...}}`` overrides; the
-top-level ``profile`` key picks one. Keeping a section's overrides inside the section means a DVC
-stage that lists ``params: [profile, <section>]`` reruns exactly when its resolved values change.
+active profile picks one. Keeping a section's overrides inside the section means a DVC stage that
+lists ``params: [profile.yaml: [profile], <section>]`` reruns exactly when its resolved values
+change.
+
+The active profile is run configuration, not code: it lives in ``profile.yaml`` next to
+params.yaml, untracked by git (so switching it leaves the checkout clean and ``git_dirty``
+honest) and tracked by DVC as a params file. params.yaml's ``profile:`` is the default a fresh
+clone starts with (``dapt params --init-profile`` writes it to profile.yaml; make does).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from components.errors import ConfigError
 
 PROFILES = ("smoke", "demo", "full")
 DEFAULT_PROFILE = "demo"
+PROFILE_FILE = "profile.yaml"
 T = TypeVar("T")
 
 # section -> "module:Class"; imported lazily so reading one section never imports torch.
@@ -202,6 +209,7 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 
 def read_params_file(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
+    """params.yaml as a dict; ``profile`` is the active one (profile.yaml's when it exists)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: parameters file not found (run from the project root)")
@@ -209,7 +217,30 @@ def read_params_file(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
         data = yaml.safe_load(f) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping of sections")
+    chosen = read_profile_file(profile_file(path))
+    if chosen is not None:
+        data["profile"] = chosen
     return data
+
+
+def profile_file(params_path: str | os.PathLike) -> Path:
+    return Path(params_path).with_name(PROFILE_FILE)
+
+
+def read_profile_file(path: Path) -> str | None:
+    """The profile named in ``profile.yaml``, or None when the file does not exist."""
+    if not path.exists():
+        return None
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or set(data) != {"profile"}:
+        raise ConfigError(
+            f"{path}: must hold exactly one key, profile (write it with dapt params --set-profile)"
+        )
+    if data["profile"] not in PROFILES:
+        raise ConfigError(
+            f"{path}: profile: {data['profile']!r} is not one of {', '.join(PROFILES)}"
+        )
+    return data["profile"]
 
 
 def active_profile(data: dict[str, Any]) -> str:

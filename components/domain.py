@@ -63,6 +63,16 @@ class TaskSpec:
 
 
 @dataclass
+class DeliveriesSpec:
+    """Where corpus_handoff puts accepted deliveries: a folder under ``domain.inputs`` (so it is
+    an input of ``ingest``), versioned by DVC (``<folder>.dvc``). ingest reads every file in it
+    as more domain corpus; an accepted delivery therefore re-runs the pipeline on new data."""
+
+    folder: str = param(help="inside domain.inputs, e.g. <inputs>/deliveries")
+    text_fields: list[str] = param(["text"], help="text field(s) of .jsonl deliveries")
+
+
+@dataclass
 class Shape:
     corpus: bool
     task: bool
@@ -91,6 +101,9 @@ class DomainParams:
     lexicons: dict[str, str] = param(
         {}, help="name -> word list: whole-word masking units and the reference for new words"
     )
+    deliveries: DeliveriesSpec | None = param(
+        None, help="corpus_handoff's accepted deliveries, read as domain corpus; null: none"
+    )
     registered_model: str = param("", help="MLflow registered model; '' = <name>-classifier")
     experiment: str = param("", help="MLflow experiment; '' = <name>-adaptation")
 
@@ -118,6 +131,8 @@ class DomainParams:
         out = [(f"corpus[{i}].path", s.path) for i, s in enumerate(self.corpus)]
         out += [(f"general[{i}].path", s.path) for i, s in enumerate(self.general)]
         out += [(f"lexicons.{k}", v) for k, v in self.lexicons.items()]
+        if self.deliveries is not None:
+            out.append(("deliveries.folder", self.deliveries.folder))
         if self.task is not None:
             for split in ("train", "dev", "test"):
                 spec = getattr(self.task, split)
@@ -145,6 +160,18 @@ class DomainParams:
                     f"{key}: {path!r} is outside domain.inputs ({self.inputs}): DVC only "
                     f"tracks that folder, so changes to this file would go unnoticed; move it "
                     f"under {self.inputs}/ or set domain.inputs to a folder holding every input"
+                )
+        if self.deliveries is not None:
+            folder = _relative(self.deliveries.folder)
+            if folder == inputs:
+                problems.append(
+                    f"deliveries.folder: {self.deliveries.folder!r} must be a sub-folder of "
+                    f"domain.inputs (DVC versions it on its own), e.g. {inputs}/deliveries"
+                )
+            if not self.corpus:
+                problems.append(
+                    "deliveries: deliveries add to the domain corpus, and this project declares "
+                    "none (domain.corpus: []): declare a corpus or set deliveries: null"
                 )
         if _relative(self.base_model) is None:
             problems.append(

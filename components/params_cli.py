@@ -1,15 +1,22 @@
-"""``dapt params``: validate params.yaml, print resolved sections, or switch the active profile."""
+"""``dapt params``: validate params.yaml in every profile, print the resolved sections, or switch
+the active profile (profile.yaml: untracked by git, tracked by DVC; components/config.py)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
+import os
 from pathlib import Path
 
 import yaml
 
-from components.config import PROFILES, load_all, read_params_file
+from components.config import (
+    PROFILES,
+    active_profile,
+    load_all,
+    profile_file,
+    read_params_file,
+)
 from components.data.writers import atomic_open
 from components.errors import ConfigError
 
@@ -17,17 +24,52 @@ from components.errors import ConfigError
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--file", default="params.yaml")
     p.add_argument("--profile", choices=PROFILES, help="resolve with this profile instead")
-    p.add_argument("--set-profile", choices=PROFILES, help="write this profile into params.yaml")
+    p.add_argument(
+        "--set-profile", choices=PROFILES, help="make this profile the active one (profile.yaml)"
+    )
+    p.add_argument(
+        "--init-profile",
+        action="store_true",
+        help="write profile.yaml with params.yaml's default profile unless it exists",
+    )
 
 
-def set_profile(path: Path, profile: str) -> None:
-    """Rewrite only the ``profile:`` line so comments and layout survive."""
-    text = path.read_text(encoding="utf-8")
-    new, n = re.subn(r"(?m)^profile:.*$", f"profile: {profile}", text, count=1)
-    if n == 0:
-        raise ConfigError(f"{path}: no top-level 'profile:' line to switch")
+def write_profile(params_path: str | os.PathLike, profile: str) -> Path:
+    """Make ``profile`` the active one: profile.yaml beside ``params_path``. params.yaml is not
+    touched, so git stays clean and a run's ``git_dirty`` tag means changed code or params."""
+    if profile not in PROFILES:
+        raise ConfigError(f"profile: {profile!r} is not one of {', '.join(PROFILES)}")
+    path = profile_file(params_path)
     with atomic_open(path) as f:
-        f.write(new)
+        f.write(
+            "# The active profile (dapt params --set-profile NAME). Untracked by git, tracked by\n"
+            "# DVC as a params file: switching it re-runs the stages whose values change.\n"
+            f"profile: {profile}\n"
+        )
+    return path
+
+
+def ensure_profile_file(params_path: str | os.PathLike) -> str | None:
+    """Write profile.yaml with params.yaml's default profile when it is missing (DVC refuses to
+    run a stage whose params file does not exist); returns the profile written, else None."""
+    if profile_file(params_path).exists():
+        return None
+    profile = active_profile(read_params_file(params_path))
+    write_profile(params_path, profile)
+    return profile
+
+
+def validate_every_profile(path: Path) -> None:
+    """Each profile's overrides are checked, not only the active one's: a typo under ``full``
+    must fail on the laptop that runs ``smoke``, not on the GPU node."""
+    problems = []
+    for profile in PROFILES:
+        try:
+            load_all(path, profile=profile)
+        except ConfigError as exc:
+            problems.append(f"[profile {profile}] {exc}")
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def missing_tracked_keys(params: dict, dvc_yaml: Path) -> list[str]:
@@ -50,8 +92,11 @@ def missing_tracked_keys(params: dict, dvc_yaml: Path) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    if args.set_profile:
-        set_profile(path, args.set_profile)
+    if args.init_profile:
+        written = ensure_profile_file(path)
+        where = profile_file(path)
+        print(f"profile: {written} ({where}, new)" if written else f"{where} exists: kept")
+        return 0
     missing = missing_tracked_keys(read_params_file(path), path.parent / "dvc.yaml")
     if missing:
         raise ConfigError(
@@ -59,15 +104,17 @@ def run(args: argparse.Namespace) -> int:
             f"(all missing: {', '.join(missing)}); write it out, e.g. with its default from "
             "`dapt params --file` of the project's own params.yaml"
         )
+    validate_every_profile(path)
+    if args.set_profile:
+        where = write_profile(path, args.set_profile)
+        print(f"profile: {args.set_profile} ({where})")
+        return 0
     resolved = load_all(path, profile=args.profile)
-    if not args.set_profile:
-        print(
-            yaml.safe_dump(
-                {k: dataclasses.asdict(v) for k, v in resolved.items()},
-                allow_unicode=True,
-                sort_keys=False,
-            )
+    print(
+        yaml.safe_dump(
+            {k: dataclasses.asdict(v) for k, v in resolved.items()},
+            allow_unicode=True,
+            sort_keys=False,
         )
-    else:
-        print(f"profile: {args.set_profile} ({path})")
+    )
     return 0

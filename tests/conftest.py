@@ -55,9 +55,8 @@ def copy_project(dest: Path, *, profile: str = "smoke") -> Path:
         if src.is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)
-    params = dest / "params.yaml"
-    text = params.read_text(encoding="utf-8")
-    params.write_text(text.replace("profile: demo", f"profile: {profile}", 1), encoding="utf-8")
+    # The active profile is run configuration (profile.yaml, git-ignored): not in the commit.
+    (dest / "profile.yaml").write_text(f"profile: {profile}\n", encoding="utf-8")
     git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=test"]
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
     subprocess.run([*git, "add", "-A"], cwd=dest, check=True)

@@ -2,9 +2,9 @@ import textwrap
 
 import pytest
 
-from components.config import load_all, load_section
+from components.config import load_all, load_section, read_params_file
 from components.errors import ConfigError
-from components.params_cli import set_profile
+from components.params_cli import ensure_profile_file, write_profile
 from tests.conftest import ROOT
 
 
@@ -72,10 +72,18 @@ def test_profile_overrides_apply_to_their_section_only(tmp_path):
     assert load_section("validate", path, profile="demo").corpus.min_docs == 1000
 
 
-def test_set_profile_rewrites_only_that_line(tmp_path):
-    path = params_file(tmp_path, "# keep me\nprofile: demo  \nvalidate: {}\n")
-    set_profile(path, "smoke")
-    assert path.read_text() == "# keep me\nprofile: smoke\nvalidate: {}\n"
+def test_active_profile_lives_in_profile_yaml_and_params_yaml_stays_untouched(tmp_path):
+    path = params_file(tmp_path, "# keep me\nprofile: demo\nvalidate: {}\n")
+    before = path.read_bytes()
+    assert ensure_profile_file(path) == "demo"  # a fresh clone: params.yaml's default
+    assert ensure_profile_file(path) is None  # never overwritten
+    assert load_section("validate", path).corpus.min_docs == 1000
+    write_profile(path, "smoke")
+    assert path.read_bytes() == before
+    assert read_params_file(path)["profile"] == "smoke"
+    (tmp_path / "profile.yaml").write_text("profile: huge\n")
+    with pytest.raises(ConfigError, match=r"profile\.yaml: profile: 'huge' is not one of"):
+        read_params_file(path)
 
 
 def test_mlflow_uri_env_override_is_announced(tmp_path, monkeypatch, capsys):

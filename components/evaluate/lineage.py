@@ -1,7 +1,9 @@
 """Lineage from dvc.yaml + dvc.lock: every ancestor output of a stage with the hash DVC recorded.
 
 A node is ``{"path", "md5", "stage", "inputs": [...]}``: ``stage`` produced ``path`` (absent for
-raw inputs and code), and ``inputs`` are that stage's locked dependencies, recursively. The tree
+raw inputs and code), and ``inputs`` are that stage's locked dependencies, recursively. A raw
+input folder that holds DVC-versioned folders of its own (corpus_handoff's deliveries under
+``domain.inputs``) lists them as inputs with the hash of their .dvc file. The tree
 is stored with each registered model version (artifact ``lineage/lineage.json``) and flattened
 into ``dvc:<path>`` tags so versions can be searched by data version.
 """
@@ -50,11 +52,39 @@ class Lock:
                 return stage, out, md5
         return None
 
-    def node(self, path: str, md5: str = "", seen: dict[str, Node] | None = None) -> Node:
+    def tracked_inside(self, path: str) -> list[Node]:
+        """Folders inside a raw input that DVC versions on their own (``<folder>.dvc``, e.g.
+        corpus_handoff's deliveries), with the hash their .dvc file records."""
+        top = self.root / path
+        if not top.is_dir():
+            return []
+        nodes = []
+        for dvc_file in sorted(top.rglob("*.dvc")):
+            if dvc_file.is_symlink() or not dvc_file.is_file():
+                continue
+            data = _load(dvc_file)
+            for out in data.get("outs", []) or []:
+                rel = (dvc_file.parent / out["path"]).relative_to(self.root)
+                dvc_rel = dvc_file.relative_to(self.root).as_posix()
+                nodes.append({"path": _norm(str(rel)), "md5": _hash(out), "dvc_file": dvc_rel})
+        return nodes
+
+    def node(
+        self,
+        path: str,
+        md5: str = "",
+        seen: dict[str, Node] | None = None,
+        consumer: str | None = None,
+    ) -> Node:
         seen = {} if seen is None else seen
         found = self.produced_by(path)
         if found is None:
-            return {"path": _norm(path), "md5": md5}
+            node: Node = {"path": _norm(path), "md5": md5}
+            tracked = self.tracked_inside(path)
+            if tracked:
+                node["inputs"] = tracked
+                node["consumer"] = consumer or ""
+            return node
         stage, out, out_md5 = found
         if out not in seen:
             deps = self.stages[stage].get("deps", []) or []
@@ -62,7 +92,7 @@ class Lock:
                 "path": out,
                 "md5": out_md5,
                 "stage": stage,
-                "inputs": [self.node(d["path"], _hash(d), seen) for d in deps],
+                "inputs": [self.node(d["path"], _hash(d), seen, stage) for d in deps],
             }
         node = seen[out]
         if _norm(path) != out:  # a file inside a DVC-tracked folder: its own digest too
@@ -86,7 +116,35 @@ def stage_lineage(root: Path, stage: str, extra_inputs: list[str] = ()) -> Node:
     # Outputs of earlier stages carry their dvc.lock hash; only raw inputs need hashing now.
     raw = {_norm(d) for d in deps if lock.produced_by(d) is None}
     now = _dvc_hashes(root, stage, raw) if raw else {}
-    return {"stage": stage, "inputs": [lock.node(d, now.get(_norm(d), ""), seen) for d in deps]}
+    tree = {
+        "stage": stage,
+        "inputs": [lock.node(d, now.get(_norm(d), ""), seen, stage) for d in deps],
+    }
+    _check_tracked(root, tree)
+    return tree
+
+
+def _check_tracked(root: Path, tree: Node) -> None:
+    """A DVC-versioned folder inside a raw input (``tracked_inside``) is named with the hash of
+    its .dvc file *now*; that is the version the consuming stage read only if the raw input
+    still has the hash the stage recorded. Otherwise (a delivery arrived after the stage ran)
+    its hash is withheld rather than attributed to this model."""
+    pending: dict[str, list[Node]] = {}
+
+    def walk(node: Node) -> None:
+        if node.get("consumer") is not None and node.get("inputs"):
+            pending.setdefault(node["consumer"], []).append(node)
+        for child in node.get("inputs", []):
+            walk(child)
+
+    walk(tree)
+    for stage, nodes in pending.items():
+        current = _dvc_hashes(root, stage, {n["path"] for n in nodes})
+        for n in nodes:
+            if not n["md5"] or current.get(n["path"]) != n["md5"]:
+                for child in n["inputs"]:
+                    child["md5"] = ""
+                    child["note"] = f"changed since stage {stage} ran: not this version's input"
 
 
 def _dvc_hashes(root: Path, stage: str, paths: set[str]) -> dict[str, str]:
@@ -98,7 +156,7 @@ def _dvc_hashes(root: Path, stage: str, paths: set[str]) -> dict[str, str]:
         from dvc.repo import Repo
 
         with Repo(str(root)) as repo:
-            (st,) = repo.stage.collect(stage)
+            (st,) = repo.stage.collect(f"{root / 'dvc.yaml'}:{stage}")  # any cwd
             return {
                 _norm(d.def_path): str(d.get_hash().value)
                 for d in st.deps
@@ -152,6 +210,10 @@ def render(tree: Node, title: str, info: list[str] = ()) -> str:
             s += f"  <- stage {n['stage']}"
         if n.get("inside"):
             s += f"  (in {n['inside']})"
+        if n.get("dvc_file"):
+            s += f"  (versioned by {n['dvc_file']})"
+        if n.get("note"):
+            s += f"  ({n['note']})"
         return s
 
     def walk(n: Node, prefix: str, shown: set[str]) -> None:

@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     write_json(args.metrics, metrics)
     print(f"[ingest] project shape: {domain.shape.name} ({domain.name}, {domain.lang})")
     for name, c in report.items():
+        if name == "deliveries":
+            print(f"[ingest] deliveries: {c['files']} file(s) read as domain corpus")
+            continue
         dropped = {k: v for k, v in c.items() if k.startswith("dropped")}
         print(f"[ingest] {name}: kept {c.get('kept', 0)}" + (f", {dropped}" if dropped else ""))
     sources = [path for _, path in domain.sources()]

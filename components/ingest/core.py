@@ -4,6 +4,7 @@
 project shape (an absent part is an empty file), so dvc.yaml can name each one::
 
     general.jsonl  domain.jsonl  task/{train,dev,test}.jsonl  task/labels.txt  lexicon.txt
+    (domain.jsonl: ``domain.corpus`` then every accepted delivery, ``domain.deliveries``)
     shape.json     {"shape": "corpus+task" | "task-only" | "corpus-only", ...}
 """
 
@@ -23,6 +24,7 @@ from components.data.readers import DocumentReader
 from components.data.text import hash64, normalize
 from components.data.writers import write_json, write_jsonl
 from components.domain import DomainParams, SourceSpec, TaskSpec
+from components.errors import InputError
 from components.ingest.params import IngestParams
 
 SPLITS = ("train", "dev", "test")
@@ -40,6 +42,29 @@ def open_source(spec: SourceSpec, *, labeled: bool = False) -> DocumentReader:
         columns=spec.columns,
         require_label=labeled,
     )
+
+
+def delivery_specs(domain: DomainParams) -> list[SourceSpec]:
+    """Every file corpus_handoff accepted into ``domain.deliveries.folder``, by name: more
+    domain corpus. Only regular files count; a symlink there was not put there by the hand-off
+    (it never moves one) and is refused rather than followed."""
+    if domain.deliveries is None:
+        return []
+    folder = Path(domain.deliveries.folder)
+    if not folder.is_dir():
+        return []  # nothing delivered yet
+    specs = []
+    for f in sorted(folder.iterdir()):
+        if f.name.startswith("."):
+            continue
+        if f.is_symlink() or not f.is_file():
+            raise InputError(
+                str(f),
+                "not a regular file: deliveries are files corpus_handoff moved here",
+                f"remove it from {folder}; deliver files through the drop folder",
+            )
+        specs.append(SourceSpec(path=f.as_posix(), text_fields=list(domain.deliveries.text_fields)))
+    return specs
 
 
 def clean(
@@ -152,7 +177,10 @@ def ingest_task(task: TaskSpec, params: IngestParams, folder: Path) -> dict[str,
 def ingest(domain: DomainParams, params: IngestParams, out: Path) -> dict:
     """Write the layout into ``out`` (an empty folder); returns per-output counters."""
     report: dict[str, dict] = {}
-    for role, specs in (("general", domain.general), ("domain", domain.corpus)):
+    deliveries = delivery_specs(domain)
+    if domain.deliveries is not None:
+        report["deliveries"] = {"files": len(deliveries)}
+    for role, specs in (("general", domain.general), ("domain", [*domain.corpus, *deliveries])):
         counters: Counter = Counter()
         docs = tqdm(
             corpus_docs(specs, params, counters), desc=f"ingest {role}", unit="doc", mininterval=2

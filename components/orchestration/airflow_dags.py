@@ -7,7 +7,7 @@ the Kubernetes provider, the stages themselves) is imported inside the tasks.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,11 @@ from components.orchestration.pods import pod_spec, prepare_task_id, sync_task_i
 from components.orchestration.settings import Settings
 
 TAGS = ["dapt", "dvc"]
-START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def default_args(s: Settings) -> dict[str, Any]:
+    """Retries are for transient faults: a task whose failure is bad data or parameters raises
+    AirflowFailException and fails at once (runner.NonRetryableError)."""
     p = s.params
     return {
         "owner": "dapt",
@@ -32,23 +33,35 @@ def default_args(s: Settings) -> dict[str, Any]:
     }
 
 
+def cron(expression: str) -> CronTriggerTimetable:
+    """No start date and ``run_immediately=0``: unpausing a DAG starts nothing; its first
+    scheduled run is the next cron time (trigger it to run now). With a past start date Airflow
+    would start the most recent missed run at once, even with ``catchup=False``."""
+    return CronTriggerTimetable(expression, timezone="UTC", run_immediately=timedelta(0))
+
+
 def corpus_asset(s: Settings) -> Asset:
     """Updated by corpus_handoff on every accepted delivery; domain_adaptation listens to it."""
-    uri = s.path(s.params.handoff.accepted_folder).resolve().as_uri()
+    uri = s.path(s.deliveries or s.params.handoff.drop_folder).resolve().as_uri()
     return Asset(name="dapt_validated_corpus", uri=uri, group="dapt")
 
 
 # Task callables are module-level so their source (shown in the UI) is the real code.
-def _stage(root: str, stage: str) -> dict[str, Any]:
+def _stage(root: str, stage: str, lock_wait: int) -> dict[str, Any]:
+    from airflow.sdk.exceptions import AirflowFailException
+
     from components.orchestration import runner
 
-    return runner.run_stage(root, stage)
+    try:
+        return runner.run_stage(root, stage, lock_wait=lock_wait)
+    except runner.NonRetryableError as exc:
+        raise AirflowFailException(str(exc)) from exc
 
 
-def _push(root: str, enabled: bool) -> int:
+def _push(root: str, enabled: bool, lock_wait: int) -> int:
     from components.orchestration import runner
 
-    return runner.push(root) if enabled else 0
+    return runner.push(root, lock_wait=lock_wait) if enabled else 0
 
 
 def _prepare(root: str, parents: list[str]) -> str:
@@ -62,6 +75,9 @@ def _prepare(root: str, parents: list[str]) -> str:
         {
             "dvc.yaml": (rootp / "dvc.yaml").read_text(encoding="utf-8"),
             "params.yaml": (rootp / "params.yaml").read_text(encoding="utf-8"),
+            "profile.yaml": (rootp / "profile.yaml").read_text(encoding="utf-8")
+            if (rootp / "profile.yaml").exists()
+            else "",
             "locks": runner.lock_entries(root, parents),
         }
     )
@@ -93,17 +109,12 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
     p = s.params
     asset = corpus_asset(s)
     schedule: Any = (
-        AssetOrTimeSchedule(
-            timetable=CronTriggerTimetable(p.schedule, timezone="UTC"), assets=[asset]
-        )
-        if p.schedule
-        else [asset]
+        AssetOrTimeSchedule(timetable=cron(p.schedule), assets=[asset]) if p.schedule else [asset]
     )
     root = str(s.root)
     with DAG(
         dag_id="domain_adaptation",
         schedule=schedule,
-        start_date=START,
         catchup=False,
         # One run at a time: runs share the workspace and its dvc.lock (see the pool too).
         max_active_runs=1,
@@ -126,13 +137,15 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
                 prep >> pod
                 first[name], last[name] = prep, sync
             else:
-                t = task(task_id=name, pool=p.pool, doc_md=doc_md)(_stage)(root, name)
+                t = task(task_id=name, pool=p.pool, doc_md=doc_md)(_stage)(
+                    root, name, p.lock_wait_seconds
+                )
                 first[name] = last[name] = t
             for parent in parents:
                 last[parent] >> first[name]
         push = task(task_id="dvc_push", pool=p.pool, doc_md="Push new outputs to the DVC remote.")(
             _push
-        )(root, p.push)
+        )(root, p.push, p.lock_wait_seconds)
         leaves = [last[n] for n in s.graph.stages if not s.graph.downstream(n)]
         for leaf in leaves:
             leaf >> push
@@ -154,30 +167,37 @@ def pod_operator_from_spec(spec: dict[str, Any], **kwargs: Any):
 
 
 def _pick(root: str, drop: str, patterns: list[str], path: str | None) -> str:
-    """The delivery to process: the triggered path, else the oldest file in the drop folder."""
+    """The delivery to process: the triggered path if it is a delivery (a regular file inside
+    the drop folder), else the oldest file in the drop folder."""
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    if path:
-        chosen = Path(path) if Path(path).is_absolute() else Path(root) / path
-        if not chosen.is_file():
-            raise AirflowFailException(f"{chosen}: delivery not found")
-        return str(chosen.resolve())
-    folder = Path(root) / drop
-    found = sorted(
-        (f for pat in patterns for f in folder.glob(pat) if f.is_file()),
-        key=lambda f: (f.stat().st_mtime, f.name),
-    )
-    if not found:
-        raise AirflowSkipException(f"nothing delivered in {folder}")
-    return str(found[0].resolve())
-
-
-def _validate(root: str, delivery: str, reports: str, quarantine: str) -> dict[str, str]:
-    from airflow.sdk.exceptions import AirflowFailException
-
+    from components.errors import ConfigError, InputError
     from components.orchestration import handoff
 
-    outcome = handoff.validate_delivery(Path(root), Path(delivery), reports, quarantine)
+    try:
+        handoff.deliveries_folder(Path(root))  # before anything moves: where would it go?
+        chosen = handoff.pick(Path(root), drop, patterns, path or None)
+    except (InputError, ConfigError) as exc:
+        raise AirflowFailException(f"refused: {exc}") from exc  # not transient: no retry
+    if chosen is None:
+        raise AirflowSkipException(f"nothing delivered in {Path(root) / drop}")
+    return str(chosen)
+
+
+def _validate(
+    root: str, delivery: str, reports: str, quarantine: str, drop: str, patterns: list[str]
+) -> dict[str, str]:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from components.errors import ConfigError, InputError
+    from components.orchestration import handoff
+
+    try:
+        outcome = handoff.validate_delivery(
+            Path(root), Path(delivery), reports, quarantine, drop, patterns
+        )
+    except (InputError, ConfigError) as exc:
+        raise AirflowFailException(f"refused: {exc}") from exc
     if not outcome["passed"]:
         # A data failure is not transient: no retry, nothing downstream, the report says why.
         raise AirflowFailException(
@@ -193,8 +213,7 @@ def build_corpus_handoff(s: Settings, doc: str) -> DAG:
     root = str(s.root)
     with DAG(
         dag_id="corpus_handoff",
-        schedule=CronTriggerTimetable(h.schedule, timezone="UTC") if h.schedule else None,
-        start_date=START,
+        schedule=cron(h.schedule) if h.schedule else None,
         catchup=False,
         max_active_runs=1,  # two runs must not pick the same file
         default_args=default_args(s),
@@ -212,14 +231,14 @@ def build_corpus_handoff(s: Settings, doc: str) -> DAG:
             root, h.drop_folder, list(h.patterns), "{{ params.path or '' }}"
         )
         checked = task(task_id="validate_delivery")(_validate)(
-            root, picked, h.report_folder, h.quarantine_folder
+            root, picked, h.report_folder, h.quarantine_folder, h.drop_folder, list(h.patterns)
         )
 
         @task(task_id="version_delivery", pool=s.params.pool, outlets=[asset])
         def version(outcome: dict[str, str], **context: Any) -> dict[str, str]:
             from components.orchestration import handoff
 
-            info = handoff.version_delivery(Path(root), outcome, h.accepted_folder)
+            info = handoff.version_delivery(Path(root), outcome, h.drop_folder, list(h.patterns))
             context["outlet_events"][asset].extra = info
             return info
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from components.config import param
 
@@ -55,16 +55,19 @@ class KubernetesParams:
 
 @dataclass
 class HandoffParams:
-    """The data team's drop folder and what happens to deliveries."""
+    """The data team's drop folder and what happens to deliveries (accepted ones go to
+    ``domain.deliveries.folder``, an input of ingest)."""
+
+    RENAMED: ClassVar[dict[str, str]] = {
+        "accepted_folder": "moved to domain.deliveries.folder: accepted deliveries are inputs "
+        "of ingest, so they live under domain.inputs"
+    }
 
     schedule: str | None = param(
         "*/30 * * * *", help="cron for polling the drop folder; null: trigger only"
     )
     drop_folder: str = param("data/incoming", help="where deliveries arrive (not versioned)")
     patterns: list[str] = param(["*.jsonl", "*.txt"], help="files in the drop folder to pick up")
-    accepted_folder: str = param(
-        "data/deliveries", help="DVC-tracked folder of accepted deliveries"
-    )
     quarantine_folder: str = param("data/quarantine", help="failed deliveries with their report")
     report_folder: str = param("reports/handoff", help="validation report per delivery")
 
@@ -76,11 +79,18 @@ class OrchestrationParams:
     schedule: str | None = param(
         "@weekly", help="cron/preset of domain_adaptation; null: asset only"
     )
-    retries: int = param(2, ge=0, le=20)
+    retries: int = param(
+        2, ge=0, le=20, help="for transient failures; bad data or params fail without retry"
+    )
     retry_delay_seconds: int = param(300, ge=1)
     retry_backoff: float = param(2.0, ge=0, help="exponential backoff multiplier (0: constant)")
     max_retry_delay_seconds: int = param(3600, ge=1)
     execution_timeout_hours: float = param(24.0, gt=0, help="per task")
+    lock_wait_seconds: int = param(
+        1800,
+        ge=0,
+        help="how long a task waits for the DVC workspace lock a concurrent command holds",
+    )
     pool: str = param("dvc_workspace", help="Airflow pool serialising DVC in the workspace")
     execution: Literal["local", "kubernetes"] = param(
         "local", help=f"where GPU stages run; the {EXECUTION_ENV} environment variable overrides"

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.root).resolve()
 
     payload = json.loads(os.environ.get(POD_INPUT_ENV) or "{}")
-    for name in ("dvc.yaml", "params.yaml"):
+    for name in ("dvc.yaml", "params.yaml", "profile.yaml"):
         if payload.get(name):
             (root / name).write_text(payload[name], encoding="utf-8")
     locks = {**payload.get("locks", {}), **runner.parse_locks(args.locks)}

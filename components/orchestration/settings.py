@@ -19,6 +19,7 @@ class Settings:
     graph: StageGraph
     params: OrchestrationParams
     profile: str
+    deliveries: str | None = None  # domain.deliveries.folder: where accepted deliveries go
 
     @property
     def execution(self) -> str:
@@ -42,9 +43,11 @@ def load_settings(root: str | os.PathLike) -> Settings:
     root = Path(root)
     data = read_params_file(root / "params.yaml")
     profile = active_profile(data)
+    domain = load_section("domain", root / "params.yaml", profile=profile)
     return Settings(
         root=root,
         graph=load(root / "dvc.yaml").active(),
         params=load_section("orchestration", root / "params.yaml", profile=profile),
         profile=profile,
+        deliveries=domain.deliveries.folder if domain.deliveries else None,
     )

@@ -56,6 +56,9 @@ def airflow_env(root: Path, home: Path) -> dict[str, str]:
         AIRFLOW__CORE__DAGS_FOLDER=str(root / "dags"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+        # As a deployment that uses the hand-off does: an asset event queues a run of an
+        # unpaused consumer only.
+        AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
         DAPT_PROJECT_ROOT=str(root),
         PYTHONPATH=str(ROOT),
     )

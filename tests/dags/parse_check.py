@@ -12,6 +12,22 @@ import time
 HEAVY = ("torch", "transformers", "great_expectations", "pandas", "mlflow", "dvc", "kfp")
 
 
+def first_run_in(dag) -> float | None:
+    """Seconds from now to the first scheduled run after the DAG is unpaused (no runs yet), as
+    the scheduler's timetable computes it; None: never by time (asset or manual only)."""
+    from datetime import UTC, datetime
+
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    timetable = coerce_to_core_timetable(dag.timetable)
+    info = timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=dag.catchup),
+    )
+    return None if info is None else (info.run_after - datetime.now(UTC)).total_seconds()
+
+
 def main(path: str) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -31,6 +47,8 @@ def main(path: str) -> None:
                 "tags": sorted(dag.tags),
                 "doc_md": dag.doc_md or "",
                 "max_active_runs": dag.max_active_runs,
+                "catchup": dag.catchup,
+                "first_run_in_seconds": first_run_in(dag),
                 "tasks": {
                     t.task_id: {
                         "retries": t.retries,

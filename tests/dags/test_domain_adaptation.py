@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections import Counter
 
+import mlflow
 import pytest
 import yaml
 
@@ -17,7 +19,9 @@ def _returns(run: dict, stages: list[str]) -> dict[str, dict]:
     return {s: run["tasks"][s]["return"] for s in stages}
 
 
-def test_runs_all_stages_then_skips_then_retries_only_the_failed_one(airflow_project):
+def test_runs_all_stages_then_skips_then_retrains_on_a_delivery_and_retries_only_what_failed(
+    airflow_project,
+):
     root = airflow_project.root
     stages = load(root / "dvc.yaml").active().order  # frozen stages never run
     # Every stage command leaves a trace, so we count real executions, not just task states.
@@ -52,18 +56,45 @@ def test_runs_all_stages_then_skips_then_retries_only_the_failed_one(airflow_pro
     assert cli.returncode == 0, cli.stdout[-2000:] + cli.stderr[-2000:]
     assert "Running stage" not in cli.stdout and "up to date" in cli.stdout
 
-    # The last stage now fails on its first attempt; Airflow retries only that task.
+    # A new delivery: corpus_handoff versions it into the pipeline's inputs and updates the
+    # asset; the run the asset event queues (created as the scheduler creates it) re-runs ingest
+    # and everything after it, and registers a model whose lineage names the delivery. Its last
+    # stage fails on the first attempt: Airflow retries only that task.
+    sample = (root / "data/samples/general/clue_corpus_small_sample.txt").read_text("utf-8")
+    drop = root / "data/incoming"
+    drop.mkdir(parents=True, exist_ok=True)
+    (drop / "batch-new.txt").write_text("\n".join(sample.splitlines()[1000:1300]) + "\n", "utf-8")
+    (handoff,) = airflow_project.dagtest("corpus_handoff")["runs"]
+    assert handoff["state"] == "success", handoff
+    delivered = handoff["tasks"]["version_delivery"]["return"]
+
     last = stages[-1]
     data["stages"][last]["cmd"] = (
         "echo try >> .tries-last && { test -e .failed-once || { touch .failed-once; exit 3; }; } && "
         + data["stages"][last]["cmd"]
     )
     dvc_yaml.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    (third,) = airflow_project.dagtest("domain_adaptation")["runs"]
-    assert third["state"] == "success", third
+    (third,) = airflow_project.dagtest("domain_adaptation", "--asset-triggered")["runs"]
+    assert third["run_type"] == "asset_triggered" and third["state"] == "success", third
+    assert third["consumed_asset_events"][-1]["md5"] == delivered["md5"]
+    ran = {s for s in stages if third["tasks"][s]["return"]["ran"]}
+    assert {"ingest", "finetune", "register", last} <= ran, ran  # retrained on the delivery
     assert third["tasks"][last]["try_number"] == 2
-    assert third["tasks"][last]["return"]["ran"] is True
     assert (root / ".tries-last").read_text().split() == ["try", "try"]
     assert all(third["tasks"][s]["try_number"] == 1 for s in stages[:-1])
-    # No earlier stage executed again, in this run or its retry.
-    assert Counter(runs_log.read_text().split()) == {**dict.fromkeys(stages, 1), last: 2}
+    # What ran, ran once in this run: the retry re-executed nothing upstream.
+    assert Counter(runs_log.read_text().split()) == {s: 1 + (s in ran) for s in stages}
+    gate = json.loads((root / "reports/gate.json").read_text(encoding="utf-8"))
+    assert gate["registered"], gate
+    mlflow.set_tracking_uri(f"sqlite:////{str(root).lstrip('/')}/.mlflow/mlflow.db")
+    tags = mlflow.MlflowClient().get_model_version(gate["model"], gate["version"]).tags
+    assert tags["dvc:data/samples/deliveries"] == delivered["md5"]
+
+    # Bad input is not transient: a stage command exiting 1 fails its task without a retry.
+    data["stages"]["ingest"]["cmd"] = "echo 'error: bad input' >&2; exit 1"
+    dvc_yaml.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    (fourth,) = airflow_project.dagtest("domain_adaptation")["runs"]
+    assert fourth["state"] == "failed"
+    assert fourth["tasks"]["ingest"]["state"] == "failed"
+    assert fourth["tasks"]["ingest"]["try_number"] == 1
+    assert fourth["tasks"][stages[1]]["state"] == "upstream_failed"

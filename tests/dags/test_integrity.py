@@ -48,6 +48,9 @@ def test_every_dag_file_parses_fast_without_heavy_imports(local_report):
         assert dag["tags"] and "dapt" in dag["tags"], dag_id
         assert len(dag["doc_md"]) > 200, dag_id
         assert dag["max_active_runs"] == 1, dag_id
+        # Unpausing starts nothing: no catch-up, and the first scheduled run is in the future.
+        assert dag["catchup"] is False, dag_id
+        assert dag["first_run_in_seconds"] is None or dag["first_run_in_seconds"] > 0, dag_id
         for task_id, t in dag["tasks"].items():
             assert t["retries"] >= 2, (dag_id, task_id)
             assert t["retry_exponential_backoff"] > 0, (dag_id, task_id)

@@ -154,3 +154,33 @@ def test_lineage_names_dvc_lock_hashes_and_follows_a_changed_raw_input(project, 
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert len(parents) == 2 and len(children) == 2 * 2 + 1  # 2 candidates x 2 seeds + pet
+
+
+def test_a_dvc_versioned_folder_inside_a_raw_input_is_named_only_if_the_stage_read_it(tmp_path):
+    """corpus_handoff's deliveries live under domain.inputs as their own .dvc-tracked folder: the
+    lineage names that folder's hash, unless it changed after the consuming stage ran."""
+    from components.evaluate.lineage import flatten, render, stage_lineage
+
+    (tmp_path / "raw/deliveries").mkdir(parents=True)
+    (tmp_path / "raw/a.txt").write_text("a\n")
+    (tmp_path / "raw/deliveries/b.txt").write_text("b\n")
+    stages = {
+        "use": {"cmd": "cat raw/a.txt > out.txt", "deps": ["raw"], "outs": ["out.txt"]},
+        "final": {"cmd": "cp out.txt final.txt", "deps": ["out.txt"], "outs": ["final.txt"]},
+    }
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    sh(tmp_path, "git", "init", "-q")
+    sh(tmp_path, "dvc", "init", "-q")
+    sh(tmp_path, "dvc", "add", "-q", "raw/deliveries")
+    sh(tmp_path, "dvc", "repro", "-q")
+    delivered = yaml.safe_load((tmp_path / "raw/deliveries.dvc").read_text())["outs"][0]["md5"]
+
+    tree = stage_lineage(tmp_path, "final")
+    assert flatten(tree)["raw/deliveries"] == delivered
+    assert "raw/deliveries.dvc" in render(tree, "m")
+
+    (tmp_path / "raw/deliveries/c.txt").write_text("c\n")  # delivered after `use` ran
+    sh(tmp_path, "dvc", "add", "-q", "raw/deliveries")
+    tree = stage_lineage(tmp_path, "final")
+    assert "raw/deliveries" not in flatten(tree)
+    assert "changed since stage use ran" in render(tree, "m")

@@ -41,3 +41,39 @@ def test_dev_held_out_of_train_is_stratified_and_independent_of_file_order():
     assert len(train) + len(dev) == 60 and not {d.id for d in train} & {d.id for d in dev}
     _, dev_reversed = hold_out_dev(list(reversed(docs)), 0.2)
     assert {d.id for d in dev} == {d.id for d in dev_reversed}
+
+
+def test_accepted_deliveries_are_read_as_domain_corpus_and_links_refused(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    from components.config import build
+    from components.domain import DomainParams
+    from components.errors import InputError
+    from components.ingest.core import ingest
+    from tests.conftest import domain_section
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "raw/deliveries").mkdir(parents=True)
+    (tmp_path / "raw/domain.txt").write_text("原有的领域文本\n", encoding="utf-8")
+    (tmp_path / "raw/general.txt").write_text("一般的文本\n", encoding="utf-8")
+    (tmp_path / "raw/deliveries/b.jsonl").write_text(
+        json.dumps({"id": "x1", "body": "新交付的病历文本"}, ensure_ascii=False) + "\n", "utf-8"
+    )
+    (tmp_path / "raw/deliveries/a.txt").write_text("第一批交付\n", encoding="utf-8")
+    spec = {"folder": "raw/deliveries", "text_fields": ["body"]}
+    domain = build(DomainParams, domain_section(deliveries=spec), "domain")
+    out = tmp_path / "out"
+    out.mkdir()
+    report = ingest(domain, params(), out)
+    texts = [json.loads(x)["text"] for x in (out / "domain.jsonl").read_text("utf-8").splitlines()]
+    assert texts == ["原有的领域文本", "第一批交付", "新交付的病历文本"]  # corpus, then by name
+    assert report["deliveries"] == {"files": 2}
+
+    (tmp_path / "raw/deliveries/c.txt").symlink_to(tmp_path / "raw/general.txt")
+    with pytest.raises(InputError, match="not a regular file"):
+        ingest(domain, params(), tmp_path / "out2")
+
+    with pytest.raises(Exception, match=r"deliveries\.folder: .* must be a sub-folder"):
+        build(DomainParams, domain_section(deliveries={"folder": "raw"}), "domain")

@@ -1,0 +1,75 @@
+"""What a stage task does with failures, a held DVC lock and coloured output (real DVC)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from dvc.exceptions import DvcException
+from dvc.lock import LockError
+
+from components.orchestration import runner
+from tests.conftest import tool_env
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "params.yaml").write_text("profile: smoke\n", encoding="utf-8")
+    stages = {
+        "ok": {"cmd": "echo ok > ok.txt", "outs": ["ok.txt"]},
+        "bad_input": {"cmd": "exit 1", "outs": ["a.txt"]},
+        "bad_params": {"cmd": "exit 2", "outs": ["b.txt"]},
+        "crash": {"cmd": "exit 3", "outs": ["c.txt"]},
+        "missing": {"cmd": "cp nowhere.txt d.txt", "deps": ["nowhere.txt"], "outs": ["d.txt"]},
+    }
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}), encoding="utf-8")
+    env = tool_env()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True, env=env)
+    subprocess.run(["dvc", "init", "-q"], cwd=root, check=True, env=env)
+    return root
+
+
+def test_bad_input_and_params_are_not_retried_crashes_are(project):
+    for stage in ("bad_input", "bad_params", "missing"):
+        with pytest.raises(runner.NonRetryableError, match="not retried"):
+            runner.run_stage(project, stage, lock_wait=0)
+    with pytest.raises(DvcException) as crashed:
+        runner.run_stage(project, "crash", lock_wait=0)
+    assert not isinstance(crashed.value, runner.NonRetryableError)
+    # the workspace had no profile.yaml: the task wrote params.yaml's default for DVC
+    assert "profile: smoke" in (project / "profile.yaml").read_text(encoding="utf-8")
+
+
+def test_a_held_dvc_lock_is_waited_for(project, monkeypatch, capfd):
+    monkeypatch.setattr(runner, "LOCK_POLL_SECONDS", 0.5)
+    hold = "import sys, time, zc.lockfile; l = zc.lockfile.LockFile(sys.argv[1]); print('held', flush=True); time.sleep(float(sys.argv[2]))"  # fmt: skip
+    lock = str(project / ".dvc/tmp/lock")
+    holder = subprocess.Popen([sys.executable, "-c", hold, lock, "6"], stdout=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == b"held"
+    start = time.monotonic()
+    assert runner.run_stage(project, "ok", lock_wait=120)["ran"] is True
+    assert time.monotonic() - start > 3  # it did wait for the other command
+    assert "another command holds the DVC lock" in capfd.readouterr().out
+    holder.wait()
+
+    holder = subprocess.Popen([sys.executable, "-c", hold, lock, "30"], stdout=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == b"held"
+    with pytest.raises(LockError):  # past lock_wait: raised, and Airflow retries the task
+        runner.run_stage(project, "ok", lock_wait=0)
+    holder.kill()
+    holder.wait()
+
+
+def test_plain_output_strips_colour_codes_of_this_process_and_its_children(capfd):
+    with runner.plain_output():
+        print("\x1b[1;31mred\x1b[0m from python", flush=True)
+        subprocess.run(["printf", "\\033[33myellow\\033[0m from a child\\n"], check=True)
+        print("\x1b[2Kerased line", file=sys.stderr, flush=True)
+    out, err = capfd.readouterr()
+    assert out == "red from python\nyellow from a child\n"
+    assert err == "erased line\n"
