@@ -69,12 +69,39 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # Writers map their own failures (components/data/outputs.py); this catches the rest
+        # that a user can fix: a full disk, a read-only or unreadable path.
+        err = _os_error(exc)
+        if err is None:
+            traceback.print_exc()
+            return UNEXPECTED
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except Exception:
         # Not the user's input (a bug, or a transient fault: network, disk): exit 3, not Python's
         # 1, so orchestrators retry this and never retry exits 1 and 2 (components/orchestration/
         # runner.py).
         traceback.print_exc()
         return UNEXPECTED
+
+
+def _os_error(exc: OSError) -> InputError | None:
+    import errno
+
+    from components.data.outputs import NO_SPACE, shown, write_error
+
+    if exc.errno in NO_SPACE:
+        return write_error(exc, exc.filename or ".")
+    if exc.filename is None or exc.errno not in {errno.EACCES, errno.EPERM, errno.EROFS}:
+        return None
+    path = shown(exc.filename)
+    return InputError(
+        path,
+        f"{exc.strerror}: this user cannot access it (or the filesystem is read-only)",
+        f"give this user access (ls -ld {path}; chmod u+rw {path}, or the folder holding it), "
+        "then run again",
+    )
 
 
 if __name__ == "__main__":

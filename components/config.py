@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import posixpath
+import re
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
@@ -70,6 +72,63 @@ def param(
     return field(default=default, metadata=meta, **kw)
 
 
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$")
+# URI schemes that name local files: their path must stay inside the project like a plain path.
+LOCAL_SCHEMES = {"file", "sqlite"}
+
+
+def inside_project(path: str) -> bool:
+    """A relative path that stays inside the project (no absolute path, no ``..`` escape)."""
+    if not path or "\\" in path or os.path.isabs(path) or re.match(r"^[A-Za-z]:", path):
+        return False
+    norm = posixpath.normpath(path)
+    return norm != ".." and not norm.startswith("../")
+
+
+def output_location(value: str, key: str, *, uri_ok: bool = True) -> list[str]:
+    """Problems of a params value naming where outputs go: a folder inside the project, or (when
+    ``uri_ok``) the URI of a store (``s3://``, ``gs://``, ``http(s)://`` MLflow server, ...).
+
+    Outputs written outside the project would escape its versioning and could overwrite files
+    that belong to no run (``../``, ``/etc``); a store URI is a deliberate, named destination.
+    ``key`` is the field name (``check()`` prefixes the section).
+    """
+    m = _SCHEME.match(value)
+    if m and uri_ok:
+        scheme, rest = m.group("scheme").lower(), m.group("rest")
+        if scheme not in LOCAL_SCHEMES:
+            return []
+        # sqlite:///relative.db (three slashes) is relative, sqlite:////abs absolute; a file://
+        # URI is always absolute.
+        local = rest[1:] if scheme == "sqlite" and rest.startswith("/") else rest
+        if inside_project(local):
+            return []
+        inside = "sqlite:///.mlflow/mlflow.db" if scheme == "sqlite" else _example(key)
+        return [
+            f"{key}: {value!r} names a local file outside the project: use a path inside it "
+            f"({inside}) or the URI of a store (s3://..., https://mlflow.example.com)"
+        ]
+    if m and not uri_ok:
+        return [
+            f"{key}: {value!r} is a URI: this must be a folder inside the project (files are "
+            f"moved in and out of it), such as {_example(key)}"
+        ]
+    if inside_project(value):
+        return []
+    store = " or the URI of a store (s3://bucket/path, gs://...)" if uri_ok else ""
+    return [
+        f"{key}: {value!r} is outside the project (absolute, or escaping it with ..): outputs "
+        f"stay inside the project; use a relative path such as {_example(key)}{store}"
+    ]
+
+
+def _example(key: str) -> str:
+    leaf = key.rsplit(".", 1)[-1]
+    return {"mlflow_artifacts": ".mlflow/artifacts", "dvc_remote": ".dvc-remote"}.get(
+        leaf, f"data/{leaf.removesuffix('_folder')}"
+    )
+
+
 @dataclass
 class TrackingParams:
     """Where runs, models and data versions are stored (environment variables may override)."""
@@ -80,6 +139,15 @@ class TrackingParams:
     )
     mlflow_artifacts: str = param(".mlflow/artifacts", help="artifact folder for new experiments")
     dvc_remote: str = param(".dvc-remote", help="default DVC remote folder (also in .dvc/config)")
+
+    def check(self) -> list[str]:
+        # MLFLOW_TRACKING_URI / DAPT_DVC_REMOTE still override at run time (announced): a
+        # deliberate choice of whoever runs the pipeline, not a value travelling with the project.
+        return [
+            *output_location(self.mlflow_uri, "mlflow_uri"),
+            *output_location(self.mlflow_artifacts, "mlflow_artifacts"),
+            *output_location(self.dvc_remote, "dvc_remote"),
+        ]
 
 
 def _type_name(tp: Any) -> str:
@@ -266,6 +334,23 @@ def resolve_section(data: dict[str, Any], section: str, profile: str) -> dict[st
             f"{section}.profiles.{bad[0]}: unknown profile (known: {', '.join(PROFILES)})"
         )
     return deep_merge(raw, overrides.get(profile) or {})
+
+
+def source_key(section: str, path: str, params_file: str | os.PathLike = "params.yaml") -> str:
+    """The params key to edit for ``<section>.<path>``: the active profile's override when it
+    sets the value (``pretrain.profiles.smoke.dapt.seq_len``), else the section's own key.
+    Advice naming the other one would not work when followed."""
+    try:
+        data = read_params_file(params_file)
+        profile = active_profile(data)
+    except ConfigError:
+        return f"{section}.{path}"
+    node: Any = ((data.get(section) or {}).get("profiles") or {}).get(profile) or {}
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return f"{section}.{path}"
+        node = node[part]
+    return f"{section}.profiles.{profile}.{path}"
 
 
 def load_section(

@@ -104,6 +104,11 @@ class DomainParams:
     deliveries: DeliveriesSpec | None = param(
         None, help="corpus_handoff's accepted deliveries, read as domain corpus; null: none"
     )
+    allow_symlinks: bool = param(
+        False,
+        help="read inputs through symbolic links (resolved; the targets are recorded in "
+        "metrics/ingest.json); false: a link is refused, so none can pull in a file from elsewhere",
+    )
     registered_model: str = param("", help="MLflow registered model; '' = <name>-classifier")
     experiment: str = param("", help="MLflow experiment; '' = <name>-adaptation")
 

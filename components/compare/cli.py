@@ -9,7 +9,8 @@ from pathlib import Path
 
 from components.compare.stage import Inputs, run_stage
 from components.config import active_profile, load_section, read_params_file
-from components.data.writers import atomic_dir, write_json
+from components.data.outputs import OutputSet
+from components.data.writers import write_json
 from components.tracking import tracked
 
 
@@ -39,15 +40,15 @@ def run(args: argparse.Namespace) -> int:
         if shape_file.is_file()
         else {"shape": domain.shape.name, "corpus": domain.shape.corpus, "task": domain.shape.task}
     )
-    with atomic_dir(args.out_dir) as tmp:
+    with OutputSet() as outs:  # tables, report, plot and metrics change together
         inp = Inputs(
             Path(args.runs), Path(args.task), shape,
             args.domain_text, args.general_text, args.lexicon,
-            min(pre.dapt.eval_fraction, pre.tapt.eval_fraction), tmp, Path(args.report),
-            Path(args.plot), profile,
+            min(pre.dapt.eval_fraction, pre.tapt.eval_fraction), outs.dir(args.out_dir),
+            outs.file(args.report), outs.file(args.plot), profile,
         )  # fmt: skip
         metrics = run_stage(domain, ev.candidates, ev.control, inp)
-    write_json(args.metrics, metrics)
+        write_json(outs.file(args.metrics), metrics)
     print(f"[compare] chosen on dev: {json.dumps(metrics['choice'])}")
     print(f"[compare] report: {args.report}")
     with tracked("compare", ev, inputs=[], profile=profile, enabled=not args.no_mlflow) as t:

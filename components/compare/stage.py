@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.compare import core
+from components.data.outputs import shown
 from components.data.readers import DocumentReader
 from components.data.skip import is_empty, placeholder_plot, skipped_reason
 from components.data.text import file_digest
@@ -135,7 +136,8 @@ def run_stage(domain: DomainParams, candidates: list[str], control: str, inp: In
         "dev_rows": plan_data.get("rows", {}).get("dev", 0),
         "seeds": plan_data.get("seeds", 0),
         "max_len": plan_data.get("max_len", "-"),
-        "confusion": os.path.relpath(inp.plot, inp.report.parent),
+        # Written to staged paths (components/data/outputs.py): link the final ones.
+        "confusion": os.path.relpath(shown(inp.plot), Path(shown(inp.report)).parent),
     }
     results_json = {
         c.key: {

@@ -8,12 +8,14 @@ from pathlib import Path
 from components.errors import InputError
 
 
-def read_label_file(path: str | os.PathLike, *, min_labels: int = 2) -> list[str]:
+def read_label_file(
+    path: str | os.PathLike, *, min_labels: int = 2, allow_symlinks: bool = False
+) -> list[str]:
     """Labels in file order, de-duplicated; an InputError names the file and the fix."""
+    from components.data.readers import check_input_file
+
     p = Path(path)
-    if not p.is_file():
-        what = "is a folder" if p.is_dir() else "does not exist"
-        raise InputError(str(p), f"label set file {what}", "give a file with one label per line")
+    check_input_file(p, allow_symlinks=allow_symlinks, listed=(".txt",))
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -1,7 +1,12 @@
 """Streaming readers for .jsonl, .txt, .tsv and .csv (each optionally .gz) into Documents.
 
 Every problem is raised as an InputError naming the file, the line (and byte offset for encoding
-problems) and the flag that fixes it. Nothing is read into memory whole.
+problems) and the setting that fixes it: the command-line flag, or, for inputs configured in
+params.yaml, the params key (``hints``). Nothing is read into memory whole.
+
+Only regular files are read: a symbolic link is refused unless the caller allows links (params
+``domain.allow_symlinks``; the reader then exposes the resolved target for lineage), and FIFOs,
+devices, sockets and folders are refused with what to pass instead.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import gzip
 import io
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
@@ -21,9 +27,102 @@ from components.errors import InputError
 
 FORMATS = ("jsonl", "txt", "tsv", "csv")
 _SNIFF_BYTES = 1 << 16
+# The flags of the ad-hoc commands; a stage reading params passes the params keys instead.
+FLAGS = {
+    "encoding": "--encoding",
+    "text_field": "--text-field",
+    "label_field": "--label-field",
+    "format": "--format",
+}
+_WIDE = ("utf-16", "utf-32")  # not ASCII-compatible: lines are not split on the byte 0x0A
+# Links that DVC itself makes (cache.type symlink) point at an object of its cache (content-
+# addressed, checked by DVC): not a way to pull in an arbitrary file.
+_DVC_OBJECT = re.compile(r"/files/md5/[0-9a-f]{2}/[0-9a-f]{30}(\.dir)?$")
 
 
-def detect_format(path: str | os.PathLike) -> str:
+def how_to_set(kind: str, value: str, hints: dict[str, str] | None) -> str:
+    """'pass --encoding gb18030' or 'set domain.corpus[2].encoding: gb18030 in params.yaml'."""
+    key = (hints or {}).get(kind)
+    if key:
+        return f"set {key}: {value} in params.yaml"
+    return f"pass {FLAGS.get(kind, '--' + kind.replace('_', '-'))} {value}"
+
+
+def _symlink_in(path: Path) -> Path | None:
+    """The first symbolic link on ``path``: the file itself, or for a relative path any folder
+    below the working directory (an absolute path names its folders on purpose)."""
+    if path.is_symlink():
+        return path
+    if path.is_absolute():
+        return None
+    for parent in reversed(path.parents[:-1] if len(path.parents) > 1 else []):
+        if parent.is_symlink():
+            return parent
+    return None
+
+
+def _listable(f: Path, suffixes: tuple[str, ...]) -> bool:
+    name = f.name.lower().removesuffix(".gz")
+    return f.is_file() and not f.is_symlink() and not f.name.startswith(".") and (
+        name.endswith(suffixes)
+    )
+
+
+def check_input_file(
+    path: str | os.PathLike,
+    *,
+    allow_symlinks: bool = False,
+    hints: dict[str, str] | None = None,
+    listed: tuple[str, ...] = tuple(f".{f}" for f in (*FORMATS, "json")),
+) -> str | None:
+    """Refuse anything but a regular file; returns the resolved target when ``path`` goes
+    through an allowed symbolic link (None otherwise). A folder's error lists the files in it
+    that could be meant (``listed``: their suffixes), so the advice can be followed."""
+    p = Path(path)
+    key = (hints or {}).get("path")
+    where = f"set {key} to" if key else "pass"
+    link = _symlink_in(p)
+    resolved = None
+    if link is not None:
+        target = os.path.realpath(p)
+        if not allow_symlinks and not _DVC_OBJECT.search(target):
+            allow = (hints or {}).get("allow_symlinks") or "domain.allow_symlinks"
+            raise InputError(
+                str(path),
+                f"{'is' if link == p else 'goes through'} a symbolic link ({link} -> "
+                f"{os.readlink(link)}): inputs are read from regular files only, so a link "
+                "cannot pull a file from elsewhere into the pipeline",
+                f"copy the file into the project in place of the link (cp --remove-destination "
+                f'"$(readlink -f {p})" {p}), or, if following links is intended, set {allow}: '
+                "true in params.yaml (the resolved target is then recorded in the lineage)",
+            )
+        resolved = target
+    if not p.exists():
+        if link is not None:
+            raise InputError(
+                str(path),
+                f"symbolic link to a missing file ({resolved})",
+                f"{where} an existing regular file",
+            )
+        raise InputError(str(path), "file does not exist", f"{where} an existing file")
+    if p.is_dir():
+        inside = sorted(f.name for f in p.iterdir() if _listable(f, listed))
+        shown = ", ".join(str(p / f) for f in inside[:3]) + (", ..." if len(inside) > 3 else "")
+        raise InputError(
+            str(path),
+            "is a folder, not a file",
+            f"{where} the file(s) inside it" + (f": {shown}" if shown else " (it holds no files)"),
+        )
+    if not p.is_file():
+        raise InputError(
+            str(path),
+            "is not a regular file (a FIFO, device or socket): it cannot be read twice or hashed",
+            f"{where} a regular file (copy the data into one first)",
+        )
+    return resolved
+
+
+def detect_format(path: str | os.PathLike, hints: dict[str, str] | None = None) -> str:
     name = Path(path).name.lower()
     if name.endswith(".gz"):
         name = name[:-3]
@@ -35,8 +134,8 @@ def detect_format(path: str | os.PathLike) -> str:
     raise InputError(
         str(path),
         "cannot tell the format from the file name",
-        f"name the file *.jsonl, *.txt, *.tsv or *.csv (optionally .gz), or pass --format "
-        f"{'|'.join(FORMATS)}",
+        "name the file *.jsonl, *.txt, *.tsv or *.csv (optionally .gz), or "
+        + how_to_set("format", "|".join(FORMATS), hints),
     )
 
 
@@ -64,13 +163,22 @@ class DocumentReader:
         id_field: str = "id",
         columns: Sequence[str] | None = None,
         require_label: bool = False,
+        allow_symlinks: bool = False,
+        hints: dict[str, str] | None = None,
     ) -> None:
+        """``hints``: for inputs configured in params.yaml, the params key of each setting
+        (``path``, ``encoding``, ``text_field``, ``label_field``, ``format``, ``allow_symlinks``),
+        so the advice names what the user can actually change."""
         self.path = str(path)
-        if not os.path.exists(self.path):
-            raise InputError(self.path, "file does not exist", "check the path")
-        self.fmt = fmt or detect_format(self.path)
+        self.hints = hints or {}
+        self.resolved = check_input_file(path, allow_symlinks=allow_symlinks, hints=hints)
+        self.fmt = fmt or detect_format(self.path, self.hints)
         if self.fmt not in FORMATS:
-            raise InputError(self.path, f"unknown format {self.fmt!r}", f"use one of {FORMATS}")
+            raise InputError(
+                self.path,
+                f"unknown format {self.fmt!r}",
+                how_to_set("format", "|".join(FORMATS), self.hints),
+            )
         self.encoding = encoding.lower()
         self.text_fields = [text_field] if isinstance(text_field, str) else list(text_field)
         self.label_field = label_field
@@ -88,24 +196,37 @@ class DocumentReader:
         return gzip.open(raw, "rb") if self.path.endswith(".gz") else raw  # type: ignore[return-value]
 
     def _encoding_error(self, sample: bytes, line: int, offset: int) -> InputError:
-        detected = guess_encoding(sample)
+        detected = _text_encoding(sample)
+        if detected is None:
+            return InputError(
+                self.path,
+                f"not {self.encoding.upper()} text, and not text in any encoding either "
+                "(binary or random bytes: is this the file you meant?)",
+                "point to the text file you meant (`file -i PATH` tells what this one is)",
+                line=line,
+                byte_offset=offset,
+            )
         return InputError(
             self.path,
             f"not valid {self.encoding.upper()} text (detected encoding: {detected})",
-            f"pass --encoding {detected} (or convert the file: iconv -f {detected} -t utf-8)",
+            f"{how_to_set('encoding', detected, self.hints)} (or convert the file: "
+            f"iconv -f {detected} -t utf-8)",
             line=line,
             byte_offset=offset,
         )
 
     def lines(self, keep_ends: bool = False) -> Iterator[tuple[int, str]]:
         """(1-based line number, decoded line; without its line end unless ``keep_ends``)."""
+        enc = "utf-8" if self.encoding in {"utf8", "utf-8", "utf-8-sig"} else self.encoding
+        if enc.replace("_", "-").startswith(_WIDE):
+            yield from self._wide_lines(enc, keep_ends)
+            return
         with self._open() as f:
             head = f.read(_SNIFF_BYTES)
             if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
                 raise self._encoding_error(head, 1, 0)
             if not head.strip():
                 raise InputError(self.path, "file is empty", "point to a file with data")
-            enc = "utf-8" if self.encoding in {"utf8", "utf-8", "utf-8-sig"} else self.encoding
             offset = 0
             if enc == "utf-8" and head.startswith(codecs.BOM_UTF8):
                 head, offset = head[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
@@ -125,13 +246,7 @@ class DocumentReader:
             stream = io.BufferedReader(_Prefixed(head, f))
             for lineno, raw_line in enumerate(stream, start=1):
                 if b"\x00" in raw_line:
-                    raise InputError(
-                        self.path,
-                        "NUL byte in text (binary data, or UTF-16 without a byte-order mark)",
-                        "re-export the file as UTF-8 text; if it is UTF-16 pass --encoding utf-16",
-                        line=lineno,
-                        byte_offset=offset + raw_line.index(b"\x00"),
-                    )
+                    raise self._nul_error(raw_line, lineno, offset + raw_line.index(b"\x00"))
                 try:
                     text = raw_line.decode(enc)
                 except UnicodeDecodeError as exc:
@@ -140,6 +255,57 @@ class DocumentReader:
                 offset += len(raw_line)
                 self.bytes_read = self._raw.tell()
                 yield lineno, text if keep_ends else text.rstrip("\r\n")
+            self.bytes_read = self.total_bytes
+
+    def _nul_error(self, raw_line: bytes, line: int, offset: int) -> InputError:
+        wide = _utf16_without_bom(raw_line)
+        if wide:
+            return InputError(
+                self.path,
+                f"NUL bytes between the characters: {wide.upper()} text without a byte-order mark",
+                f"{how_to_set('encoding', wide, self.hints)} (or convert the file: "
+                f"iconv -f {wide} -t utf-8)",
+                line=line,
+                byte_offset=offset,
+            )
+        return InputError(
+            self.path,
+            "NUL byte in text (binary data, not a text file)",
+            "point to the text file you meant, or remove the NUL bytes from it "
+            "(tr -d '\\000' < FILE > FILE.clean)",
+            line=line,
+            byte_offset=offset,
+        )
+
+    def _wide_lines(self, enc: str, keep_ends: bool) -> Iterator[tuple[int, str]]:
+        """UTF-16/32 (with or without a byte-order mark): decoded by a text stream, since their
+        line ends are not the byte 0x0A."""
+        try:
+            codecs.lookup(enc)
+        except LookupError:
+            raise InputError(
+                self.path,
+                f"unknown encoding {self.encoding!r}",
+                how_to_set("encoding", "utf-16", self.hints),
+            ) from None
+        with self._open() as f:
+            text = io.TextIOWrapper(f, encoding=enc, newline="")  # keeps \r\n for csv quoting
+            lineno = 0
+            try:
+                for lineno, line in enumerate(text, start=1):
+                    if lineno == 1:
+                        line = line.lstrip("\ufeff")  # utf-16-le/-be keep the BOM as text
+                    self.bytes_read = self._raw.tell()
+                    yield lineno, line if keep_ends else line.rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    self.path,
+                    f"not valid {enc.upper()} text ({exc.reason})",
+                    "check the encoding (`file -i PATH`), or convert the file to UTF-8",
+                    line=lineno + 1,
+                ) from None
+            if lineno == 0:
+                raise InputError(self.path, "file is empty", "point to a file with data")
             self.bytes_read = self.total_bytes
 
     # -- documents -----------------------------------------------------------------------------
@@ -195,11 +361,11 @@ class DocumentReader:
             header = [h.strip().lstrip("\ufeff") for h in header]
         for name in [*self.text_fields, *([self.label_field] if self.label_field else [])]:
             if name not in header:
-                flag = "--label-field" if name == self.label_field else "--text-field"
+                kind = "label_field" if name == self.label_field else "text_field"
                 raise InputError(
                     self.path,
                     f"column {name!r} does not exist (columns: {', '.join(header)})",
-                    f"pass {flag} with one of the columns above",
+                    how_to_set(kind, "<one of the columns above>", self.hints),
                     line=1 if self.columns is None else None,
                     field=name,
                 )
@@ -227,7 +393,8 @@ class DocumentReader:
                     raise InputError(
                         self.path,
                         f"missing label (fields present: {', '.join(available)})",
-                        f"give every row a {self.label_field!r} or pass --label-field NAME",
+                        f"give this row a {self.label_field!r}, or "
+                        + how_to_set("label_field", "<the field holding the label>", self.hints),
                         line=lineno,
                         field=self.label_field,
                     )
@@ -247,7 +414,8 @@ class DocumentReader:
                 raise InputError(
                     self.path,
                     f"missing field {name!r} (fields present: {', '.join(available)})",
-                    f"add a {name!r} field to every row or pass --text-field NAME",
+                    f"add a {name!r} field to this row, or "
+                    + how_to_set("text_field", "<the field holding the text>", self.hints),
                     line=lineno,
                     field=name,
                 )
@@ -261,6 +429,41 @@ class DocumentReader:
                 )
             doc_id = base_id if len(self.text_fields) == 1 else f"{base_id}:{name}"
             yield Document(id=doc_id, text=text, label=label, metadata=meta | {"line": lineno})
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """'utf-16-le' / 'utf-16-be' when NULs sit on one side of (mostly ASCII) characters."""
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return None
+    odd = sum(1 for i in range(1, 2 * pairs, 2) if sample[i] == 0)
+    even = sum(1 for i in range(0, 2 * pairs, 2) if sample[i] == 0)
+    if odd > 0.3 * pairs and even < 0.05 * pairs:
+        return "utf-16-le"
+    if even > 0.3 * pairs and odd < 0.05 * pairs:
+        return "utf-16-be"
+    return None
+
+
+def _text_encoding(sample: bytes) -> str | None:
+    """An encoding that decodes ``sample`` into text, or None for binary/random bytes.
+
+    Only advice that works when followed is given: the guess must decode the sample (bar a
+    character cut at its end) into mostly printable text.
+    """
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    enc = guess_encoding(sample)
+    if enc in {"unknown", "", "ascii", "utf-8"}:
+        return None  # not UTF-8 (that is why we are here), and nothing else fits
+    try:
+        text = codecs.getincrementaldecoder(enc)(errors="strict").decode(sample, final=False)
+    except (LookupError, UnicodeDecodeError):
+        return None
+    if not text:
+        return None
+    controls = sum(1 for c in text if ord(c) < 32 and c not in "\t\n\r")
+    return None if controls > 0.01 * len(text) else enc
 
 
 class _Prefixed(io.RawIOBase):

@@ -5,42 +5,43 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from components.data.document import Document
-
-
-# mkstemp/mkdtemp create 0600/0700 entries; outputs get the modes a plain open()/mkdir() would
-# give, so reports, models and data stay readable to other users (web servers, Airflow workers).
-# The umask can only be read by setting it, so it is read once, at import.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-_FILE_MODE = 0o666 & ~_UMASK
-_DIR_MODE = 0o777 & ~_UMASK
+from components.data.outputs import FILE_MODE, OutputSet, recover, temp_name, write_error
 
 
 @contextlib.contextmanager
 def atomic_open(
     path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8"
 ) -> Iterator[IO]:
-    """Write to a temp file beside ``path``; fsync and rename over it only if the block succeeds."""
+    """Write to a temp file beside ``path``; fsync and rename over it only if the block succeeds.
+
+    The temp file is named after this process (``outputs.temp_name``), so a run killed
+    mid-write leaves a leftover the next writer of ``path`` recognises and removes.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    recover(path)
     try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_name(path)
+        f = open(tmp, mode, encoding=None if "b" in mode else encoding)  # noqa: SIM115
+    except OSError as exc:
+        raise (write_error(exc, path) or exc) from None
+    try:
+        with f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _FILE_MODE)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename in (None, str(tmp)):
+            raise (write_error(exc, path) or exc) from None
         raise
 
 
@@ -48,24 +49,11 @@ def atomic_open(
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Build a directory in a temp sibling and swap it in only when the block succeeds.
 
-    On failure the previous directory (the last good output) is left untouched.
+    On failure the previous directory (the last good output) is left untouched. Several outputs
+    that must change together: ``components.data.outputs.OutputSet``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        os.chmod(tmp, _DIR_MODE)
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with OutputSet() as outs:
+        yield outs.dir(path)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

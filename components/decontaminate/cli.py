@@ -13,7 +13,8 @@ from pathlib import Path
 
 from components.config import active_profile, load_section, read_params_file, with_derived
 from components.data.gate import require_validated
-from components.data.writers import atomic_dir, write_json
+from components.data.outputs import OutputSet
+from components.data.writers import write_json
 from components.decontaminate import driver
 from components.domain import domain_lang
 from components.tracking import tracked
@@ -39,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
     }
     evals = {s: str(ing / f"task/{s}.jsonl") for s in p.splits}
     require_validated([sources["domain"], sources["general"], sources["tapt"], *evals.values()])
-    with atomic_dir(args.out) as tmp:
-        report = driver.run(sources, evals, tmp, Path(args.out), p)
-    write_json(args.metrics, report)
+    with OutputSet() as outs:
+        report = driver.run(sources, evals, outs.dir(args.out), Path(args.out), p)
+        write_json(outs.file(args.metrics), report)
     for name, c in report["sources"].items():
         print(
             f"[decontaminate] {name}: {c.get('docs', 0)} documents, {c.get('matched_docs', 0)} "

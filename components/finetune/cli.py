@@ -12,7 +12,8 @@ from pathlib import Path
 
 from components.config import active_profile, load_section, read_params_file
 from components.data.gate import require_validated
-from components.data.writers import atomic_dir, write_json
+from components.data.outputs import OutputSet
+from components.data.writers import write_json
 from components.finetune.stage import MatrixSpec, run_stage
 from components.tracking import tracked
 
@@ -46,11 +47,13 @@ def run(args: argparse.Namespace) -> int:
     profile = active_profile(read_params_file(args.params))
     with (
         tracked("finetune", ft, inputs=files, profile=profile, enabled=not args.no_mlflow) as t,
-        atomic_dir(args.out) as tmp,
+        OutputSet() as outs,  # the runs and their metrics change together
     ):
-        metrics = run_stage(domain, ft, spec, args.task, tmp, overrides, _child_runs(t))
+        metrics = run_stage(
+            domain, ft, spec, args.task, outs.dir(args.out), overrides, _child_runs(t)
+        )
         t.metrics(metrics)
-    write_json(args.metrics, metrics)
+        write_json(outs.file(args.metrics), metrics)
     if metrics.get("skipped"):
         print(f"[finetune] skipped: {metrics['reason']}")
     return 0

@@ -65,6 +65,9 @@ def candidate_folders(
                 "evaluate.candidates",
             )
         else:
+            from components.pretrain.model import verify_weights
+
+            verify_weights(folder)
             folders[name] = folder
     return folders, skipped
 

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 from components.config import active_profile, load_section, read_params_file
-from components.data.writers import atomic_dir, write_json
-from components.ingest.core import ingest
+from components.data.outputs import OutputSet
+from components.data.writers import write_json
+from components.ingest.core import Links, ingest
 from components.tracking import tracked
 
 
@@ -28,14 +29,19 @@ def run(args: argparse.Namespace) -> int:
     params = load_section("ingest", args.params)
     profile = active_profile(read_params_file(args.params))
     start = time.perf_counter()
-    with atomic_dir(args.out) as tmp:
-        report = ingest(domain, params, tmp)
-    metrics = {
-        "shape": domain.shape.name,
-        "seconds": round(time.perf_counter() - start, 3),
-        "outputs": report,
-    }
-    write_json(args.metrics, metrics)
+    links = Links()
+    with OutputSet() as outs:  # the layout and its metrics change together
+        report = ingest(domain, params, outs.dir(args.out), links)
+        metrics = {
+            "shape": domain.shape.name,
+            "seconds": round(time.perf_counter() - start, 3),
+            "outputs": report,
+        }
+        if links:
+            metrics["symlinks"] = dict(links)  # lineage: what was really read
+        write_json(outs.file(args.metrics), metrics)
+    for key, link in links.items():
+        print(f"[ingest] {key}: {link['path']} is a symbolic link, read from {link['resolved']}")
     print(f"[ingest] project shape: {domain.shape.name} ({domain.name}, {domain.lang})")
     for name, c in report.items():
         if name == "deliveries":

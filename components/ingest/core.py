@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from components.data.document import Document
 from components.data.labels import read_label_file
-from components.data.readers import DocumentReader
+from components.data.readers import DocumentReader, check_input_file
 from components.data.text import hash64, normalize
 from components.data.writers import write_json, write_jsonl
 from components.domain import DomainParams, SourceSpec, TaskSpec
@@ -30,8 +30,21 @@ from components.ingest.params import IngestParams
 SPLITS = ("train", "dev", "test")
 
 
-def open_source(spec: SourceSpec, *, labeled: bool = False) -> DocumentReader:
-    return DocumentReader(
+class Links(dict):
+    """Raw inputs read through a symbolic link (allowed by ``domain.allow_symlinks``): the
+    params key and path -> the resolved target, recorded in metrics/ingest.json."""
+
+    def note(self, key: str, path: str, resolved: str | None) -> None:
+        if resolved is not None:
+            self[key] = {"path": path, "resolved": resolved}
+
+
+def open_source(
+    spec: SourceSpec, key: str, *, labeled: bool = False, allow_links: bool = False,
+    links: Links | None = None,
+) -> DocumentReader:  # fmt: skip
+    """``key``: the params key of this source (``domain.corpus[2]``): errors name its fields."""
+    reader = DocumentReader(
         spec.path,
         fmt=spec.format,
         encoding=spec.encoding,
@@ -41,7 +54,26 @@ def open_source(spec: SourceSpec, *, labeled: bool = False) -> DocumentReader:
         id_field=spec.id_field,
         columns=spec.columns,
         require_label=labeled,
+        allow_symlinks=allow_links,
+        hints={
+            "path": f"{key}.path",
+            "encoding": f"{key}.encoding",
+            "text_field": f"{key}.text_fields",
+            "label_field": f"{key}.label_field",
+            "format": f"{key}.format",
+            "allow_symlinks": "domain.allow_symlinks",
+        },
     )
+    if links is not None:
+        links.note(key, spec.path, reader.resolved)
+    return reader
+
+
+def check_file(path: str, key: str, allow_links: bool, links: Links) -> None:
+    """A raw input read without a DocumentReader (lexicons, the label set): same rules."""
+    hints = {"path": key, "allow_symlinks": "domain.allow_symlinks"}
+    resolved = check_input_file(path, allow_symlinks=allow_links, hints=hints, listed=(".txt",))
+    links.note(key, path, resolved)
 
 
 def delivery_specs(domain: DomainParams) -> list[SourceSpec]:
@@ -101,12 +133,15 @@ def clean(
 
 
 def corpus_docs(
-    specs: list[SourceSpec], params: IngestParams, counters: Counter
-) -> Iterator[Document]:
+    specs: list[SourceSpec], params: IngestParams, counters: Counter, key: str,
+    allow_links: bool = False, links: Links | None = None,
+) -> Iterator[Document]:  # fmt: skip
     """All sources of one corpus role, capped per source, cleaned and deduplicated together."""
     seen: set[int] | None = set() if params.dedup else None
-    for spec in specs:
-        docs: Iterable[Document] = open_source(spec)
+    for i, spec in enumerate(specs):
+        docs: Iterable[Document] = open_source(
+            spec, f"{key}[{i}]", allow_links=allow_links, links=links
+        )
         if params.max_docs_per_source:
             docs = islice(docs, params.max_docs_per_source)
         yield from clean(docs, params, counters, seen=seen)
@@ -140,12 +175,23 @@ def hold_out_dev(train: list[Document], fraction: float) -> tuple[list[Document]
     return [d for d in train if id(d) not in dev_ids], [d for d in train if id(d) in dev_ids]
 
 
-def ingest_task(task: TaskSpec, params: IngestParams, folder: Path) -> dict[str, dict]:
+def ingest_task(
+    task: TaskSpec, params: IngestParams, folder: Path, allow_links: bool = False,
+    links: Links | None = None,
+) -> dict[str, dict]:  # fmt: skip
     """Train/dev/test JSONL and labels.txt; dev/test rows whose text is in train are dropped."""
+    links = Links() if links is None else links
+
+    def source(split: str, spec: SourceSpec) -> DocumentReader:
+        key = f"domain.task.{split}"
+        return open_source(spec, key, labeled=True, allow_links=allow_links, links=links)
+
+    if task.label_set:
+        check_file(task.label_set, "domain.task.label_set", allow_links, links)
     report: dict[str, dict] = {}
     train_hashes: set[int] = set()
     counters: Counter = Counter()
-    train = list(clean(open_source(task.train, labeled=True), params, counters, seen=train_hashes))
+    train = list(clean(source("train", task.train), params, counters, seen=train_hashes))
     report["task_train"] = dict(counters)
     dev: list[Document]
     if task.dev is None:
@@ -163,7 +209,7 @@ def ingest_task(task: TaskSpec, params: IngestParams, folder: Path) -> dict[str,
         seen: set[int] | None = set() if params.dedup else None
         forbidden = train_hashes if params.drop_leaked else None
         splits[split] = list(
-            clean(open_source(spec, labeled=True), params, counters, seen=seen, forbidden=forbidden)
+            clean(source(split, spec), params, counters, seen=seen, forbidden=forbidden)
         )
         report[f"task_{split}"] = dict(counters)
     for split in SPLITS:
@@ -174,29 +220,41 @@ def ingest_task(task: TaskSpec, params: IngestParams, folder: Path) -> dict[str,
     return report
 
 
-def ingest(domain: DomainParams, params: IngestParams, out: Path) -> dict:
-    """Write the layout into ``out`` (an empty folder); returns per-output counters."""
+def ingest(
+    domain: DomainParams, params: IngestParams, out: Path, links: Links | None = None
+) -> dict:
+    """Write the layout into ``out`` (an empty folder); returns per-output counters. Inputs
+    read through allowed symbolic links are noted in ``links``."""
     report: dict[str, dict] = {}
     deliveries = delivery_specs(domain)
     if domain.deliveries is not None:
         report["deliveries"] = {"files": len(deliveries)}
-    for role, specs in (("general", domain.general), ("domain", [*domain.corpus, *deliveries])):
+    links = Links() if links is None else links
+    allow = domain.allow_symlinks
+    for role, specs, key in (
+        ("general", domain.general, "domain.general"),
+        ("domain", [*domain.corpus, *deliveries], "domain.corpus"),
+    ):
         counters: Counter = Counter()
         docs = tqdm(
-            corpus_docs(specs, params, counters), desc=f"ingest {role}", unit="doc", mininterval=2
+            corpus_docs(specs, params, counters, key, allow, links),
+            desc=f"ingest {role}",
+            unit="doc",
+            mininterval=2,
         )
         write_jsonl(out / f"{role}.jsonl", docs)
         report[role] = dict(counters)
     task_dir = out / "task"
     task_dir.mkdir()
     if domain.task is not None:
-        report.update(ingest_task(domain.task, params, task_dir))
+        report.update(ingest_task(domain.task, params, task_dir, allow, links))
     else:
         for split in SPLITS:
             (task_dir / f"{split}.jsonl").write_bytes(b"")
         (task_dir / "labels.txt").write_bytes(b"")
     words: dict[str, None] = {}
     for name, path in domain.lexicons.items():
+        check_file(path, f"domain.lexicons.{name}", allow, links)
         before = len(words)
         words.update(dict.fromkeys(lexicon_words(path)))
         report[f"lexicon_{name}"] = {"kept": len(words) - before}

@@ -65,7 +65,8 @@ def resolve_params(args: argparse.Namespace) -> MineParams:
 
 
 def run(args: argparse.Namespace) -> int:
-    from components.data.writers import atomic_dir, write_json
+    from components.data.outputs import OutputSet
+    from components.data.writers import write_json
     from components.mine.core import mine
 
     params = resolve_params(args)
@@ -81,16 +82,16 @@ def run(args: argparse.Namespace) -> int:
     for p in (*args.seed, *args.pool):
         if Path(p).resolve() == Path(args.out).resolve():
             raise UsageError(f"--out {args.out} is an input")
-    with atomic_dir(args.out) as tmp:
+    with OutputSet() as outs:  # selection, audit, metrics and plot change together
         metrics = mine(
             args.seed,
             args.pool,
-            tmp,
+            outs.dir(args.out),
             params,
-            plot=Path(args.plot) if args.plot else None,
+            plot=outs.file(args.plot) if args.plot else None,
             progress=not args.no_progress,
         )
-    write_json(args.metrics, metrics)
+        write_json(outs.file(args.metrics), metrics)
     d = {k: v for k, v in metrics["dropped"].items() if v}
     print(
         f"[mine] {params.method}: selected {metrics['selected_docs']} of {metrics['pool_docs']} "
@@ -122,15 +123,17 @@ def run(args: argparse.Namespace) -> int:
 
 def skip(args: argparse.Namespace, reason: str) -> int:
     """Empty outputs that say why (a task-only project mines nothing)."""
+    from components.data.outputs import OutputSet
     from components.data.skip import mark_skipped, placeholder_plot
-    from components.data.writers import atomic_dir, write_json
-
-    with atomic_dir(args.out) as tmp:
+    from components.data.writers import write_json
+    
+    with OutputSet() as outs:
+        tmp = outs.dir(args.out)
         for name in ("selected.jsonl", "scores.jsonl"):
             (tmp / name).write_bytes(b"")
         mark_skipped(tmp, "mine", reason)
-    write_json(args.metrics, {"skipped": True, "reason": reason})
-    if args.plot:
-        placeholder_plot(Path(args.plot), f"mining skipped: {reason}")
+        write_json(outs.file(args.metrics), {"skipped": True, "reason": reason})
+        if args.plot:
+            placeholder_plot(outs.file(args.plot), f"mining skipped: {reason}")
     print(f"[mine] skipped: {reason}")
     return 0

@@ -23,6 +23,7 @@ from components.config import (
     read_params_file,
     with_derived,
 )
+from components.data.outputs import OutputSet
 from components.data.readers import DocumentReader
 from components.data.writers import atomic_open, write_json
 from components.domain import domain_lang
@@ -210,12 +211,13 @@ def run(args: argparse.Namespace) -> int:
         require_inputs([*args.corpus, *args.background])
     ranked, metrics = discover(args, params)
     out = Path(args.out)
-    write_lexicon(out / "lexicon.tsv", ranked.rows)
-    write_json(out / "metrics.json", metrics)
-    if args.plot:
-        from components.newwords.plot import plot
+    with OutputSet() as outs:  # lexicon, metrics and plot are replaced together or not at all
+        write_lexicon(outs.file(out / "lexicon.tsv"), ranked.rows)
+        write_json(outs.file(out / "metrics.json"), metrics)
+        if args.plot:
+            from components.newwords.plot import plot
 
-        plot(ranked.rows, metrics, Path(args.plot))
+            plot(ranked.rows, metrics, outs.file(args.plot))
     ev = metrics.get("eval_new_words") or metrics.get("eval") or {}
     pk = ", ".join(f"P@{k.split('_')[-1]} {v}" for k, v in ev.items() if k.startswith("precision"))
     print(

@@ -65,19 +65,19 @@ def _push(root: str, enabled: bool, lock_wait: int) -> int:
 
 
 def _prepare(root: str, parents: list[str]) -> str:
-    """Push the parents' outputs and package what the pod needs to run the same stage."""
+    """Push the parents' outputs and tell the pod what to check its own checkout against:
+    digests and the profile, never the files themselves (podrun.apply_input)."""
+    from components.config import active_profile, read_params_file
     from components.orchestration import runner
+    from components.orchestration.podrun import digests
 
     if parents:
         runner.push(root, parents)
     rootp = Path(root)
     return json.dumps(
         {
-            "dvc.yaml": (rootp / "dvc.yaml").read_text(encoding="utf-8"),
-            "params.yaml": (rootp / "params.yaml").read_text(encoding="utf-8"),
-            "profile.yaml": (rootp / "profile.yaml").read_text(encoding="utf-8")
-            if (rootp / "profile.yaml").exists()
-            else "",
+            "digests": digests(rootp),
+            "profile": active_profile(read_params_file(rootp / "params.yaml")),
             "locks": runner.lock_entries(root, parents),
         }
     )

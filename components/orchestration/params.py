@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from components.config import param
+from components.config import output_location, param
 
 EXECUTION_ENV = "DAPT_EXECUTION"
 
@@ -52,6 +52,9 @@ class KubernetesParams:
     trainjob_poll_seconds: int = param(30, ge=1, help="seconds between status polls")
     trainjob_log_lines: int = param(200, ge=0, help="log lines per node pod shown when it ends")
 
+    def check(self) -> list[str]:
+        return output_location(self.dvc_remote, "dvc_remote") if self.dvc_remote else []
+
 
 @dataclass
 class HandoffParams:
@@ -70,6 +73,11 @@ class HandoffParams:
     patterns: list[str] = param(["*.jsonl", "*.txt"], help="files in the drop folder to pick up")
     quarantine_folder: str = param("data/quarantine", help="failed deliveries with their report")
     report_folder: str = param("reports/handoff", help="validation report per delivery")
+
+    def check(self) -> list[str]:
+        # Folders files are moved into and out of: never a store URI, always inside the project.
+        keys = ("drop_folder", "accepted_folder", "quarantine_folder", "report_folder")
+        return [p for k in keys for p in output_location(getattr(self, k), k, uri_ok=False)]
 
 
 @dataclass

@@ -2,8 +2,12 @@
 
 ``python -m components.orchestration.podrun --stage S [--locks JSON ...] [--xcom PATH]``
 
-1. optional input from the Airflow side (``DAPT_POD_INPUT``): dvc.yaml, params.yaml and the
-   parents' dvc.lock entries of the workspace, so the pod runs exactly what the workspace would;
+1. optional input from the Airflow side (``DAPT_POD_INPUT``): the SHA-256 of the workspace's
+   dvc.yaml and params.yaml, its profile, and the parents' dvc.lock entries. The pod runs the
+   dvc.yaml and params.yaml of its own image (the checked-out commit), never files from its
+   environment: it switches to the workspace's profile (the one line ``make run`` edits), then
+   refuses to run when either file differs from the workspace's, since the stage command, its
+   parameters and the dvc.lock entries would not match what the workspace expects;
 2. ``--locks``: parents' dvc.lock entries from upstream Kubeflow steps;
 3. pull the parents' outputs, ``dvc repro --single-item S``, push S's outputs;
 4. write ``{S: <dvc.lock entry>}`` to ``--xcom`` / ``--out`` for whoever runs next, or print it
@@ -17,11 +21,13 @@ bookkeeping, outputs and the push to node 0.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from components.orchestration import runner
 from components.orchestration.pods import POD_INPUT_ENV
@@ -45,6 +51,55 @@ def load_secret_env(folder: str | None) -> list[str]:
     return names
 
 
+CHECKED = ("dvc.yaml", "params.yaml")
+
+
+class PodInputError(RuntimeError):
+    """The pod's files or its input do not match the workspace: nothing was run."""
+
+
+def digests(root: Path) -> dict[str, str]:
+    """SHA-256 of the files that decide what a stage runs (sent by the Airflow side)."""
+    return {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in CHECKED}
+
+
+def apply_input(root: Path, payload: dict[str, Any]) -> dict[str, Any]:
+    """Check the pod's checkout against the workspace; returns the parents' lock entries."""
+    from components.config import PROFILES
+
+    unknown = sorted(set(payload) - {"digests", "profile", "locks"})
+    if unknown:
+        raise PodInputError(
+            f"{POD_INPUT_ENV} carries {', '.join(unknown)}: a pod never takes files from its "
+            "environment (it would run whatever command they name); the scheduler and the "
+            "image are of different versions: deploy both from the same commit"
+        )
+    profile = payload.get("profile")
+    if profile is not None:
+        if profile not in PROFILES:
+            raise PodInputError(f"{POD_INPUT_ENV}: profile {profile!r} is not one of {PROFILES}")
+        from components.params_cli import write_profile
+
+        write_profile(root / "params.yaml", profile)
+    want = payload.get("digests") or {}
+    for name in CHECKED:
+        if name not in want:
+            continue
+        path = root / name
+        have = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+        if want[name] != have:
+            raise PodInputError(
+                f"{name} in this image (sha256 {have[:12]}) differs from the workspace's "
+                f"({str(want[name])[:12]}): the pod would run other stages or parameters than the "
+                "workspace expects, so it runs nothing. Commit the workspace's changes and build "
+                "the stage image from that commit (tag it with `git rev-parse HEAD`)"
+            )
+    locks = payload.get("locks") or {}
+    if not isinstance(locks, dict) or not all(isinstance(v, dict) for v in locks.values()):
+        raise PodInputError(f"{POD_INPUT_ENV}: locks must map stage names to dvc.lock entries")
+    return locks
+
+
 def _configure_remote(root: Path) -> None:
     url = os.environ.get("DAPT_DVC_REMOTE")
     if url:
@@ -66,11 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     root = Path(args.root).resolve()
 
-    payload = json.loads(os.environ.get(POD_INPUT_ENV) or "{}")
-    for name in ("dvc.yaml", "params.yaml", "profile.yaml"):
-        if payload.get(name):
-            (root / name).write_text(payload[name], encoding="utf-8")
-    locks = {**payload.get("locks", {}), **runner.parse_locks(args.locks)}
+    try:
+        payload = json.loads(os.environ.get(POD_INPUT_ENV) or "{}")
+        if not isinstance(payload, dict):
+            raise PodInputError(f"{POD_INPUT_ENV} must be a JSON object")
+        locks = {**apply_input(root, payload), **runner.parse_locks(args.locks)}
+    except (PodInputError, ValueError) as exc:
+        print(f"[podrun] error: {exc}", file=sys.stderr)
+        return 2
     exported = load_secret_env(os.environ.get(SECRET_ENV_DIR))
     if exported:
         print(f"[podrun] environment from the mounted secret: {', '.join(exported)}")

@@ -156,13 +156,16 @@ def run_stage(root: str | Path, stage: str, lock_wait: float = 1800.0) -> dict[s
 
     DVC skips the stage when its deps, params and outs match dvc.lock (or restores the outs from
     the run cache), so re-running a finished DAG is a no-op and a retried or re-triggered run
-    redoes only what did not finish.
+    redoes only what did not finish. First, what a killed earlier attempt left beside the
+    stage's outputs is finished or removed (``recover``): a skipped stage never runs the code
+    that would otherwise clean it.
     """
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
     tool_path()
     ensure_profile(root)
+    clean_leftovers(root, stage)
     start = time.perf_counter()
 
     def repro() -> Any:
@@ -185,6 +188,20 @@ def run_stage(root: str | Path, stage: str, lock_wait: float = 1800.0) -> dict[s
         f"[orchestration] stage {stage}: {'ran' if ran else 'up to date, skipped'} in {seconds} s"
     )
     return result
+
+
+def clean_leftovers(root: str | Path, stage: str) -> list[str]:
+    """Complete interrupted output swaps and remove dead writers' temporaries of ``stage``."""
+    from components.data.outputs import recover
+    from components.orchestration.graph import load
+
+    graph = load(Path(root) / "dvc.yaml")
+    if stage not in graph.stages:
+        return []
+    done = [d for out in graph.stages[stage].outs for d in recover(Path(root) / out)]
+    for line in done:
+        print(f"[orchestration] stage {stage}: {line}")
+    return done
 
 
 def push(

@@ -14,6 +14,17 @@ from pathlib import Path
 from components.orchestration.graph import load
 
 STAGE_LINE = re.compile(r"^\[orchestration\] stage (\S+): (ran|up to date, skipped) in ([\d.]+) s")
+# DVC's message when a stage command fails, and Airflow's when a task does.
+FAILED_STAGE = (
+    re.compile(r"failed to reproduce '([^']+)'"),
+    re.compile(r"Marking task as (?:FAILED|UP_FOR_RETRY)\.?.*?task_id=([\w.-]+)"),
+)
+# What a stage prints for an error a user can fix: `error: ...` and its `fix:` line (cli.py), or
+# the validation summary (validate/report.py). Airflow may prefix log lines with its own fields.
+ERROR_START = re.compile(r"(?:^|\s)(error: .*|Validation FAILED: .*)$")
+ERROR_MORE = re.compile(
+    r"^\s*(?:\S+ - )?(\s+fix: .*|(?:FAIL|ok  ) \S.*|\s+(?:x|e\.g\.) .*|Report: .*)$"
+)
 
 
 def stage_times(log: str) -> dict[str, tuple[str, float]]:
@@ -37,6 +48,31 @@ def skipped(stage: str) -> str | None:
     """The reason a stage had nothing to do in this project's shape (its metrics say so)."""
     m = _json(Path(f"metrics/{stage}.json")) or {}
     return m.get("reason") if m.get("skipped") else None
+
+
+def failure(log: str) -> tuple[str | None, list[str]]:
+    """(the stage that failed last, the error it printed): what `make run` shows at the end."""
+    stage = None
+    for line in log.splitlines():
+        for pattern in FAILED_STAGE:
+            m = pattern.search(line)
+            if m:
+                stage = m.group(1)
+    blocks: list[list[str]] = []
+    current: list[str] | None = None
+    for line in log.splitlines():
+        m = ERROR_START.search(line.rstrip())
+        if m:
+            current = [m.group(1)]
+            blocks.append(current)
+            continue
+        more = ERROR_MORE.match(line.rstrip()) if current is not None else None
+        if more:
+            current.append("  " + more.group(1).strip())  # type: ignore[union-attr]
+        else:
+            current = None
+    # The last attempt's message (a retried task prints it once per attempt).
+    return stage, (blocks[-1] if blocks else [])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,11 +104,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Gate: {gate['reason']}")
     if args.status:
         missing = [n for n in order if n not in times]
+        stage, error = failure(log.read_text(encoding="utf-8", errors="replace"))
         print(
             f"\n[run] the DAG run FAILED (exit {args.status}); not finished: "
             f"{', '.join(missing) or '-'}. Full log: {log}",
             file=sys.stderr,
         )
+        if stage or error:
+            print(f"[run] stage {stage or '?'} failed:", file=sys.stderr)
+            for line in error or ["(no message from the stage: see the full log)"]:
+                print(f"  {line}", file=sys.stderr)
     return args.status
 
 

@@ -112,44 +112,82 @@ def build_corpora(args, p: TrainParams, tokenizer):
     return Corpora(train, ev, replay if p.replay_fraction else None, general_eval)
 
 
-def folder_digest(path: str) -> str:
-    """Content of a model folder (weights, config, tokenizer), or the id when it is not a folder:
-    a replaced base model must not resume from checkpoints trained on the old one."""
+_TOKENIZER_FILES = ("tokenizer", "vocab", "special_tokens", "added_tokens", "merges")
+
+
+def folder_digest(path: str, *, tokenizer: bool | None = None) -> str:
+    """Content of a model folder, or the id when it is not a folder: a replaced base model must
+    not resume from checkpoints trained on the old one. ``tokenizer``: True hashes only the
+    tokenizer's files, False everything else (weights, config), None the whole folder."""
     from components.data.text import file_digest
 
     folder = Path(path)
     if not folder.is_dir():
         return path
     files = sorted(f for f in folder.rglob("*") if f.is_file())
+    if tokenizer is not None:
+        files = [f for f in files if f.name.startswith(_TOKENIZER_FILES) == tokenizer]
     return hashlib.sha256(
         "".join(f"{f.relative_to(folder)}:{file_digest(str(f))};" for f in files).encode()
     ).hexdigest()
 
 
-def fingerprint(args, p: TrainParams) -> str:
-    from components.data.text import file_digest
+def _blocks_digest(corpora) -> str:
+    """The packed blocks themselves (token ids and word starts of every split): whatever
+    produced them (files, lexicons, tokenizer, packing code), different blocks = a new run."""
+    h = hashlib.sha256()
+    for name in ("train", "eval", "replay", "general_eval"):
+        blocks = getattr(corpora, name)
+        h.update(name.encode())
+        if blocks is not None:
+            h.update(str(blocks.ids.shape).encode())
+            h.update(blocks.ids.tobytes())
+            h.update(blocks.starts.tobytes())
+    return h.hexdigest()
 
-    files = [*args.corpus, *args.general_corpus, *args.eval_corpus]
-    files += args.lexicon
-    # Settings that do not change the numbers may differ between a run and its resumption; so may
-    # the world size (the trajectory does not depend on it: trainer.py).
+
+def fingerprint_parts(args, p: TrainParams, corpora) -> dict[str, str]:
+    """What a checkpoint must have been trained on to be resumed: content hashes of the base
+    model, its tokenizer, the data blocks and the params. The world size and settings that do
+    not change the numbers are left out (a resumption may change them: trainer.py)."""
     operational = {"threads", "log_every", "checkpoint_every", "keep_checkpoints", "compile"}
-    blob = json.dumps(
-        {
-            "params": {k: v for k, v in dataclasses.asdict(p).items() if k not in operational},
-            "model": folder_digest(args.model),
-            "files": {f: file_digest(f) for f in files},
-        },
-        sort_keys=True,
+    params = {k: v for k, v in dataclasses.asdict(p).items() if k not in operational}
+    return {
+        "params": hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest(),
+        "base model": folder_digest(args.model, tokenizer=False),
+        "tokenizer": folder_digest(args.model, tokenizer=True),
+        "data blocks": _blocks_digest(corpora),
+    }
+
+
+def fingerprint(parts: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def check_positions(args, p: TrainParams, model) -> None:
+    """A block longer than the model's position table would fail deep inside the forward pass."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if limit is None or p.seq_len <= limit:
+        return
+    from components.config import source_key
+    from components.errors import ConfigError, UsageError
+
+    if args.seq_len is not None:
+        raise UsageError(f"--seq-len {p.seq_len}: the model {args.model} has {limit} positions")
+    key = source_key("pretrain", f"{recipe(args)}.seq_len", args.params)
+    raise ConfigError(
+        f"{key}: {p.seq_len} is above the {limit} positions of the model {args.model}; "
+        f"set it to {limit} or less"
     )
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def write_outputs(out: Path, model, tokenizer, result, args, p: TrainParams) -> None:
-    from components.data.writers import atomic_dir, write_json
+    from components.data.outputs import OutputSet
+    from components.data.writers import write_json
     from components.pretrain.report import model_card, write_curve
 
-    with atomic_dir(out) as tmp:
+    with OutputSet() as outs:  # model folder, metrics and loss curve change together
+        tmp = outs.dir(out)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         src = Path(args.model) / "added_words.tsv"
@@ -158,11 +196,10 @@ def write_outputs(out: Path, model, tokenizer, result, args, p: TrainParams) -> 
         write_json(tmp / "metrics.json", result.metrics)
         write_curve(tmp, result.history)
         (tmp / "README.md").write_text(model_card(args, p, model, result), encoding="utf-8")
-    if args.metrics:
-        write_json(args.metrics, result.metrics)
-    if args.plot:
-        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.plot).write_bytes((out / "loss.tsv").read_bytes())
+        if args.metrics:
+            write_json(outs.file(args.metrics), result.metrics)
+        if args.plot:
+            outs.file(args.plot).write_bytes((tmp / "loss.tsv").read_bytes())
 
 
 def skip_reason(args) -> str | None:
@@ -181,16 +218,17 @@ def skip_reason(args) -> str | None:
 
 
 def write_skipped(args, reason: str) -> int:
+    from components.data.outputs import OutputSet
     from components.data.skip import mark_skipped
-    from components.data.writers import atomic_dir, write_json
+    from components.data.writers import write_json
 
-    with atomic_dir(args.out) as tmp:
-        mark_skipped(tmp, args.stage, reason)
-    if args.metrics:
-        write_json(args.metrics, {"skipped": True, "reason": reason})
-    if args.plot:
-        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.plot).write_text("step\tloss\tlr\ttokens_per_second\n", encoding="utf-8")
+    with OutputSet() as outs:
+        mark_skipped(outs.dir(args.out), args.stage, reason)
+        if args.metrics:
+            write_json(outs.file(args.metrics), {"skipped": True, "reason": reason})
+        if args.plot:
+            header = "step\tloss\tlr\ttokens_per_second\n"
+            outs.file(args.plot).write_text(header, encoding="utf-8")
     print(f"[pretrain] {args.stage}: skipped, {reason}")
     return 0
 
@@ -287,6 +325,7 @@ def run(args: argparse.Namespace) -> int:
 
     torch.manual_seed(p.seed)  # "initialise from config" must give the same weights every time
     model, tok = load_masked_lm(args.model)
+    check_positions(args, p, model)
     start = time.perf_counter()
     corpora = build_corpora(args, p, tok)
     if rank == 0:
@@ -300,8 +339,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     ckpt = Path(args.checkpoint_dir or f"{out}.checkpoints")
     fault = os.environ.get("DAPT_PRETRAIN_FAULT_AFTER_STEP")
+    parts = fingerprint_parts(args, p, corpora)
     kwargs = {
-        "fingerprint": fingerprint(args, p),
+        "fingerprint": fingerprint(parts),
+        "fingerprint_parts": parts,
         "resume": not args.no_resume,
         "fault_after": int(fault) if fault else None,
         "config_key": f"pretrain.{args.stage}",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -168,6 +169,7 @@ def train(
     ckpt_dir: Path,
     *,
     fingerprint: str = "",
+    fingerprint_parts: dict[str, str] | None = None,
     resume: bool = True,
     log_fn: Callable[[dict[str, float], int], None] | None = None,
     fault_after: int | None = None,
@@ -176,6 +178,8 @@ def train(
     """Train ``model`` in place for ``p.max_steps`` optimizer steps; returns metrics + history.
 
     ``config_key`` (``pretrain.dapt``) names the params in a batch that the world size cannot share.
+    ``fingerprint`` keys resumption: checkpoints written under another one (another base model,
+    tokenizer, data or params; ``fingerprint_parts`` says which) are not resumed.
     """
     if p.threads:
         torch.set_num_threads(p.threads)
@@ -212,7 +216,13 @@ def train(
     state = checkpoint.load(ckpt_dir) if resume else None
     if state is not None and state.get("fingerprint") != fingerprint:
         if rank == 0:
-            print(f"[pretrain] checkpoints in {ckpt_dir} belong to other settings: starting over")
+            was = state.get("fingerprint_parts") or {}
+            changed = [k for k, v in (fingerprint_parts or {}).items() if was.get(k) != v]
+            print(
+                f"[pretrain] not resuming from {ckpt_dir} (step {state.get('step')}): it was "
+                f"trained on a different {', '.join(changed) or 'setup'}; starting fresh",
+                file=sys.stderr,
+            )
         state = None
     if state is not None:
         # Everything here is the same on every process, whatever world size wrote it; the RNG
@@ -341,6 +351,7 @@ def train(
                     "tokens": tokens,
                     "train_seconds": train_seconds,
                     "fingerprint": fingerprint,
+                    "fingerprint_parts": dict(fingerprint_parts or {}),
                 },
                 keep=p.keep_checkpoints,
             )

@@ -7,7 +7,8 @@ import argparse
 from pathlib import Path
 
 from components.config import active_profile, load_section, read_params_file
-from components.data.writers import atomic_dir, write_json
+from components.data.outputs import OutputSet
+from components.data.writers import write_json
 from components.register.stage import Paths, run_stage
 from components.tracking import tracked
 
@@ -31,13 +32,14 @@ def run(args: argparse.Namespace) -> int:
     track = not args.no_mlflow
     with (
         tracked("register", ev.gate, inputs=[args.gate], profile=profile, enabled=track) as t,
-        atomic_dir(args.out) as tmp,
+        OutputSet() as outs,  # the model and the decision change together
     ):
         paths = Paths(
-            Path(args.runs), Path(args.evaluation), Path(args.task), tmp, Path(args.decontamination)
-        )
+            Path(args.runs), Path(args.evaluation), Path(args.task), outs.dir(args.out),
+            Path(args.decontamination),
+        )  # fmt: skip
         gate = run_stage(domain, ev, paths, track, args.stage)
         t.metrics({"promoted": float(gate.get("promote", False))})
-    write_json(args.gate, gate)
+        write_json(outs.file(args.gate), gate)
     print(f"[register] {gate.get('reason')}")
     return 0

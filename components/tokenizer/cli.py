@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from components.config import active_profile, load_section, read_params_file
-from components.data.writers import atomic_dir, write_json
+from components.data.outputs import OutputSet
+from components.data.writers import write_json
 from components.tokenizer.params import TokenizerParams
 
 
@@ -92,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         require_inputs(list(args.corpus))
     start = time.perf_counter()
     out = Path(args.out)
-    with atomic_dir(out) as tmp:
+    with OutputSet() as outs:  # the model folder and its metrics change together
+        tmp = outs.dir(out)
         if args.action == "train":
             if not args.corpus:
                 from components.errors import UsageError
@@ -102,9 +104,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             base = args.base or load_section("domain", args.params).base_model
             report = do_extend(params, base, args.lexicon, top_k, tmp)
-    report["seconds"] = round(time.perf_counter() - start, 3)
-    if args.metrics:
-        write_json(args.metrics, report)
+        report["seconds"] = round(time.perf_counter() - start, 3)
+        if args.metrics:
+            write_json(outs.file(args.metrics), report)
     print(f"[tokenizer] {args.action}: {report} -> {out}")
     if not args.no_mlflow:
         from components.tracking import stage_run

@@ -29,6 +29,8 @@ class ReadOptions:
     encoding: str = "utf-8"
     text_field: list[str] = field(default_factory=lambda: ["text"])
     label_field: str = "label"
+    allow_symlinks: bool = False  # params domain.allow_symlinks
+    label_source: str = "--labels FILE"  # where the label set comes from (named in advice)
 
 
 @dataclass
@@ -92,7 +94,11 @@ def validate_files(
         reader = None
         try:
             reader = DocumentReader(
-                path, fmt=opts.fmt, encoding=opts.encoding, text_field=opts.text_field
+                path,
+                fmt=opts.fmt,
+                encoding=opts.encoding,
+                text_field=opts.text_field,
+                allow_symlinks=opts.allow_symlinks,
             )
             st, sample = scan_corpus(
                 reader,
@@ -129,18 +135,27 @@ def validate_files(
                     encoding=opts.encoding,
                     text_field=opts.text_field,
                     label_field=opts.label_field,
+                    allow_symlinks=opts.allow_symlinks,
                 )
-                rows = [(d.id, d.text, d.label, content_hash(d.text.strip())) for d in reader]
+                rows = [
+                    (d.id, d.metadata.get("line"), d.text, d.label, content_hash(d.text.strip()))
+                    for d in reader
+                ]
                 scanned += reader.bytes_read
             except InputError as err:
                 results.append(_read_failure(path, err))
                 continue
             results.append(_read_ok(path))
-            splits[split] = (path, pd.DataFrame(rows, columns=["id", "text", "label", "hash"]))
-        labels = _read_labels(labels_file, splits, results)
-        train_hashes = set(splits["train"][1]["hash"]) if "train" in splits else set()
+            columns = ["id", "line", "text", "label", "hash"]
+            splits[split] = (path, pd.DataFrame(rows, columns=columns))
+        labels = _read_labels(labels_file, splits, results, opts.allow_symlinks)
+        train_hashes: dict[str, str] = {}
+        if "train" in splits:
+            train = splits["train"][1]
+            train_hashes = dict(zip(train["hash"][::-1], train["id"][::-1], strict=True))
         if labels is not None and splits:
-            batches += task_batches(splits, labels, train_hashes, params.task)
+            source = f" ({opts.label_source})" if opts.label_source else ""
+            batches += task_batches(splits, labels, train_hashes, params.task, source)
         if labels is not None and label_words is not None:
             batches.append(verbalizer_batch(labels_file or "labels", labels, label_words))
 
@@ -149,14 +164,16 @@ def validate_files(
     return Outcome(results, stats, time.perf_counter() - start, scanned)
 
 
-def _read_labels(labels_file: str | None, splits: dict, results: list[dict]) -> list[str] | None:
+def _read_labels(
+    labels_file: str | None, splits: dict, results: list[dict], allow_symlinks: bool = False
+) -> list[str] | None:
     """The declared label set, or the train labels when none is declared."""
     if labels_file is None:
         if "train" not in splits:
             return None
         return sorted(splits["train"][1]["label"].dropna().unique().tolist())
     try:
-        return read_label_file(labels_file, min_labels=1)
+        return read_label_file(labels_file, min_labels=1, allow_symlinks=allow_symlinks)
     except InputError as err:
         results.append(_read_failure(labels_file, err))
         return None

@@ -26,12 +26,19 @@ def summary_dict(outcome: Outcome) -> dict:
 def _observed(r: dict) -> str:
     if r.get("exception"):
         return r["exception"]
-    if r.get("table") in {"stats", "class_counts"} and r.get("examples"):
-        # One-row statistics tables: the offending value itself is the observation.
-        values = ", ".join(map(str, r["examples"]))
-        return (
-            f"observed {values}" if r["table"] == "stats" else f"counts below the minimum: {values}"
+    if r.get("table") == "class_counts" and r.get("examples"):
+        # One row per class: name the classes (and how many training rows each has).
+        shown = ", ".join(
+            f"{ex['label']!r} ({ex.get('count', '?')})" if isinstance(ex, dict) else str(ex)
+            for ex in r["examples"]
         )
+        more = (r.get("unexpected_count") or 0) - len(r["examples"])
+        return f"{r.get('unexpected_count')} classes below the minimum: {shown}" + (
+            f" and {more} more (summary.json)" if more > 0 else ""
+        )
+    if r.get("table") == "stats" and r.get("examples"):
+        # One-row statistics tables: the offending value itself is the observation.
+        return f"observed {', '.join(map(str, r['examples']))}"
     if r.get("unexpected_count") is not None:
         pct = r.get("unexpected_percent") or 0
         return f"{r['unexpected_count']} of {r['rows']} rows ({pct:.2f}%)"
@@ -40,7 +47,9 @@ def _observed(r: dict) -> str:
     return "failed"
 
 
-def summary_text(outcome: Outcome, report_dir: Path | None) -> str:
+def summary_text(
+    outcome: Outcome, report_dir: Path | None, origins: dict[str, str] | None = None
+) -> str:
     """At most a screen: failed checks with counts, examples and fixes; passes as one line per file."""
     by_file: dict[str, list[dict]] = defaultdict(list)
     for r in outcome.results:
@@ -53,7 +62,8 @@ def summary_text(outcome: Outcome, report_dir: Path | None) -> str:
     for file, rs in by_file.items():
         bad = [r for r in rs if not r["success"]]
         mark = "ok  " if not bad else "FAIL"
-        lines.append(f"{mark} {file}: {len(rs) - len(bad)}/{len(rs)} checks passed")
+        origin = f" (from {origins[file]})" if origins and file in origins else ""
+        lines.append(f"{mark} {file}{origin}: {len(rs) - len(bad)}/{len(rs)} checks passed")
         for r in bad[:6]:
             lines.append(f"     x {r['check']} [{r['table']}]: {_observed(r)}")
             examples = r.get("examples") or []
@@ -61,9 +71,10 @@ def summary_text(outcome: Outcome, report_dir: Path | None) -> str:
                 examples = (outcome.stats.get(file, {}).get("examples") or {}).get(
                     _stats_key(r), []
                 )
+            if r["table"] == "class_counts":
+                examples = []  # the classes are the observation itself
             for ex in examples[:2]:
-                shown = f"{ex['id']}: {ex['text']}" if isinstance(ex, dict) else str(ex)
-                lines.append(f"         e.g. {shown:.90}")
+                lines.append(f"         e.g. {_example(ex):.110}")
             if r.get("fix"):
                 lines.append(f"       fix: {r['fix']}")
         if len(bad) > 6:
@@ -71,6 +82,24 @@ def summary_text(outcome: Outcome, report_dir: Path | None) -> str:
     if report_dir is not None:
         lines.append(f"Report: {report_dir / 'index.html'}  (JSON: {report_dir / 'summary.json'})")
     return "\n".join(lines)
+
+
+def _example(ex) -> str:
+    """One failing row as the user finds it: line in the file, id, the value at fault."""
+    if not isinstance(ex, dict):
+        return str(ex)
+    where = []
+    if ex.get("line") is not None:
+        where.append(f"line {ex['line']}")
+    if ex.get("id") is not None:
+        where.append(f"id {ex['id']}")
+    if ex.get("train_id"):
+        where.append(f"same text as train id {ex['train_id']}")
+    rest = {k: v for k, v in ex.items() if k not in {"line", "id", "train_id"}}
+    if "text" in ex and set(rest) == {"text"}:
+        return f"{', '.join(where)}: {ex['text']}"
+    value = ", ".join(f"{k}={v!r}" for k, v in rest.items()) or "(missing)"
+    return f"{', '.join(where)}: {value}" if where else value
 
 
 def _stats_key(r: dict) -> str:
@@ -83,12 +112,18 @@ def _stats_key(r: dict) -> str:
     }.get(r.get("column") or "", "")
 
 
-def write_reports(outcome: Outcome, report_dir: Path, shown_dir: Path, has_docs: bool) -> str:
+def write_reports(
+    outcome: Outcome,
+    report_dir: Path,
+    shown_dir: Path,
+    has_docs: bool,
+    origins: dict[str, str] | None = None,
+) -> str:
     """Write summary.json, summary.txt and index.html into report_dir; returns the text summary.
 
     ``shown_dir`` is where the folder will live once swapped in (the path the user is told).
     """
-    text = summary_text(outcome, shown_dir)
+    text = summary_text(outcome, shown_dir, origins)
     write_json(report_dir / "summary.json", summary_dict(outcome))
     with atomic_open(report_dir / "summary.txt") as f:
         f.write(text + "\n")
@@ -97,7 +132,7 @@ def write_reports(outcome: Outcome, report_dir: Path, shown_dir: Path, has_docs:
         f"<td>{html.escape(r['table'])}</td><td>{html.escape(r['check'])}</td>"
         f"<td>{'pass' if r['success'] else 'FAIL'}</td>"
         f"<td>{html.escape('' if r['success'] else _observed(r))}</td>"
-        f"<td>{html.escape(', '.join(map(str, r.get('examples') or [])))}</td>"
+        f"<td>{html.escape('; '.join(_example(x) for x in r.get('examples') or []))}</td>"
         f"<td>{html.escape(r.get('fix') or '' if not r['success'] else '')}</td></tr>"
         for r in outcome.results
     )

@@ -35,6 +35,9 @@ class Batch:
     table: str  # "rows", "stats", "class_counts"
     frame: Any  # pandas.DataFrame
     checks: list[Check] = field(default_factory=list)
+    # Columns that locate a failing row for the user (id, line in the file, ...): GX returns
+    # them for every unexpected row it lists.
+    index: list[str] = field(default_factory=list)
 
 
 def corpus_batches(file: str, rows, stats_row: dict, p: CorpusChecks, lang: str) -> list[Batch]:
@@ -121,9 +124,14 @@ def corpus_batches(file: str, rows, stats_row: dict, p: CorpusChecks, lang: str)
 
 
 def task_batches(
-    splits: dict[str, tuple[str, Any]], labels: list[str], train_hashes: set[str], p: TaskChecks
+    splits: dict[str, tuple[str, Any]],
+    labels: list[str],
+    train_hashes: dict[str, str],
+    p: TaskChecks,
+    label_source: str = "",
 ) -> list[Batch]:
-    """``splits``: name -> (file, DataFrame with id, text, label, hash)."""
+    """``splits``: name -> (file, DataFrame with id, line, text, label, hash); ``train_hashes``:
+    text hash -> id of the train row with that text (named in a leakage failure)."""
     import great_expectations.expectations as gxe
     import pandas as pd
 
@@ -131,7 +139,10 @@ def task_batches(
     for split, (file, df) in splits.items():
         df = df.copy()
         df["leaked"] = df["hash"].isin(train_hashes) if split != "train" else False
-        b = Batch(file, "rows", df[["id", "text", "label", "leaked"]])
+        same = df["hash"].map(train_hashes) if split != "train" else None
+        df["train_id"] = same.where(df["leaked"], "") if same is not None else ""
+        cols = ["id", "line", "text", "label", "leaked", "train_id"]
+        b = Batch(file, "rows", df[cols], index=["id", "line", "train_id"])
         b.checks = [
             Check(
                 "text present",
@@ -151,7 +162,7 @@ def task_batches(
             Check(
                 "label in the declared label set",
                 gxe.ExpectColumnValuesToBeInSet(column="label", value_set=labels),
-                "fix the label or add it to the label set file (--labels)",
+                f"fix the label of these rows, or add it to the label set{label_source}",
             ),
             Check(
                 "unique ids",
@@ -177,7 +188,7 @@ def task_batches(
         train_file, train_df = splits["train"]
         counts = train_df["label"].value_counts()
         table = pd.DataFrame({"label": labels, "count": [int(counts.get(x, 0)) for x in labels]})
-        b = Batch(train_file, "class_counts", table)
+        b = Batch(train_file, "class_counts", table, index=["label"])
         b.checks = [
             Check(
                 f"at least {p.min_per_class} training rows per class",
@@ -232,7 +243,11 @@ def run_batches(batches: list[Batch], docs_dir: Path | None) -> list[dict]:
                 name=name,
                 validation_definitions=[vd],
                 actions=actions,
-                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 3},
+                result_format={
+                    "result_format": "SUMMARY",
+                    "partial_unexpected_count": 3,
+                    **({"unexpected_index_column_names": batch.index} if batch.index else {}),
+                },
             )
         )
         run = cp.run(batch_parameters={"dataframe": batch.frame})
@@ -254,7 +269,7 @@ def run_batches(batches: list[Batch], docs_dir: Path | None) -> list[dict]:
                     "unexpected_count": res.get("unexpected_count"),
                     "unexpected_percent": res.get("unexpected_percent"),
                     "observed_value": _plain(res.get("observed_value")),
-                    "examples": [_plain(x) for x in (res.get("partial_unexpected_list") or [])[:3]],
+                    "examples": _examples(res, bool(batch.index)),
                     "exception": (r.exception_info or {}).get("exception_message")
                     if isinstance(r.exception_info, dict)
                     else None,
@@ -264,9 +279,19 @@ def run_batches(batches: list[Batch], docs_dir: Path | None) -> list[dict]:
     return results
 
 
+def _examples(res: dict, located_rows: bool) -> list:
+    """Up to three failing rows: located (id, line, ...) when the batch names index columns."""
+    located = res.get("partial_unexpected_index_list") or [] if located_rows else []
+    if located:
+        return [{k: _plain(v) for k, v in row.items() if _plain(v) != ""} for row in located[:3]]
+    return [_plain(x) for x in (res.get("partial_unexpected_list") or [])[:3]]
+
+
 def _plain(value: Any) -> Any:
     if hasattr(value, "item"):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None  # NaN: a missing value
     if isinstance(value, str) and len(value) > 80:
         return value[:80] + "…"
     return value

@@ -1,5 +1,6 @@
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,98 @@ def test_reader_streams_without_reading_everything(tmp_path):
     # Only the sniffed head and one buffer have been read, not the 700 KB file.
     assert 0 < reader.bytes_read < reader.total_bytes / 4
     assert sum(1 for _ in docs) == 99999 and reader.bytes_read == reader.total_bytes
+
+
+# -- only regular files; advice that works when followed ---------------------------------------
+
+MEDICAL_LINES = "患者头痛三天伴有发热\n高血压患者能吃党参吗\n"
+
+
+def test_a_symlink_is_refused_unless_allowed_then_its_target_is_exposed(tmp_path, monkeypatch):
+    secret = write(tmp_path / "outside.txt", "root:x:0:0:root:/root:/bin/bash\n")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw/general.txt").symlink_to(secret)
+    with pytest.raises(InputError, match="symbolic link") as err:
+        DocumentReader("raw/general.txt")
+    assert "domain.allow_symlinks: true" in str(err.value) and "cp --remove-destination" in str(
+        err.value
+    )
+    reader = DocumentReader("raw/general.txt", allow_symlinks=True)
+    assert reader.resolved == str(secret)
+    assert next(iter(reader)).text.startswith("root:")
+    # A folder on the way that is a link counts too (relative paths are checked from the cwd).
+    (tmp_path / "real").mkdir()
+    write(tmp_path / "real/a.txt", "文本\n")
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    with pytest.raises(InputError, match="goes through a symbolic link"):
+        DocumentReader("linked/a.txt")
+    # The fix, followed: the file itself in place of the link.
+    target = (tmp_path / "raw/general.txt").resolve()
+    (tmp_path / "raw/general.txt").unlink()
+    (tmp_path / "raw/general.txt").write_bytes(target.read_bytes())
+    assert DocumentReader("raw/general.txt").resolved is None
+
+
+def test_folders_fifos_and_devices_are_refused_with_what_to_pass(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    write(folder / "a.jsonl", '{"id":"1","text":"文本"}\n')
+    with pytest.raises(InputError, match="is a folder, not a file") as err:
+        DocumentReader(folder)
+    assert f"pass the file(s) inside it: {folder / 'a.jsonl'}" in str(err.value)
+    with pytest.raises(InputError, match=r"set domain.corpus\[0\].path to the file"):
+        DocumentReader(folder, hints={"path": "domain.corpus[0].path"})
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        DocumentReader(fifo)  # refused before any read, which would block
+    with pytest.raises(InputError, match="not a regular file"):
+        DocumentReader("/dev/zero", fmt="txt")
+
+
+@pytest.mark.parametrize("enc", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_advice_works_when_followed(tmp_path, enc):
+    body = "label\ttext\r\nAge\t患者头痛三天伴有发热\r\nDisease\t高血压患者能吃党参吗\r\n"
+    path = write(tmp_path / "u.tsv", body.encode(enc))
+    with pytest.raises(InputError) as err:
+        list(read_documents(path, label_field="label"))
+    msg = str(err.value)
+    advised = msg.split("--encoding ")[1].split()[0]
+    assert advised.startswith("utf-16"), msg
+    docs = list(read_documents(path, encoding=advised, label_field="label"))  # followed
+    assert [(d.label, d.text) for d in docs] == [
+        ("Age", "患者头痛三天伴有发热"),
+        ("Disease", "高血压患者能吃党参吗"),
+    ]
+
+
+def test_random_bytes_are_called_binary_not_given_an_encoding(tmp_path):
+    import random
+
+    rng = random.Random(0)
+    path = write(tmp_path / "noise.txt", bytes(rng.getrandbits(8) for _ in range(20000)))
+    with pytest.raises(InputError) as err:
+        list(read_documents(path))
+    msg = str(err.value)
+    assert "--encoding" not in msg and "unknown" not in msg
+    assert "not text in any encoding" in msg or "NUL byte" in msg
+
+
+def test_configured_inputs_are_told_the_params_key_not_a_flag():
+    hints = {"encoding": "domain.corpus[1].encoding", "text_field": "domain.corpus[1].text_fields"}
+    with pytest.raises(InputError) as err:
+        list(read_documents(GB18030, text_field="ask", hints=hints))
+    msg = str(err.value)
+    assert "set domain.corpus[1].encoding: gb18030 in params.yaml" in msg and "--" not in msg
+    with pytest.raises(InputError, match=r"set domain.corpus\[1\].text_fields: "):
+        list(read_documents(GB18030, encoding="gb18030", text_field="question", hints=hints))
+
+
+def test_links_dvc_makes_into_its_cache_are_read(tmp_path, monkeypatch):
+    obj = tmp_path / "cache/files/md5/3f" / ("a" * 30)  # cache.type symlink: DVC's own link
+    obj.parent.mkdir(parents=True)
+    obj.write_text("文本\n")
+    monkeypatch.chdir(tmp_path)
+    Path("data.txt").symlink_to(obj)
+    assert [d.text for d in DocumentReader("data.txt")] == ["文本"]

@@ -99,14 +99,15 @@ def test_script_counts_match_a_per_character_reference():
 
 
 def test_atomic_outputs_get_normal_permissions(tmp_path):
-    from components.data.writers import _DIR_MODE, _FILE_MODE, atomic_dir, atomic_open
+    from components.data import outputs
+    from components.data.writers import atomic_dir, atomic_open
 
     with atomic_open(tmp_path / "report.html") as f:
         f.write("ok")
     with atomic_dir(tmp_path / "model") as d:
         (d / "weights.bin").write_bytes(b"0")
-    assert (tmp_path / "report.html").stat().st_mode & 0o777 == _FILE_MODE
-    assert (tmp_path / "model").stat().st_mode & 0o777 == _DIR_MODE
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == outputs.FILE_MODE
+    assert (tmp_path / "model").stat().st_mode & 0o777 == outputs.DIR_MODE
     mask = os.umask(0)
     os.umask(mask)
-    assert (_FILE_MODE, _DIR_MODE) == (0o666 & ~mask, 0o777 & ~mask)  # not mkstemp's 0600/0700
+    assert (outputs.FILE_MODE, outputs.DIR_MODE) == (0o666 & ~mask, 0o777 & ~mask)  # not mkstemp's 0600/0700

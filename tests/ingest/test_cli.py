@@ -92,3 +92,22 @@ def test_an_input_outside_domain_inputs_is_refused_with_the_fix(tmp_path, monkey
     err = capsys.readouterr().err
     assert "domain.corpus[0].path: '../domain.txt' is outside domain.inputs (raw)" in err
     assert "move it under raw/" in err
+
+
+def test_a_symlinked_input_is_refused_unless_allowed_then_recorded(tmp_path, monkeypatch, capsys):
+    setup(tmp_path, monkeypatch, encoding="gb18030")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (tmp_path / "raw/domain.txt").unlink()
+    (tmp_path / "raw/domain.txt").symlink_to(secret)  # a link listed as the domain corpus
+    assert main(["ingest", "--no-mlflow", "--out", "out", "--metrics", "m.json"]) == 1
+    err = capsys.readouterr().err
+    assert "raw/domain.txt: is a symbolic link" in err and "domain.allow_symlinks: true" in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "m.json").exists()
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        params.read_text().replace("  lang: zh", "  lang: zh\n  allow_symlinks: true")
+    )
+    assert main(["ingest", "--no-mlflow", "--out", "out", "--metrics", "m.json"]) == 0
+    links = json.loads((tmp_path / "m.json").read_text())["symlinks"]
+    assert links == {"domain.corpus[0]": {"path": "raw/domain.txt", "resolved": str(secret)}}

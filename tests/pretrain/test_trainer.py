@@ -212,3 +212,66 @@ def test_the_control_matches_the_adaptation_that_runs(tmp_path):
     assert cli.recipe(args) == "dapt"
     shape.write_text('{"corpus": false, "task": true}')
     assert cli.recipe(args) == "tapt"
+
+
+class _Payload:
+    """What an attacker with write access to the checkpoint folder would plant."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_pickle_payload_is_refused_and_never_runs(tmp_path):
+    folder = tmp_path / "ck"
+    checkpoint.save(folder, 2, {"step": 2, "w": torch.ones(3)}, keep=2)
+    marker = tmp_path / "pwned"
+    newest = folder / "step-00000002.pt"
+    torch.save({"step": 2, "w": torch.ones(3), "x": _Payload(marker)}, newest)
+    # The attacker can also rewrite the pointer's hash (it lives in the same folder).
+    pointer = json.loads((folder / "latest.json").read_text())
+    pointer["sha256"] = checkpoint._sha256(newest)
+    (folder / "latest.json").write_text(json.dumps(pointer))
+    with pytest.raises(InputError, match="refused, nothing from it was executed") as err:
+        checkpoint.load(folder)
+    assert "weights_only=False" in str(err.value)  # the fix says what never to do
+    assert not marker.exists()
+    with pytest.raises(TypeError, match="cannot be loaded with weights_only=True"):
+        checkpoint.save(folder, 4, {"step": 4, "x": _Payload(marker)})  # caught at save time
+
+
+def test_resume_is_keyed_on_content_a_replaced_base_model_starts_fresh(
+    setup, tmp_path, tiny_tokenizer_dir
+):
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_tokenizer_dir, base)
+
+    def argv(out: Path) -> list[str]:
+        args = setup(out)
+        args[args.index("--model") + 1] = str(base)
+        return args
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "components.pretrain.cli", *argv(out)]
+    env = tool_env(DAPT_PRETRAIN_FAULT_AFTER_STEP="4")
+    assert subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True).returncode == -9
+    # Same path, other content: a different initialisation of the base model.
+    config = json.loads((base / "config.json").read_text())
+    config["initializer_range"] = 0.05
+    (base / "config.json").write_text(json.dumps(config))
+    proc = subprocess.run(
+        [sys.executable, "-m", "components.pretrain.cli", *argv(out)],
+        cwd=ROOT, env=tool_env(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "trained on a different base model; starting fresh" in proc.stderr
+    assert "resumed" not in proc.stderr
+    fresh = tmp_path / "fresh"
+    assert _run(argv(fresh)) == 0
+    a, b = load_file(fresh / "model.safetensors"), load_file(out / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
