@@ -20,7 +20,7 @@ __all__ = [
     "write_jsonl",
 ]
 
-from components.data.gate import (  # noqa: E402
+from components.data.gate import (
     require_decontaminated,
     require_inputs,
     require_validated,

@@ -38,9 +38,12 @@ FILE_MODE = 0o666 & ~_UMASK
 DIR_MODE = 0o777 & ~_UMASK
 
 HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:16] or "host"
-# .<name>.<host>-<pid>.<random>.<kind>; <name> may hold dots, the other parts cannot.
+# .<name>.<host>-<pid>-<start>.<random>.<kind>; <name> may hold dots, the other parts cannot.
+# <start> is the writer's start time (Linux: /proc/<pid>/stat), so a recycled pid is not
+# mistaken for the writer.
 _SIBLING = re.compile(
-    r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9]*)-(?P<pid>\d+)\.[a-z0-9_]+\.(?P<kind>tmp|old|commit)$"
+    r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9]*)-(?P<pid>\d+)(?:-(?P<start>\d+))?"
+    r"\.[a-z0-9_]+\.(?P<kind>tmp|old|commit)$"
 )
 _LEGACY = re.compile(r"^\.(?P<name>.+)\.(?:[a-z0-9_]{8}\.tmp|old-\d+)$")  # before the pid tag
 # A leftover of another host, or of the old naming, may belong to a live writer on a shared
@@ -52,16 +55,33 @@ NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
 FAULT_ENV = "DAPT_FAULT_AFTER_SWAPS"
 
 
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time) of a process from /proc, or None where there is no /proc entry."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return fields[0], fields[19]
+
+
 def tag() -> str:
-    return f"{HOST}-{os.getpid()}"
+    own = _proc_stat(os.getpid())
+    return f"{HOST}-{os.getpid()}" + (f"-{own[1]}" if own else "")
 
 
-def _alive(host: str, pid: int) -> bool | None:
+def _alive(host: str, pid: int, start: str | None) -> bool | None:
     """Whether the writer is alive; None when it ran on another host (unknowable here)."""
     if host != HOST:
         return None
-    if pid == os.getpid():
-        return True
+    stat = _proc_stat(pid)
+    if stat is not None:
+        state, started = stat
+        # A killed process stays a zombie until its parent reaps it (in a container whose
+        # init does not reap, for ever): it writes nothing more.
+        return state not in "ZX" and (start is None or started == start)
+    if Path("/proc/self/stat").exists():
+        return False  # Linux, and no such process
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -97,7 +117,7 @@ def _siblings(final: Path) -> Iterable[tuple[Path, re.Match | None, bool]]:
             continue
         m = _SIBLING.match(entry.name)
         if m and m.group("name") == final.name:
-            state = _alive(m.group("host"), int(m.group("pid")))
+            state = _alive(m.group("host"), int(m.group("pid")), m.group("start"))
             yield entry, m, state is False or (state is None and _old_enough(entry))
             continue
         legacy = _LEGACY.match(entry.name)

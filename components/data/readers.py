@@ -17,109 +17,28 @@ import gzip
 import io
 import json
 import os
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
 from components.data.document import Document
+from components.data.encodings import guess_encoding, text_encoding, utf16_without_bom
+from components.data.inputs import FLAGS, FORMATS, check_input_file, how_to_set
 from components.errors import InputError
 
-FORMATS = ("jsonl", "txt", "tsv", "csv")
+__all__ = [
+    "FLAGS",
+    "FORMATS",
+    "DocumentReader",
+    "check_input_file",
+    "detect_format",
+    "guess_encoding",
+    "how_to_set",
+    "read_documents",
+]
+
 _SNIFF_BYTES = 1 << 16
-# The flags of the ad-hoc commands; a stage reading params passes the params keys instead.
-FLAGS = {
-    "encoding": "--encoding",
-    "text_field": "--text-field",
-    "label_field": "--label-field",
-    "format": "--format",
-}
 _WIDE = ("utf-16", "utf-32")  # not ASCII-compatible: lines are not split on the byte 0x0A
-# Links that DVC itself makes (cache.type symlink) point at an object of its cache (content-
-# addressed, checked by DVC): not a way to pull in an arbitrary file.
-_DVC_OBJECT = re.compile(r"/files/md5/[0-9a-f]{2}/[0-9a-f]{30}(\.dir)?$")
-
-
-def how_to_set(kind: str, value: str, hints: dict[str, str] | None) -> str:
-    """'pass --encoding gb18030' or 'set domain.corpus[2].encoding: gb18030 in params.yaml'."""
-    key = (hints or {}).get(kind)
-    if key:
-        return f"set {key}: {value} in params.yaml"
-    return f"pass {FLAGS.get(kind, '--' + kind.replace('_', '-'))} {value}"
-
-
-def _symlink_in(path: Path) -> Path | None:
-    """The first symbolic link on ``path``: the file itself, or for a relative path any folder
-    below the working directory (an absolute path names its folders on purpose)."""
-    if path.is_symlink():
-        return path
-    if path.is_absolute():
-        return None
-    for parent in reversed(path.parents[:-1] if len(path.parents) > 1 else []):
-        if parent.is_symlink():
-            return parent
-    return None
-
-
-def _listable(f: Path, suffixes: tuple[str, ...]) -> bool:
-    name = f.name.lower().removesuffix(".gz")
-    return f.is_file() and not f.is_symlink() and not f.name.startswith(".") and (
-        name.endswith(suffixes)
-    )
-
-
-def check_input_file(
-    path: str | os.PathLike,
-    *,
-    allow_symlinks: bool = False,
-    hints: dict[str, str] | None = None,
-    listed: tuple[str, ...] = tuple(f".{f}" for f in (*FORMATS, "json")),
-) -> str | None:
-    """Refuse anything but a regular file; returns the resolved target when ``path`` goes
-    through an allowed symbolic link (None otherwise). A folder's error lists the files in it
-    that could be meant (``listed``: their suffixes), so the advice can be followed."""
-    p = Path(path)
-    key = (hints or {}).get("path")
-    where = f"set {key} to" if key else "pass"
-    link = _symlink_in(p)
-    resolved = None
-    if link is not None:
-        target = os.path.realpath(p)
-        if not allow_symlinks and not _DVC_OBJECT.search(target):
-            allow = (hints or {}).get("allow_symlinks") or "domain.allow_symlinks"
-            raise InputError(
-                str(path),
-                f"{'is' if link == p else 'goes through'} a symbolic link ({link} -> "
-                f"{os.readlink(link)}): inputs are read from regular files only, so a link "
-                "cannot pull a file from elsewhere into the pipeline",
-                f"copy the file into the project in place of the link (cp --remove-destination "
-                f'"$(readlink -f {p})" {p}), or, if following links is intended, set {allow}: '
-                "true in params.yaml (the resolved target is then recorded in the lineage)",
-            )
-        resolved = target
-    if not p.exists():
-        if link is not None:
-            raise InputError(
-                str(path),
-                f"symbolic link to a missing file ({resolved})",
-                f"{where} an existing regular file",
-            )
-        raise InputError(str(path), "file does not exist", f"{where} an existing file")
-    if p.is_dir():
-        inside = sorted(f.name for f in p.iterdir() if _listable(f, listed))
-        shown = ", ".join(str(p / f) for f in inside[:3]) + (", ..." if len(inside) > 3 else "")
-        raise InputError(
-            str(path),
-            "is a folder, not a file",
-            f"{where} the file(s) inside it" + (f": {shown}" if shown else " (it holds no files)"),
-        )
-    if not p.is_file():
-        raise InputError(
-            str(path),
-            "is not a regular file (a FIFO, device or socket): it cannot be read twice or hashed",
-            f"{where} a regular file (copy the data into one first)",
-        )
-    return resolved
 
 
 def detect_format(path: str | os.PathLike, hints: dict[str, str] | None = None) -> str:
@@ -137,16 +56,6 @@ def detect_format(path: str | os.PathLike, hints: dict[str, str] | None = None) 
         "name the file *.jsonl, *.txt, *.tsv or *.csv (optionally .gz), or "
         + how_to_set("format", "|".join(FORMATS), hints),
     )
-
-
-def guess_encoding(sample: bytes) -> str:
-    """Best guess of a byte sample's encoding (for the error message only)."""
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(sample).best()
-    enc = (best.encoding if best else "unknown").lower().replace("_", "-")
-    # GB2312 and GBK are subsets of GB18030; suggesting the superset never loses characters.
-    return "gb18030" if enc in {"gb2312", "gbk", "gb18030", "hz"} else enc
 
 
 class DocumentReader:
@@ -196,7 +105,7 @@ class DocumentReader:
         return gzip.open(raw, "rb") if self.path.endswith(".gz") else raw  # type: ignore[return-value]
 
     def _encoding_error(self, sample: bytes, line: int, offset: int) -> InputError:
-        detected = _text_encoding(sample)
+        detected = text_encoding(sample)
         if detected is None:
             return InputError(
                 self.path,
@@ -258,7 +167,7 @@ class DocumentReader:
             self.bytes_read = self.total_bytes
 
     def _nul_error(self, raw_line: bytes, line: int, offset: int) -> InputError:
-        wide = _utf16_without_bom(raw_line)
+        wide = utf16_without_bom(raw_line)
         if wide:
             return InputError(
                 self.path,
@@ -429,41 +338,6 @@ class DocumentReader:
                 )
             doc_id = base_id if len(self.text_fields) == 1 else f"{base_id}:{name}"
             yield Document(id=doc_id, text=text, label=label, metadata=meta | {"line": lineno})
-
-
-def _utf16_without_bom(sample: bytes) -> str | None:
-    """'utf-16-le' / 'utf-16-be' when NULs sit on one side of (mostly ASCII) characters."""
-    pairs = len(sample) // 2
-    if pairs < 2:
-        return None
-    odd = sum(1 for i in range(1, 2 * pairs, 2) if sample[i] == 0)
-    even = sum(1 for i in range(0, 2 * pairs, 2) if sample[i] == 0)
-    if odd > 0.3 * pairs and even < 0.05 * pairs:
-        return "utf-16-le"
-    if even > 0.3 * pairs and odd < 0.05 * pairs:
-        return "utf-16-be"
-    return None
-
-
-def _text_encoding(sample: bytes) -> str | None:
-    """An encoding that decodes ``sample`` into text, or None for binary/random bytes.
-
-    Only advice that works when followed is given: the guess must decode the sample (bar a
-    character cut at its end) into mostly printable text.
-    """
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    enc = guess_encoding(sample)
-    if enc in {"unknown", "", "ascii", "utf-8"}:
-        return None  # not UTF-8 (that is why we are here), and nothing else fits
-    try:
-        text = codecs.getincrementaldecoder(enc)(errors="strict").decode(sample, final=False)
-    except (LookupError, UnicodeDecodeError):
-        return None
-    if not text:
-        return None
-    controls = sum(1 for c in text if ord(c) < 32 and c not in "\t\n\r")
-    return None if controls > 0.01 * len(text) else enc
 
 
 class _Prefixed(io.RawIOBase):

@@ -173,3 +173,25 @@ def test_an_input_error_inside_a_set_is_not_mistaken_for_a_write_error(tmp_path)
         outs.dir(tmp_path / "out")
         raise InputError("src.jsonl", "bad row", line=3)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_writer_not_yet_reaped_and_a_recycled_pid_count_as_gone(tmp_path):
+    from components.data.outputs import _proc_stat
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        start = _proc_stat(child.pid)[1]
+        zombie = tmp_path / f".out.{HOST}-{child.pid}-{start}.0a1b2c3d.tmp"
+        zombie.mkdir()
+        recycled = tmp_path / f".out.{HOST}-{os.getpid()}-1.0a1b2c3e.tmp"  # our pid, not us
+        recycled.mkdir()
+        recover(tmp_path / "out")
+        assert zombie.exists() and not recycled.exists()  # the child still runs: kept
+        child.kill()
+        time.sleep(0.2)  # killed, not yet waited for: a zombie
+        assert _proc_stat(child.pid)[0] == "Z"
+        recover(tmp_path / "out")
+        assert not zombie.exists()
+    finally:
+        child.kill()
+        child.wait()

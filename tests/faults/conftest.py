@@ -15,8 +15,6 @@ import yaml
 from components.orchestration.graph import load
 from tests.faults import project as tiny
 
-pytestmark = pytest.mark.slow
-
 
 @dataclass
 class Project:

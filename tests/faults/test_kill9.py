@@ -20,12 +20,16 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import tool_env
 from tests.faults.conftest import Project
 
 SEED = int(os.environ.get("DAPT_FAULT_SEED", "15"))
 # Numbers that measure time, not results: they differ between any two runs.
 TIMING = re.compile(r"second|per_s|_s$|mfu|rss|throughput|peak_flops|^time|elapsed")
+
+pytestmark = pytest.mark.slow
 
 
 def _content(path) -> object:

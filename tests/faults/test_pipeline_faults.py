@@ -9,6 +9,8 @@ import os
 import random
 import re
 
+import pytest
+
 from tests.faults.conftest import Project, assert_clean_failure, ran_stages
 
 GB18030 = "data/samples/medical/toyhom_internal_medicine_sample.gb18030.csv"
@@ -16,6 +18,8 @@ DIALOGUES = "data/samples/medical/cmdd_dialogues.jsonl"
 GENERAL = "data/samples/general/clue_corpus_small_sample.txt"
 TEST_TSV = "data/samples/medical/tiny_test.tsv"
 BASE_WEIGHTS = "models/base-zh-tiny/model.safetensors"
+
+pytestmark = pytest.mark.slow
 
 
 def _data_only(snapshot: dict[str, str]) -> dict[str, str]:
