@@ -126,7 +126,7 @@ def skip(args: argparse.Namespace, reason: str) -> int:
     from components.data.outputs import OutputSet
     from components.data.skip import mark_skipped, placeholder_plot
     from components.data.writers import write_json
-    
+
     with OutputSet() as outs:
         tmp = outs.dir(args.out)
         for name in ("selected.jsonl", "scores.jsonl"):

@@ -76,7 +76,7 @@ class HandoffParams:
 
     def check(self) -> list[str]:
         # Folders files are moved into and out of: never a store URI, always inside the project.
-        keys = ("drop_folder", "accepted_folder", "quarantine_folder", "report_folder")
+        keys = ("drop_folder", "quarantine_folder", "report_folder")
         return [p for k in keys for p in output_location(getattr(self, k), k, uri_ok=False)]
 
 
