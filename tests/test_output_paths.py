@@ -19,7 +19,6 @@ OUTSIDE = ["../elsewhere", "/etc/dapt", "a/../../b", "C:/Users/x"]
         ("tracking", "tracking:\n  mlflow_artifacts: {v}\n"),
         ("tracking", "tracking:\n  dvc_remote: {v}\n"),
         ("orchestration", "orchestration:\n  handoff:\n    drop_folder: {v}\n"),
-        ("orchestration", "orchestration:\n  handoff:\n    accepted_folder: {v}\n"),
         ("orchestration", "orchestration:\n  handoff:\n    quarantine_folder: {v}\n"),
         ("orchestration", "orchestration:\n  handoff:\n    report_folder: {v}\n"),
         ("orchestration", "orchestration:\n  kubernetes:\n    dvc_remote: {v}\n"),
