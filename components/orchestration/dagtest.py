@@ -96,7 +96,8 @@ def run_asset_triggered(dag_id: str) -> dict[str, Any]:
             .where(DagRun.dag_id == dag_id, DagRun.run_type == DagRunType.ASSET_TRIGGERED)
             .order_by(DagRun.id.desc())
         ).first()
-        events = [e.extra for e in dr.consumed_asset_events]
+        # Oldest first: the last one is the event that queued this run.
+        events = [e.extra for e in sorted(dr.consumed_asset_events, key=lambda e: e.id)]
         dr.dag = scheduler._get_current_dag(dag_id=dag_id, session=session)
         dr.state = DagRunState.RUNNING
         dr.start_date = timezone.utcnow()
