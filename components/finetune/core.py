@@ -24,7 +24,7 @@ from tqdm import tqdm
 from components.errors import InputError
 from components.finetune.data import Split, stratified_sample
 from components.finetune.params import PEFT_STRATEGIES, FinetuneParams
-from components.precision import autocast, autocast_dtype
+from components.modeling.precision import autocast, autocast_dtype
 from components.serving.loader import META_FILE
 
 
