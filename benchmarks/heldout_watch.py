@@ -41,9 +41,10 @@ def main() -> int:
     import torch
 
     from components.config import load_section
-    from components.pretrain.cli import build_corpora
+    from components.modeling.backbone import load_masked_lm
     from components.pretrain.data import Blocks
-    from components.pretrain.model import SparseMLM, load_masked_lm
+    from components.pretrain.model import SparseMLM
+    from components.pretrain.stage import build_corpora
     from components.pretrain.trainer import _Masker, perplexity
 
     torch.set_num_threads(1)

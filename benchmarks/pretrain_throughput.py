@@ -151,7 +151,7 @@ def main() -> int:
     ap.add_argument("--only", nargs="*", default=["ours", "hf_wwm", "hf_grouped"])
     args = ap.parse_args()
 
-    from components.tokenizer.core import load_tokenizer
+    from components.modeling.backbone import load_tokenizer
 
     tok = load_tokenizer(args.tokenizer)
     texts = load_texts(args.corpus, 20000)

@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 from pathlib import Path
 
 import yaml
 
-from components.config import (
-    PROFILES,
-    active_profile,
-    load_all,
-    profile_file,
-    read_params_file,
-)
-from components.data.writers import atomic_open
+from components.config import PROFILES, load_all, profile_file, read_params_file
 from components.errors import ConfigError
+from components.profiles import ensure_profile_file, write_profile
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,31 +25,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write profile.yaml with params.yaml's default profile unless it exists",
     )
-
-
-def write_profile(params_path: str | os.PathLike, profile: str) -> Path:
-    """Make ``profile`` the active one: profile.yaml beside ``params_path``. params.yaml is not
-    touched, so git stays clean and a run's ``git_dirty`` tag means changed code or params."""
-    if profile not in PROFILES:
-        raise ConfigError(f"profile: {profile!r} is not one of {', '.join(PROFILES)}")
-    path = profile_file(params_path)
-    with atomic_open(path) as f:
-        f.write(
-            "# The active profile (dapt params --set-profile NAME). Untracked by git, tracked by\n"
-            "# DVC as a params file: switching it re-runs the stages whose values change.\n"
-            f"profile: {profile}\n"
-        )
-    return path
-
-
-def ensure_profile_file(params_path: str | os.PathLike) -> str | None:
-    """Write profile.yaml with params.yaml's default profile when it is missing (DVC refuses to
-    run a stage whose params file does not exist); returns the profile written, else None."""
-    if profile_file(params_path).exists():
-        return None
-    profile = active_profile(read_params_file(params_path))
-    write_profile(params_path, profile)
-    return profile
 
 
 def validate_every_profile(path: Path) -> None:

@@ -4,7 +4,7 @@ import pytest
 
 from components.config import load_all, load_section, read_params_file
 from components.errors import ConfigError
-from components.params_cli import ensure_profile_file, write_profile
+from components.profiles import ensure_profile_file, write_profile
 from tests.conftest import ROOT
 
 

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from components.errors import InputError
 from components.finetune.data import Split, stratified_sample
 from components.finetune.params import PEFT_STRATEGIES, FinetuneParams
-from components.precision import autocast, autocast_dtype
+from components.modeling.precision import autocast, autocast_dtype
 from components.serving.loader import META_FILE
 
 
@@ -268,36 +268,22 @@ def train_loop(
     return stopper, step, history
 
 
-def finetune(
+def run_classifier(
     backbone: str | Path,
     strategy: str,
     labels: list[str],
     train: Split,
+    stop_dev: Split,
     dev: Split,
     test: Split,
     p: FinetuneParams,
     seed: int,
     out: str | Path | None = None,
-    shots: int | None = None,
 ) -> RunResult:
-    """Train on ``train`` (subsampled per params), early-stop on ``dev``, score ``test``.
-
-    ``out`` (optional) receives the best checkpoint. For ``pet``, ``shots`` = 0 means zero-shot.
-    """
-    quiet_transformers()
-    if p.threads:
-        torch.set_num_threads(p.threads)
+    """A classification head (every strategy but pet): train on ``train`` (subsampled per
+    params), early-stop on ``stop_dev``, score ``dev`` and ``test``. ``out`` (optional) receives
+    the best checkpoint. Called through components.finetune.run.finetune."""
     start = time.perf_counter()
-    if p.max_len < 8:
-        raise ValueError("finetune: resolve max_len first (components.finetune.data.auto_max_len)")
-    stop_dev = stratified_sample(dev, p.max_dev_rows, seed=0)  # same dev rows for every run
-    if strategy == "pet":
-        from components.finetune.pet import run_pet
-
-        result = run_pet(backbone, labels, train, stop_dev, dev, test, p, seed, out, shots)
-        result.seconds = time.perf_counter() - start
-        return result
-
     gen = set_seed(seed)
     train = stratified_sample(train, p.max_train_rows, seed)
     tokenizer = load_tokenizer(backbone)

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.data.writers import write_json
-from components.finetune.core import RunResult, finetune
+from components.finetune.core import RunResult
 from components.finetune.data import Split
 from components.finetune.params import FinetuneParams
+from components.finetune.run import finetune
 
 RESULT = "result.json"
 

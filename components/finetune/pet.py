@@ -29,8 +29,8 @@ from components.finetune.core import (
 )
 from components.finetune.data import Split, few_shot
 from components.finetune.params import FinetuneParams
-from components.precision import autocast, autocast_dtype
-from components.pretrain.model import mlm_head
+from components.modeling.backbone import mlm_head
+from components.modeling.precision import autocast, autocast_dtype
 
 
 def pet_words_problem(missing: list[str]) -> str:

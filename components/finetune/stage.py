@@ -65,7 +65,7 @@ def candidate_folders(
                 "evaluate.candidates",
             )
         else:
-            from components.pretrain.model import verify_weights
+            from components.modeling.backbone import verify_weights
 
             verify_weights(folder)
             folders[name] = folder

@@ -78,7 +78,7 @@ def apply_input(root: Path, payload: dict[str, Any]) -> dict[str, Any]:
     if profile is not None:
         if profile not in PROFILES:
             raise PodInputError(f"{POD_INPUT_ENV}: profile {profile!r} is not one of {PROFILES}")
-        from components.params_cli import write_profile
+        from components.profiles import write_profile
 
         write_profile(root / "params.yaml", profile)
     want = payload.get("digests") or {}

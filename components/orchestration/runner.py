@@ -144,7 +144,7 @@ def tool_path() -> None:
 
 def ensure_profile(root: str | Path) -> None:
     """DVC tracks profile.yaml (untracked by git): a fresh checkout gets params.yaml's default."""
-    from components.params_cli import ensure_profile_file
+    from components.profiles import ensure_profile_file
 
     written = ensure_profile_file(Path(root) / "params.yaml")
     if written:

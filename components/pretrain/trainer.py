@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from components.precision import autocast, autocast_dtype
+from components.modeling.precision import autocast, autocast_dtype
 from components.pretrain import checkpoint
 from components.pretrain.data import Blocks, mask_batch
 from components.pretrain.distributed import batch_plan, dropout_seed, env_world, mask_seed

@@ -44,7 +44,8 @@ def _texts(paths: list[str], max_docs: int):
 
 
 def do_train(params: TokenizerParams, corpus: list[str], out: Path) -> dict:
-    from components.tokenizer.core import init_config, train_char_wordpiece
+    from components.modeling.vocabulary import init_config
+    from components.tokenizer.core import train_char_wordpiece
 
     tok = train_char_wordpiece(
         _texts(corpus, params.train.max_docs),
@@ -60,8 +61,9 @@ def do_train(params: TokenizerParams, corpus: list[str], out: Path) -> dict:
 def do_extend(
     params: TokenizerParams, base: str, lexicon: str | None, top_k: int, out: Path
 ) -> dict:
-    from components.pretrain.model import load_masked_lm
-    from components.tokenizer.core import extend_vocabulary, read_lexicon, write_added_words
+    from components.modeling.backbone import load_masked_lm
+    from components.modeling.vocabulary import extend_vocabulary, write_added_words
+    from components.tokenizer.core import read_lexicon
 
     model, tok = load_masked_lm(base)
     old = len(tok)

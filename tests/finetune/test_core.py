@@ -11,12 +11,12 @@ from components.finetune.core import (
     batches,
     build_classifier,
     class_weights,
-    finetune,
     param_groups,
 )
 from components.finetune.data import Split, few_shot, read_labels, read_split, stratified_sample
 from components.finetune.params import FinetuneParams, PetParams
 from components.finetune.pet import Verbalizer
+from components.finetune.run import finetune
 from components.serving.loader import load_classifier
 from tests.finetune.tiny import LABELS, WORDS
 

@@ -3,8 +3,9 @@ import torch
 from transformers import BertModel, RobertaConfig
 
 from components.errors import InputError
-from components.finetune.core import build_classifier, collate, finetune
+from components.finetune.core import build_classifier, collate
 from components.finetune.pooling import BertMeanPoolForSequenceClassification
+from components.finetune.run import finetune
 from tests.finetune.test_core import load, params, reload_predict
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from components.modeling.backbone import load_tokenizer
 from components.pretrain.data import WordMatcher, encode_stream, mask_batch, pack, word_starts
-from components.tokenizer.core import load_tokenizer
 
 LEXICON = ["高血压", "高血", "糖尿病"]
 

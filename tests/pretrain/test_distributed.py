@@ -188,7 +188,8 @@ def test_to_argv_round_trips_the_options():
 
 
 def test_sparse_objective_sum_is_mean_times_count(tiny_tokenizer_dir):
-    from components.pretrain.model import SparseMLM, load_masked_lm
+    from components.modeling.backbone import load_masked_lm
+    from components.pretrain.model import SparseMLM
 
     torch.manual_seed(0)
     model, _ = load_masked_lm(str(tiny_tokenizer_dir))

@@ -15,8 +15,9 @@ import torch
 from safetensors.torch import load_file
 
 from components.errors import InputError
+from components.modeling.backbone import load_masked_lm
 from components.pretrain import checkpoint, cli
-from components.pretrain.model import SparseMLM, load_masked_lm
+from components.pretrain.model import SparseMLM
 from tests.conftest import ROOT, tool_env
 from tests.tokenizer.conftest import synthetic_texts
 
@@ -96,7 +97,7 @@ def test_killed_run_resumes_to_identical_weights(setup, tmp_path):
     ref = tmp_path / "ref"
     assert _run(setup(ref)) == 0
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "components.pretrain.cli", *setup(out)]
+    cmd = [sys.executable, "-m", "components.cli", "pretrain", *setup(out)]
     proc = subprocess.run(
         cmd, cwd=ROOT, env=tool_env(DAPT_PRETRAIN_FAULT_AFTER_STEP="4"), capture_output=True
     )
@@ -165,7 +166,7 @@ def test_ddp_two_process_gloo_smoke(setup, tmp_path):
     out = tmp_path / "ddp"
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
     cmd = [*torchrun, "--master_port", str(29500 + os.getpid() % 1000), "-m"]
-    cmd += ["components.pretrain.cli", *setup(out, "--max-steps", "3")]
+    cmd += ["components.cli", "pretrain", *setup(out, "--max-steps", "3")]
     proc = subprocess.run(
         cmd, cwd=ROOT, env=tool_env(OMP_NUM_THREADS="1"), capture_output=True, timeout=240
     )
@@ -256,7 +257,7 @@ def test_resume_is_keyed_on_content_a_replaced_base_model_starts_fresh(
         return args
 
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "components.pretrain.cli", *argv(out)]
+    cmd = [sys.executable, "-m", "components.cli", "pretrain", *argv(out)]
     env = tool_env(DAPT_PRETRAIN_FAULT_AFTER_STEP="4")
     assert subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True).returncode == -9
     # Same path, other content: a different initialisation of the base model.
@@ -264,7 +265,7 @@ def test_resume_is_keyed_on_content_a_replaced_base_model_starts_fresh(
     config["initializer_range"] = 0.05
     (base / "config.json").write_text(json.dumps(config))
     proc = subprocess.run(
-        [sys.executable, "-m", "components.pretrain.cli", *argv(out)],
+        [sys.executable, "-m", "components.cli", "pretrain", *argv(out)],
         cwd=ROOT, env=tool_env(), capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -31,7 +31,8 @@ def synthetic_texts(n: int, seed: int = 0) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer_dir(tmp_path_factory) -> Path:
-    from components.tokenizer.core import init_config, train_char_wordpiece
+    from components.modeling.vocabulary import init_config
+    from components.tokenizer.core import train_char_wordpiece
     from components.tokenizer.params import InitModelParams
 
     folder = tmp_path_factory.mktemp("tiny_tok")

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from components.errors import InputError
-from components.pretrain.model import load_masked_lm
-from components.tokenizer.core import extend_vocabulary, load_tokenizer, read_lexicon
+from components.modeling.backbone import load_masked_lm, load_tokenizer
+from components.modeling.vocabulary import extend_vocabulary
+from components.tokenizer.core import read_lexicon
 
 
 def test_read_lexicon_formats(tmp_path):
@@ -70,7 +71,8 @@ def test_extension_keeps_outputs_and_inits_mean_of_pieces(tiny_tokenizer_dir):
 def test_extension_with_english_words_matches_any_case_and_whole_words_only(tmp_path):
     """A lowercasing tokenizer: an added Latin word must match "Treebank" in running text (the
     normalised text), and not the inside of "treebanks" (which keeps its pieces)."""
-    from components.tokenizer.core import init_config, train_char_wordpiece
+    from components.modeling.vocabulary import init_config
+    from components.tokenizer.core import train_char_wordpiece
     from components.tokenizer.params import InitModelParams
 
     texts = ["the tree bank of the parser was built by hand"] * 20 + [
