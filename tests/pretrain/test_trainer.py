@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 from components.errors import InputError
 from components.modeling.backbone import load_masked_lm
-from components.pretrain import checkpoint, cli
+from components.pretrain import checkpoint, cli, stage
 from components.pretrain.model import SparseMLM
 from tests.conftest import ROOT, tool_env
 from tests.tokenizer.conftest import synthetic_texts
@@ -210,9 +210,9 @@ def test_the_control_matches_the_adaptation_that_runs(tmp_path):
     shape = tmp_path / "shape.json"
     args = argparse.Namespace(recipe="control", stage="control", shape=str(shape))
     shape.write_text('{"corpus": true, "task": true}')
-    assert cli.recipe(args) == "dapt"
+    assert stage.recipe(args) == "dapt"
     shape.write_text('{"corpus": false, "task": true}')
-    assert cli.recipe(args) == "tapt"
+    assert stage.recipe(args) == "tapt"
 
 
 class _Payload:
