@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from components.config import load_section, param
@@ -61,8 +62,9 @@ def resolve_engine(params: ExecutionParams) -> str:
 
 
 def load_execution(path: str | os.PathLike = "params.yaml") -> tuple[str, ExecutionParams]:
-    """(engine, params); a params file without the section gets the defaults."""
-    p = load_section("execution", path)
+    """(engine, params); a params file without the section, or no params file (ad-hoc use of a
+    stage outside a project), gets the defaults."""
+    p = load_section("execution", path) if Path(path).exists() else ExecutionParams()
     return resolve_engine(p), p
 
 
