@@ -119,7 +119,10 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
             engine=engine,
             batch_docs=ex.ray_batch_docs,
         )
-        extra = {"selected": m["selected_docs"]}
+        sec = m["seconds"]  # the driver's own step: dedup, cutoff, writing (and the plot)
+        driver_s = sec["total"] - sec["stats"] - sec["fit"] - sec["score"]
+        extra = {"selected": m["selected_docs"], "stats_s": sec["stats"],
+                 "score_s": sec["score"], "driver_s": round(driver_s, 2)}  # fmt: skip
     else:
         from components.cli import main
 

@@ -120,7 +120,7 @@ def run(
     p: DecontaminateParams,
     *,
     engine: str = "local",
-    batch_docs: int = 2000,
+    batch_docs: int = 500,
 ) -> dict:
     """Clean every source into ``out/<name>.jsonl``; ``final`` is where ``out`` will be swapped
     in (the manifest names the files by their final paths). ``engine: ray`` runs ``process``

@@ -38,7 +38,7 @@ from components.mine.filters import (
     quality_reasons,
     text_hashes,
 )
-from components.mine.parallel import WORKER, parallel_map, shards
+from components.mine.parallel import WORKER, local_mapper
 from components.mine.params import MineParams
 from components.mine.scoring import Model, add_counts, count_texts, fit_model
 
@@ -119,18 +119,6 @@ def _count_job(texts: list[str]) -> dict:
 
 # (block function, paths, state, want texts) -> (texts or None, result) per block, in order
 Mapper = Callable[[Callable, list[str], dict, bool], Iterator[tuple[list[str] | None, object]]]
-
-
-def local_mapper(params: MineParams, workers: int) -> Mapper:
-    """The local engine: shards read here, a process pool when ``workers`` > 1."""
-    jobs = {count_block: _count_job, score_block: _score_job}
-
-    def run(block: Callable, paths: list[str], state: dict, want_texts: bool):
-        items = shards(paths, params.shard_docs, params.shard_mb)
-        for (_, texts), result in parallel_map(jobs[block], items, workers, state):
-            yield texts, result
-
-    return run
 
 
 # -- pass 1: statistics --------------------------------------------------------------------------
@@ -292,7 +280,7 @@ def mine(
     plot: Path | None = None,
     progress: bool = True,
     engine: str = "local",
-    batch_docs: int = 2000,
+    batch_docs: int = 500,
 ) -> dict:
     """Run every pass; writes ``out``/{selected,scores}.jsonl and returns the metrics.
 
@@ -315,7 +303,8 @@ def _mine(seed_paths, pool_paths, out: Path, params: MineParams, plot, progress,
 
     t0 = time.perf_counter()
     workers = resolve_workers(params)
-    mapper = mapper or local_mapper(params, workers)
+    jobs = {count_block: _count_job, score_block: _score_job}
+    mapper = mapper or local_mapper(jobs, workers, params.shard_docs, params.shard_mb)
     pool_bytes = sum(os.path.getsize(p) for p in pool_paths)
 
     def bar(desc: str, total: int):
