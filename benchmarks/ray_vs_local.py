@@ -138,9 +138,10 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
 
 
 def measure(cmd: list[str]) -> tuple[dict, float, float]:
-    """(child's JSON result, largest single-process peak RSS MB, peak total RSS MB)."""
+    """(child's JSON result, "largest single-process peak RSS MB (its name)", peak total MB)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     top = total = 0.0
+    top_name = ""
     me = psutil.Process(proc.pid)
     while proc.poll() is None:
         try:
@@ -148,8 +149,11 @@ def measure(cmd: list[str]) -> tuple[dict, float, float]:
             rss = []
             for p in procs:
                 with contextlib.suppress(psutil.Error):  # a worker may exit between the calls
-                    rss.append(p.memory_info().rss / 1e6)
-            top, total = max(top, max(rss, default=0)), max(total, sum(rss))
+                    rss.append((p.memory_info().rss / 1e6, "driver" if p is me else p.name()))
+            big = max(rss, default=(0.0, ""))
+            if big[0] > top:
+                top, top_name = big
+            total = max(total, sum(r for r, _ in rss))
         except psutil.Error:
             pass
         time.sleep(0.2)
@@ -157,7 +161,7 @@ def measure(cmd: list[str]) -> tuple[dict, float, float]:
     out = [x for x in proc.stdout.read().splitlines() if x.startswith('{"stage"')]
     if proc.returncode != 0 or not out:
         raise SystemExit(f"{cmd} failed with {proc.returncode}")
-    return json.loads(out[-1]), round(top), round(total)
+    return json.loads(out[-1]), f"{round(top)} ({top_name})", round(total)
 
 
 def main() -> None:

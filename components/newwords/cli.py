@@ -127,6 +127,7 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
                 max_len=params.max_len + 1,
                 min_count=params.min_count,
                 batch_docs=ex.ray_batch_docs,
+                chunk_chars=int(params.shard_mb * 1e6 / 3),  # as the local shards
             )
         bar.update(total_mb - bar.n)
         cand = core.zh_candidates(counts, params)
