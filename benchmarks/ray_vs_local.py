@@ -9,9 +9,10 @@ are exact duplicates, so mining drops them as exact_dup after scoring them: scor
 part, still sees every byte). Seed (mining), background (new words) and dev/test texts
 (decontamination) are the bundled samples.
 
-Each (stage, engine, factor) runs in a fresh process; the parent samples the RSS of that process
+Each (stage, engine, factor) runs in a fresh process; the parent samples the PSS of that process
 and all its descendants (Ray's raylet and workers included) every 0.2 s and reports the largest
-single process and the sum. Ray's start-up (``ray.init``) is timed apart from the stage.
+single process and the sum (PSS: the object store's shared pages are split among the processes
+that map them instead of being counted once per reader). Ray's start-up (``ray.init``) is timed apart from the stage.
 Throughput = input MB / stage seconds (start-up excluded). The shuffle figures are the new-word
 counter's (``ray_counting``): bytes of partitioned tables moved, and the whole counting phase.
 """
@@ -138,7 +139,7 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
 
 
 def measure(cmd: list[str]) -> tuple[dict, float, float]:
-    """(child's JSON result, "largest single-process peak RSS MB (its name)", peak total MB)."""
+    """(child's JSON result, "largest single-process peak PSS MB (its name)", peak total PSS)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     top = total = 0.0
     top_name = ""
@@ -149,7 +150,10 @@ def measure(cmd: list[str]) -> tuple[dict, float, float]:
             rss = []
             for p in procs:
                 with contextlib.suppress(psutil.Error):  # a worker may exit between the calls
-                    rss.append((p.memory_info().rss / 1e6, "driver" if p is me else p.name()))
+                    # PSS, not RSS: Ray's object store is shared memory that every process
+                    # reading an object maps; RSS would count those pages once per reader.
+                    pss = p.memory_full_info().pss / 1e6
+                    rss.append((pss, "driver" if p is me else p.name()))
             big = max(rss, default=(0.0, ""))
             if big[0] > top:
                 top, top_name = big
@@ -184,7 +188,7 @@ def main() -> None:
         data = prepare(args.shared, work, args.factors)
         (work / "data.json").write_text(json.dumps(data), encoding="utf-8")
         print(
-            "| stage | engine | input | MB/s | seconds | Ray start s | largest process MB | all processes MB | notes |"
+            "| stage | engine | input | MB/s | seconds | Ray start s | largest process PSS MB | all processes PSS MB | notes |"
         )
         print("|---|---|---|---|---|---|---|---|---|")
         for factor in args.factors:
