@@ -36,6 +36,7 @@ T = TypeVar("T")
 # section -> "module:Class"; imported lazily so reading one section never imports torch.
 SECTIONS: dict[str, str] = {
     "domain": "components.domain:DomainParams",
+    "execution": "components.execution:ExecutionParams",
     "tracking": "components.config:TrackingParams",
     "ingest": "components.ingest.params:IngestParams",
     "validate": "components.validate.params:ValidateParams",

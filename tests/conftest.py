@@ -103,6 +103,22 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
         yield server
 
 
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray (2 CPUs) for every ``ray`` test of the session: starting it costs ~20 s on a
+    busy 2-core machine. Token auth off: a throwaway cluster of this process only. The stages'
+    ``ray_session`` finds it running and leaves it up."""
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    os.environ.pop("RAY_ADDRESS", None)
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False  # keeps pytest output readable
+    yield ray
+    ray.shutdown()
+
+
 SERVED_TEXTS = ["高血压患者需要检查", "孕妇及哺乳期", "年满十八周岁"]
 
 

@@ -232,25 +232,29 @@ class DocumentReader:
 
     def _jsonl(self) -> Iterator[Document]:
         for lineno, line in self.lines():
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    self.path,
-                    f"invalid JSON ({exc.msg} at column {exc.colno})",
-                    'each line must be one JSON object such as {"id": "1", "text": "..."}',
-                    line=lineno,
-                ) from None
-            if not isinstance(row, dict):
-                raise InputError(
-                    self.path,
-                    "line is JSON but not an object",
-                    'write {"id": ..., "text": ...}',
-                    line=lineno,
-                )
-            yield from self._row_docs(row, lineno, available=list(row))
+            yield from self.jsonl_line(lineno, line)
+
+    def jsonl_line(self, lineno: int, line: str) -> Iterator[Document]:
+        """The Documents of one JSONL line (the Ray engine splits files into lines itself)."""
+        if not line.strip():
+            return
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                self.path,
+                f"invalid JSON ({exc.msg} at column {exc.colno})",
+                'each line must be one JSON object such as {"id": "1", "text": "..."}',
+                line=lineno,
+            ) from None
+        if not isinstance(row, dict):
+            raise InputError(
+                self.path,
+                "line is JSON but not an object",
+                'write {"id": ..., "text": ...}',
+                line=lineno,
+            )
+        yield from self._row_docs(row, lineno, available=list(row))
 
     def _table(self, delimiter: str) -> Iterator[Document]:
         numbered = self.lines(keep_ends=True)  # csv needs the ends to keep quoted newlines

@@ -17,6 +17,7 @@ from components.data.outputs import OutputSet
 from components.data.writers import write_json
 from components.decontaminate import driver
 from components.domain import domain_lang
+from components.execution import load_execution
 from components.tracking import tracked
 
 
@@ -39,9 +40,13 @@ def run(args: argparse.Namespace) -> int:
         "tapt": str(ing / "task/train.jsonl"),
     }
     evals = {s: str(ing / f"task/{s}.jsonl") for s in p.splits}
+    engine, ex = load_execution(args.params)
+    batch = ex.ray_batch_docs
     require_validated([sources["domain"], sources["general"], sources["tapt"], *evals.values()])
     with OutputSet() as outs:
-        report = driver.run(sources, evals, outs.dir(args.out), Path(args.out), p)
+        report = driver.run(
+            sources, evals, outs.dir(args.out), Path(args.out), p, engine=engine, batch_docs=batch
+        )
         write_json(outs.file(args.metrics), report)
     for name, c in report["sources"].items():
         print(

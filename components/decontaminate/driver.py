@@ -3,6 +3,7 @@ audit and the manifest, then verify the outputs with an independent second scan 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import Counter
@@ -46,61 +47,102 @@ def clean_document(doc_id: str, text: str, index: EvalIndex, p: DecontaminatePar
     return kept, rows
 
 
-def clean_source(name: str, src: str, dest: Path, audit, index, p) -> dict:
+def process(doc, index: EvalIndex, p: DecontaminateParams) -> tuple[str | None, list, Counter]:
+    """The per-document step both drivers run: (output line or None, audit rows, counters)."""
+    c: Counter = Counter(docs=1)
+    kept, rows = clean_document(doc.id, doc.text, index, p)
+    if rows:
+        c["matched_docs"] += 1
+        c.update(f"matches_{r['kind']}" for r in rows)
+    if kept is None:
+        c["dropped_docs"] += 1
+        c["chars_removed"] += len(doc.text)
+        return None, rows, c
+    if kept != doc.text:
+        c["cut_docs"] += 1
+        c["chars_removed"] += len(doc.text) - len(kept)
+    c["kept_docs"] += 1
+    row = {"id": doc.id, "text": kept}
+    if doc.metadata:
+        row["metadata"] = doc.metadata
+    return dump_jsonl_line(row), rows, c
+
+
+def write_results(name: str, results, out, audit) -> dict:
+    """Write (line, audit rows, counters) in document order; returns the source's counters."""
     c: Counter = Counter()
-    with open(dest, "w", encoding="utf-8") as out:
-        for doc in tqdm(documents(src), desc=f"decontaminate {name}", unit="doc", mininterval=2):
-            c["docs"] += 1
-            kept, rows = clean_document(doc.id, doc.text, index, p)
-            if rows:
-                c["matched_docs"] += 1
-                c.update(f"matches_{r['kind']}" for r in rows)
-                for r in rows:
-                    audit.write(dump_jsonl_line({"source": name, **r}))
-            if kept is None:
-                c["dropped_docs"] += 1
-                c["chars_removed"] += len(doc.text)
-                continue
-            if kept != doc.text:
-                c["cut_docs"] += 1
-                c["chars_removed"] += len(doc.text) - len(kept)
-            c["kept_docs"] += 1
-            row = {"id": doc.id, "text": kept}
-            if doc.metadata:
-                row["metadata"] = doc.metadata
-            out.write(dump_jsonl_line(row))
+    for line, rows, counts in results:
+        c.update(counts)
+        for r in rows:
+            audit.write(dump_jsonl_line({"source": name, **r}))
+        if line is not None:
+            out.write(line)
     return dict(c)
+
+
+def clean_source(name: str, src: str, dest: Path, audit, index, p) -> dict:
+    docs = tqdm(documents(src), desc=f"decontaminate {name}", unit="doc", mininterval=2)
+    with open(dest, "w", encoding="utf-8") as out:
+        return write_results(name, (process(d, index, p) for d in docs), out, audit)
+
+
+def leftover(doc, index: EvalIndex, p: DecontaminateParams) -> tuple[str, str] | None:
+    """(dev/test text, document id) when ``doc`` still matches after cleaning, else None."""
+    left = find_matches(units(doc.text, p.lang), index, p)
+    if not left:
+        return None
+    info = index.texts[left[0].text]
+    return f"{info.split} text {info.id}", doc.id
+
+
+def fail_leftover(path, name: str, why: tuple[str, str]) -> None:
+    raise InputError(
+        str(path),
+        f"{why[0]} still occurs in {name} document {why[1]} after decontamination",
+        "report this as a bug; nothing was written and pretraining will not run",
+    )
 
 
 def verify(files: dict[str, Path], index: EvalIndex, p: DecontaminateParams) -> None:
     """A second, independent scan of the outputs: any remaining match stops the stage."""
     for name, path in files.items():
         for doc in documents(str(path)):
-            left = find_matches(units(doc.text, p.lang), index, p)
-            if left:
-                info = index.texts[left[0].text]
-                raise InputError(
-                    str(path),
-                    f"{info.split} text {info.id} still occurs in {name} document {doc.id} "
-                    "after decontamination",
-                    "report this as a bug; nothing was written and pretraining will not run",
-                )
+            why = leftover(doc, index, p)
+            if why:
+                fail_leftover(path, name, why)
 
 
 def run(
-    sources: dict[str, str], evals: dict[str, str], out: Path, final: Path, p: DecontaminateParams
+    sources: dict[str, str],
+    evals: dict[str, str],
+    out: Path,
+    final: Path,
+    p: DecontaminateParams,
+    *,
+    engine: str = "local",
+    batch_docs: int = 500,
 ) -> dict:
     """Clean every source into ``out/<name>.jsonl``; ``final`` is where ``out`` will be swapped
-    in (the manifest names the files by their final paths)."""
+    in (the manifest names the files by their final paths). ``engine: ray`` runs ``process``
+    and the verifying scan on Ray Data (``ray_driver``); everything else is shared."""
     start = time.perf_counter()
     index = build_index(eval_texts(evals), p)
     report: dict = {"sources": {}}
     written = {}
-    with open(out / "audit.jsonl", "w", encoding="utf-8") as audit:
-        for name, src in sources.items():
-            written[name] = out / f"{name}.jsonl"
-            report["sources"][name] = clean_source(name, src, written[name], audit, index, p)
-    verify(written, index, p)
+    with contextlib.ExitStack() as stack:
+        if engine == "ray":
+            from components.decontaminate import ray_driver
+            from components.execution import ray_session
+
+            stack.enter_context(ray_session())
+            clean, check = ray_driver.source_cleaner(batch_docs), ray_driver.verifier(batch_docs)
+        else:
+            clean, check = clean_source, verify
+        with open(out / "audit.jsonl", "w", encoding="utf-8") as audit:
+            for name, src in sources.items():
+                written[name] = out / f"{name}.jsonl"
+                report["sources"][name] = clean(name, src, written[name], audit, index, p)
+        check(written, index, p)
     found: dict[str, set[str]] = {s: set() for s in evals}
     with open(out / "audit.jsonl", encoding="utf-8") as f:
         for line in f:

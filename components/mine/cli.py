@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     for p in (*args.seed, *args.pool):
         if Path(p).resolve() == Path(args.out).resolve():
             raise UsageError(f"--out {args.out} is an input")
+    from components.execution import load_execution
+
+    engine, ex = load_execution(args.params)
     with OutputSet() as outs:  # selection, audit, metrics and plot change together
         metrics = mine(
             args.seed,
@@ -90,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
             params,
             plot=outs.file(args.plot) if args.plot else None,
             progress=not args.no_progress,
+            engine=engine,
+            batch_docs=ex.ray_batch_docs,
         )
         write_json(outs.file(args.metrics), metrics)
     d = {k: v for k, v in metrics["dropped"].items() if v}

@@ -22,6 +22,7 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from components.mine.filters import (
     quality_reasons,
     text_hashes,
 )
-from components.mine.parallel import WORKER, parallel_map, shards
+from components.mine.parallel import WORKER, local_mapper
 from components.mine.params import MineParams
 from components.mine.scoring import Model, add_counts, count_texts, fit_model
 
@@ -99,13 +100,25 @@ def score_batch(batch: dict[str, list], model: MineModel) -> dict[str, list]:
     return out
 
 
-# -- worker jobs (module-level so they pickle by name) -------------------------------------------
+# -- per-block functions: both engines run these (module-level so they pickle by name) ----------
+def count_block(texts: list[str], state: dict) -> dict:
+    return fit_stats(texts, state["params"], state["seed_side"])
+
+
+def score_block(texts: list[str], state: dict) -> ShardResult:
+    return score_texts(texts, state["model"])
+
+
 def _score_job(texts: list[str]) -> ShardResult:
-    return score_texts(texts, WORKER["model"])
+    return score_block(texts, WORKER)
 
 
 def _count_job(texts: list[str]) -> dict:
-    return fit_stats(texts, WORKER["params"], WORKER["seed_side"])
+    return count_block(texts, WORKER)
+
+
+# (block function, paths, state, want texts) -> (texts or None, result) per block, in order
+Mapper = Callable[[Callable, list[str], dict, bool], Iterator[tuple[list[str] | None, object]]]
 
 
 # -- pass 1: statistics --------------------------------------------------------------------------
@@ -147,15 +160,14 @@ class Corpus:
     sigs: list[np.ndarray] = field(default_factory=list)
 
 
-def scan(paths: list[str], params: MineParams, *, seed_side: bool, workers: int, bar):
+def scan(paths: list[str], params: MineParams, *, seed_side: bool, mapper: Mapper, bar):
     """Pass 1 over a corpus; the seed side also keeps a sample of texts (kNN) and dedup keys."""
     keep = params.method == "knn" and seed_side
     rng = random.Random(params.random_seed)
     corpus = Corpus(stats={})
     seen = 0
     state = {"params": params, "seed_side": seed_side}
-    items = shards(paths, params.shard_docs, params.shard_mb)
-    for (_, texts), part in parallel_map(_count_job, items, workers, state):
+    for texts, part in mapper(count_block, paths, state, keep):
         for key in ("hashes", "sigs"):
             if key in part:
                 getattr(corpus, key).append(part.pop(key))
@@ -207,13 +219,11 @@ def check_corpora(seed: Corpus, pool: Corpus, seed_paths, pool_paths, params) ->
 
 
 # -- pass 2: score + dedup -----------------------------------------------------------------------
-def score_pool(pool_paths, model: MineModel, deduper: Deduper, scratch, workers: int, bar):
+def score_pool(pool_paths, model: MineModel, deduper: Deduper, scratch, mapper: Mapper, bar):
     """Append one RECORD per pool document to ``scratch``; returns (counts, bytes, score s)."""
-    p = model.params
     counts: Counter = Counter()
     n_bytes, score_s = 0, 0.0
-    items = shards(pool_paths, p.shard_docs, p.shard_mb)
-    for (_, _), r in parallel_map(_score_job, items, workers, {"model": model}):
+    for _, r in mapper(score_block, pool_paths, {"model": model}, False):
         rec = np.zeros(len(r.quality), dtype=RECORD)
         rec["score"] = r.scores
         hashes = r.hashes.tolist()
@@ -269,23 +279,41 @@ def mine(
     *,
     plot: Path | None = None,
     progress: bool = True,
+    engine: str = "local",
+    batch_docs: int = 500,
 ) -> dict:
-    """Run every pass; writes ``out``/{selected,scores}.jsonl and returns the metrics."""
+    """Run every pass; writes ``out``/{selected,scores}.jsonl and returns the metrics.
+
+    ``engine: ray`` runs the per-block passes (statistics, scoring) on Ray Data; dedup, the
+    budget cutoff and the writing stay here, fed in pool order, so the outputs are the same."""
+    if engine != "ray":
+        return _mine(seed_paths, pool_paths, out, params, plot, progress, None)
+    from components.execution import ray_session
+    from components.mine.ray_driver import ray_mapper
+
+    with ray_session():
+        metrics = _mine(seed_paths, pool_paths, out, params, plot, progress, ray_mapper(batch_docs))
+    return {**metrics, "engine": "ray"}
+
+
+def _mine(seed_paths, pool_paths, out: Path, params: MineParams, plot, progress, mapper) -> dict:
     from tqdm import tqdm
 
     from components.mine.outputs import plot_histogram, select_cutoff, write_outputs
 
     t0 = time.perf_counter()
     workers = resolve_workers(params)
+    jobs = {count_block: _count_job, score_block: _score_job}
+    mapper = mapper or local_mapper(jobs, workers, params.shard_docs, params.shard_mb)
     pool_bytes = sum(os.path.getsize(p) for p in pool_paths)
 
     def bar(desc: str, total: int):
         return tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=not progress)
 
     with bar("mine: seed", sum(os.path.getsize(p) for p in seed_paths)) as b:
-        seed = scan(seed_paths, params, seed_side=True, workers=workers, bar=b)
+        seed = scan(seed_paths, params, seed_side=True, mapper=mapper, bar=b)
     with bar("mine: pool stats", pool_bytes) as b:
-        pool = scan(pool_paths, params, seed_side=False, workers=workers, bar=b)
+        pool = scan(pool_paths, params, seed_side=False, mapper=mapper, bar=b)
     warnings = check_corpora(seed, pool, seed_paths, pool_paths, params)
     for w in warnings:
         warn(w)
@@ -301,7 +329,7 @@ def mine(
     t_score, cpu_score = time.perf_counter(), cpu_seconds()
     scratch_path = out / ".records.bin"
     with open(scratch_path, "wb") as scratch, bar("mine: score", pool_bytes) as b:
-        counts, n_bytes, score_cpu = score_pool(pool_paths, model, deduper, scratch, workers, b)
+        counts, n_bytes, score_cpu = score_pool(pool_paths, model, deduper, scratch, mapper, b)
     score_wall = time.perf_counter() - t_score
     cpu_score = cpu_seconds() - cpu_score  # workers are reaped when the pass ends: included
     n_docs = sum(counts.values())

@@ -44,6 +44,18 @@ def parallel_map(
             yield head, res.get()
 
 
+def local_mapper(jobs: dict, workers: int, shard_docs: int, shard_mb: float):
+    """The local engine's mapper (``core.Mapper``): shards read here, ``jobs[block]`` (the block
+    function reading its state from ``WORKER``) on a process pool when ``workers`` > 1."""
+
+    def run(block: Callable, paths: list[str], state: dict, want_texts: bool):
+        items = shards(paths, shard_docs, shard_mb)
+        for (_, texts), result in parallel_map(jobs[block], items, workers, state):
+            yield texts, result
+
+    return run
+
+
 def shards(
     paths: list[str], shard_docs: int, shard_mb: float
 ) -> Iterator[tuple[list[str], list[str]]]:

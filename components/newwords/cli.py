@@ -112,7 +112,28 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
     def progress() -> None:
         bar.update(min(total_mb, sum(r.bytes_read for r in readers) / 1e6) - bar.n)
 
-    if params.lang == "zh":
+    from components.execution import load_execution
+
+    engine, ex = load_execution(args.params)
+    shuffle = None
+    if params.lang == "zh" and engine == "ray":
+        from components.execution import ray_session
+        from components.newwords.ray_counting import count_ray
+
+        with ray_session():
+            counts, shuffle = count_ray(
+                args.corpus,
+                args.background,
+                max_len=params.max_len + 1,
+                min_count=params.min_count,
+                batch_docs=ex.ray_batch_docs,
+                chunk_chars=int(params.shard_mb * 1e6 / 3),  # as the local shards
+            )
+        bar.update(total_mb - bar.n)
+        cand = core.zh_candidates(counts, params)
+        unit, need = "Han characters", params.max_len
+        stop = set(params.stop_chars)
+    elif params.lang == "zh":
         from components.newwords.counting import count_sharded
 
         chars = int(params.shard_mb * 1e6 / 3)  # ~3 UTF-8 bytes per Han character
@@ -192,6 +213,8 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
     else:
         metrics["eval"] = None
         metrics["eval_note"] = "no reference lexicon (domain.lexicons): precision not measured"
+    if shuffle is not None:
+        metrics.update(engine="ray", shuffle=shuffle)
     metrics.update(_peak_rss_mb())
     return ranked, metrics
 

@@ -1,0 +1,210 @@
+"""Data stages on ``engine: local`` vs ``engine: ray`` on this machine (docs/benchmarks.md, docs/ray.md).
+
+    .venv/bin/python benchmarks/ray_vs_local.py                  # news x1 and x4 (~15 min on 2 cores)
+    .venv/bin/python benchmarks/ray_vs_local.py --factors 1 4 16 # adds x16 (552 MB; ~1 h)
+
+Input (benchmarks only read ../shared): the Xinwen Lianbo news transcripts (34.5 MB, 1,423
+documents), written as one JSONL shard per copy for x1, x4, x16 (copies get new ids; their texts
+are exact duplicates, so mining drops them as exact_dup after scoring them: scoring, the costly
+part, still sees every byte). Seed (mining), background (new words) and dev/test texts
+(decontamination) are the bundled samples.
+
+Each (stage, engine, factor) runs in a fresh process; the parent samples the PSS of that process
+and all its descendants (Ray's raylet and workers included) every 0.2 s and reports the largest
+single process and the sum (PSS: the object store's shared pages are split among the processes
+that map them instead of being counted once per reader). Ray's start-up (``ray.init``) is timed apart from the stage.
+Throughput = input MB / stage seconds (start-up excluded). The shuffle figures are the new-word
+counter's (``ray_counting``): bytes of partitioned tables moved, and the whole counting phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+NEWS = Path("bench") / "xinwen_lianbo_news.jsonl"  # under --shared
+STAGES = ("decontaminate", "mine", "newwords")
+
+
+def write_rows(path: Path, rows) -> Path:
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return path
+
+
+def prepare(shared: Path, work: Path, factors: list[int]) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from components.data.readers import read_documents
+
+    news = [
+        json.loads(line)
+        for line in (shared / NEWS).read_text(encoding="utf-8").splitlines()
+        if line
+    ]
+    shards = []
+    for k in range(max(factors)):
+        rows = ({"id": f"{r['id']}#{k}", "text": r["text"]} for r in news)
+        shards.append(str(write_rows(work / f"news_{k:02d}.jsonl", rows)))
+    samples = ROOT / "data" / "samples"
+    general = [
+        {"id": d.id, "text": d.text}
+        for d in read_documents(samples / "general" / "clue_corpus_small_sample.txt")
+    ]
+    evals = {}
+    for split in ("dev", "test"):
+        with open(samples / "medical" / f"cmedtc_{split}.tsv", encoding="utf-8", newline="") as f:
+            rows = [
+                {"id": f"{split}{i}", "text": r[1]}
+                for i, r in enumerate(csv.reader(f, delimiter="\t"))
+                if len(r) > 1
+            ]
+        evals[split] = str(write_rows(work / f"{split}.jsonl", rows))
+    return {
+        "shards": shards,
+        "seed": str(samples / "medical" / "cmdd_dialogues.jsonl"),
+        "background": str(write_rows(work / "general.jsonl", general)),
+        "evals": evals,
+    }
+
+
+def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
+    """Run one stage in this process; returns its figures (printed as JSON for the parent)."""
+    sys.path.insert(0, str(ROOT))
+    os.environ["DAPT_ENGINE"] = engine
+    init_s = 0.0
+    if engine == "ray":
+        import ray
+
+        t = time.perf_counter()
+        ray.init(include_dashboard=False, log_to_driver=False)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        init_s = time.perf_counter() - t
+    from components.config import load_section, with_derived
+    from components.execution import load_execution
+
+    _, ex = load_execution(ROOT / "params.yaml")
+    shards = data["shards"][:factor]
+    mb = sum(os.path.getsize(p) for p in shards) / 1e6
+    out = work / f"{stage}-{engine}-{factor}"
+    out.mkdir()
+    extra: dict = {}
+    t = time.perf_counter()
+    if stage == "decontaminate":
+        from components.decontaminate import driver
+
+        p = with_derived(load_section("decontaminate", ROOT / "params.yaml"), lang="zh")
+        sources = {Path(s).stem: s for s in shards}
+        driver.run(sources, data["evals"], out, out, p, engine=engine, batch_docs=ex.ray_batch_docs)
+    elif stage == "mine":
+        from components.mine.core import mine
+
+        p = with_derived(load_section("mine", ROOT / "params.yaml"), lang="zh")
+        m = mine(
+            [data["seed"]],
+            shards,
+            out,
+            p,
+            progress=False,
+            engine=engine,
+            batch_docs=ex.ray_batch_docs,
+        )
+        sec = m["seconds"]  # the driver's own step: dedup, cutoff, writing (and the plot)
+        driver_s = sec["total"] - sec["stats"] - sec["fit"] - sec["score"]
+        extra = {"selected": m["selected_docs"], "stats_s": sec["stats"],
+                 "score_s": sec["score"], "driver_s": round(driver_s, 2)}  # fmt: skip
+    else:
+        from components.cli import main
+
+        args = ["newwords", "--corpus", *shards, "--background", data["background"],
+                "--out", str(out), "--params", str(ROOT / "params.yaml"), "--no-mlflow"]  # fmt: skip
+        assert main(args) == 0
+        m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+        extra = {"listed": m["listed"], **m.get("shuffle", {})}
+    seconds = time.perf_counter() - t
+    return {"stage": stage, "engine": engine, "factor": factor, "mb": round(mb, 1),
+            "seconds": round(seconds, 2), "mb_s": round(mb / seconds, 2),
+            "ray_init_s": round(init_s, 1), **extra}  # fmt: skip
+
+
+def measure(cmd: list[str]) -> tuple[dict, float, float]:
+    """(child's JSON result, "largest single-process peak PSS MB (its name)", peak total PSS)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    top = total = 0.0
+    top_name = ""
+    me = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            procs = [me, *me.children(recursive=True)]
+            rss = []
+            for p in procs:
+                with contextlib.suppress(psutil.Error):  # a worker may exit between the calls
+                    # PSS, not RSS: Ray's object store is shared memory that every process
+                    # reading an object maps; RSS would count those pages once per reader.
+                    pss = p.memory_full_info().pss / 1e6
+                    rss.append((pss, "driver" if p is me else p.name()))
+            big = max(rss, default=(0.0, ""))
+            if big[0] > top:
+                top, top_name = big
+            total = max(total, sum(r for r, _ in rss))
+        except psutil.Error:
+            pass
+        time.sleep(0.2)
+    # The stage and Ray Data also print to stdout: the result is the line the child marked.
+    out = [x for x in proc.stdout.read().splitlines() if x.startswith('{"stage"')]
+    if proc.returncode != 0 or not out:
+        raise SystemExit(f"{cmd} failed with {proc.returncode}")
+    return json.loads(out[-1]), f"{round(top)} ({top_name})", round(total)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--factors", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data",
+                    help="the shared data folder (default: ../shared/data)")  # fmt: skip
+    ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
+    ap.add_argument(
+        "--one", nargs=4, metavar=("STAGE", "ENGINE", "FACTOR", "WORK"), help=argparse.SUPPRESS
+    )
+    args = ap.parse_args()
+    if args.one:
+        stage, engine, factor, work = args.one
+        data = json.loads((Path(work) / "data.json").read_text(encoding="utf-8"))
+        print(json.dumps(one(stage, engine, int(factor), data, Path(work))), flush=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="ray-vs-local-") as tmp:
+        work = Path(tmp)
+        data = prepare(args.shared, work, args.factors)
+        (work / "data.json").write_text(json.dumps(data), encoding="utf-8")
+        print(
+            "| stage | engine | input | MB/s | seconds | Ray start s | largest process PSS MB | all processes PSS MB | notes |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        for factor in args.factors:
+            for stage in args.stages:
+                for engine in ("local", "ray"):
+                    cmd = [sys.executable, __file__, "--one", stage, engine, str(factor), str(work)]
+                    r, top, total = measure(cmd)
+                    notes = {
+                        k: v
+                        for k, v in r.items()
+                        if k
+                        not in ("stage", "engine", "factor", "mb", "seconds", "mb_s", "ray_init_s")
+                    }
+                    print(f"| {stage} | {engine} | x{factor} ({r['mb']} MB) | {r['mb_s']} | {r['seconds']} | "
+                          f"{r['ray_init_s'] or '-'} | {top} | {total} | {json.dumps(notes) if notes else ''} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Ray Data plumbing shared by the stages' Ray drivers (imported only under ``engine: ray``).
+
+Inputs are the stages' canonical JSONL files, read through Ray's own datasource
+(``read_binary_files``) and split into lines on ``\\n`` bytes in the workers. Not
+``read_text``: it splits with ``str.splitlines``, which also breaks at U+2028, U+0085 and
+other separators that canonical JSONL (``ensure_ascii=False``) keeps raw inside strings, and not
+``read_json``: Arrow's schema inference would turn free-form ``metadata`` into structs padded
+with nulls, so rows would not round-trip byte for byte. Each line becomes Documents through
+``DocumentReader.jsonl_line``, the same code the local readers use.
+
+A file is read whole by one read task (as ``read_text`` does): large corpora are expected as
+many shards, which is also what makes the reads parallel.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from components.data.document import Document
+from components.data.readers import DocumentReader
+from components.errors import InputError
+
+
+def _split_lines(row: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for lineno, raw in enumerate(row["bytes"].split(b"\n"), 1):
+        line = raw.decode("utf-8").rstrip("\r")
+        if line.strip():
+            out.append({"path": row["path"], "lineno": lineno, "line": line})
+    return out
+
+
+def lines_dataset(paths: list[str]):
+    """A Ray Dataset of the non-empty lines of ``paths`` (columns path, lineno, line), in order;
+    None when every file is empty (an absent part of the project)."""
+    import ray
+
+    for path in paths:
+        if not path.endswith(".jsonl"):
+            raise InputError(
+                path,
+                "the ray engine reads canonical JSONL only",
+                "run the ingest stage first (its outputs are JSONL), or use execution.engine: local",
+            )
+    full = [os.path.abspath(p) for p in paths if os.path.getsize(p) > 0]
+    if not full:
+        return None
+    ds = ray.data.read_binary_files(full, include_paths=True)
+    return ds.flat_map(_split_lines)
+
+
+def batch_documents(batch: dict[str, Any]) -> Iterator[Document]:
+    """The Documents of a batch of ``lines_dataset`` rows, exactly as the local reader makes them."""
+    readers: dict[str, DocumentReader] = {}
+    for path, lineno, line in zip(batch["path"], batch["lineno"], batch["line"], strict=True):
+        path = str(path)
+        reader = readers.get(path) or readers.setdefault(path, DocumentReader(path))
+        yield from reader.jsonl_line(int(lineno), str(line))
+
+
+def _apply(batch: dict[str, Any], fn: Callable, state: Any) -> dict[str, list]:
+    docs = list(batch_documents(batch))
+    # The result goes back to the driver through Ray's object store, which pickles anyway; the
+    # bytes never touch disk, so this is not the "no pickle on load" concern of checkpoints.
+    return {"result": [pickle.dumps(fn(docs, state), protocol=5)]}
+
+
+def ordered_block_map(
+    paths: list[str], fn: Callable, state: Any, batch_docs: int
+) -> Iterator[Any]:
+    """``fn(documents, state)`` for consecutive blocks of at most ``batch_docs`` documents of
+    ``paths``, run on Ray workers, yielded in input order (the drivers merge sequentially).
+
+    ``state`` (a fitted model, an index) is put in the object store once, not once per block.
+    """
+    import ray
+
+    ds = lines_dataset(paths)
+    if ds is None:
+        return
+    ref = ray.put(state)
+    out = ds.map_batches(
+        _apply_ref, batch_size=batch_docs, batch_format="numpy", fn_kwargs={"fn": fn, "ref": ref}
+    )
+    for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
+        for blob in batch["result"]:
+            yield pickle.loads(blob)
+
+
+def _apply_ref(batch: dict[str, Any], fn: Callable, ref) -> dict[str, list]:
+    import ray
+
+    return _apply(batch, fn, ray.get(ref))

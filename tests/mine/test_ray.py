@@ -1,0 +1,50 @@
+"""``engine: ray`` against ``engine: local`` for mining: the same scores, drop reasons, selected
+ids and metrics on bundled sample text with planted duplicates (exact, near, in the seed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.mine.core import mine
+from tests.mine.conftest import small_params, write_jsonl
+
+pytestmark = pytest.mark.ray
+
+# Differ between engines by nature: wall/CPU time, memory, the local process count.
+TIMING = ("seconds", "throughput_mb_s", "peak_rss_mb", "workers", "engine")
+
+
+@pytest.mark.parametrize("method", ["dsir", "moore_lewis"])
+def test_ray_selects_the_same_documents_with_the_same_scores(
+    ray_cluster, mixture, tmp_path, method
+):
+    rows = list(mixture["pool_rows"])
+    seed_text = mixture["seed"].read_text(encoding="utf-8").splitlines()[0]
+    rows.insert(10, {"id": "dup-seed", "text": json.loads(seed_text)["text"]})
+    rows.insert(50, {"id": "dup-exact", "text": rows[40]["text"]})
+    rows.insert(90, {"id": "dup-near", "text": rows[80]["text"] + "。"})
+    pool = write_jsonl(tmp_path / "pool.jsonl", rows)
+    params = small_params(method=method, top_n=40)
+    out = {}
+    for engine in ("local", "ray"):
+        (tmp_path / engine).mkdir()
+        metrics = mine(
+            [str(mixture["seed"])],
+            [str(pool)],
+            tmp_path / engine,
+            params,
+            progress=False,
+            engine=engine,
+            batch_docs=50,
+        )
+        files = {
+            n: (tmp_path / engine / n).read_bytes() for n in ("scores.jsonl", "selected.jsonl")
+        }
+        out[engine] = ({k: v for k, v in metrics.items() if k not in TIMING}, files)
+    metrics, files = out["local"]
+    assert metrics["selected_docs"] == 40
+    assert metrics["dropped"]["in_seed"] >= 1 and metrics["dropped"]["exact_dup"] >= 1
+    assert metrics["dropped"]["near_dup"] >= 1
+    assert out["ray"] == out["local"]
