@@ -14,7 +14,22 @@ import numpy as np
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u3000]+")
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
-HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
+# The one definition of a Han character: CJK Unified Ideographs, extension A, the compatibility
+# block and extensions B-F. Mining's script counts, whole-word masking, perplexity units and the
+# decontamination units use it; new-word counting packs the BMP part of it into dense ids
+# (components/newwords/counting.py, tested against this).
+HAN_RANGES: tuple[tuple[int, int], ...] = (
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x2EBEF),
+)
+HAN_RE = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in HAN_RANGES) + "]")
+
+
+def is_han(ch: str) -> bool:
+    o = ord(ch)
+    return any(lo <= o <= hi for lo, hi in HAN_RANGES)
 LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _SENT_END_RE = re.compile(r"([。！？!?；;…]+[”’」』）)]*|\n+)")
 

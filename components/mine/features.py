@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from components.data.text import HAN_RANGES
+
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _MUL2 = np.uint64(0xBF58476D1CE4E5B9)
 _SHIFT = np.uint64(31)
@@ -96,7 +98,7 @@ def char_classes() -> np.ndarray:
             table[c] = SPACE
         else:
             table[c] = SYMBOL
-    for lo, hi in ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2EBEF)):
+    for lo, hi in HAN_RANGES:
         table[lo : hi + 1] |= HAN
     for lo, hi in ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F)):
         sel = table[lo : hi + 1] & LETTER > 0

@@ -14,15 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-
-def is_cjk(ch: str) -> bool:
-    o = ord(ch)
-    return (
-        0x4E00 <= o <= 0x9FFF
-        or 0x3400 <= o <= 0x4DBF
-        or 0x20000 <= o <= 0x2FA1F
-        or 0xF900 <= o <= 0xFAFF
-    )
+from components.data.text import is_han
 
 
 class WordMatcher:
@@ -75,7 +67,7 @@ class WordMatcher:
         out = []
         pos = start
         for w in self.jieba.cut(text[start:end]):
-            if len(w) >= 2 and all(is_cjk(c) for c in w):
+            if len(w) >= 2 and all(is_han(c) for c in w):
                 out.append((pos, pos + len(w)))
             pos += len(w)
         return out
@@ -102,7 +94,7 @@ def word_starts(text: str, offsets: Sequence[tuple[int, int]], spans: list[tuple
         cont = span is not None and span == prev_span
         if not cont and start == prev_end and start > 0:
             a, b = text[start - 1], text[start]
-            cont = a.isalnum() and b.isalnum() and not is_cjk(a) and not is_cjk(b)
+            cont = a.isalnum() and b.isalnum() and not is_han(a) and not is_han(b)
         flags.append(not cont)
         prev_end, prev_span = end, span
     return flags

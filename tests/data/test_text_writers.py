@@ -110,4 +110,30 @@ def test_atomic_outputs_get_normal_permissions(tmp_path):
     assert (tmp_path / "model").stat().st_mode & 0o777 == outputs.DIR_MODE
     mask = os.umask(0)
     os.umask(mask)
-    assert (outputs.FILE_MODE, outputs.DIR_MODE) == (0o666 & ~mask, 0o777 & ~mask)  # not mkstemp's 0600/0700
+    assert (outputs.FILE_MODE, outputs.DIR_MODE) == (
+        0o666 & ~mask,
+        0o777 & ~mask,
+    )  # not mkstemp's 0600/0700
+
+
+def test_one_han_definition_every_stage_agrees_with():
+    """Mining's class table, whole-word masking and new-word counting (its BMP ids) all follow
+    components.data.text's Han ranges."""
+    import numpy as np
+
+    from components.data.text import HAN_RANGES, HAN_RE, is_han
+    from components.mine.features import HAN, char_classes
+    from components.newwords.counting import char_ids
+
+    table = char_classes()
+    bmp = "".join(chr(c) for c in range(0x2000, 0x10000) if not 0xD800 <= c <= 0xDFFF)
+    ours = np.array([is_han(c) for c in bmp])
+    assert ours.sum() == sum(hi - lo + 1 for lo, hi in HAN_RANGES if hi < 0x10000)
+    assert (np.array([bool(HAN_RE.match(c)) for c in bmp]) == ours).all()
+    assert ((table[[ord(c) for c in bmp]] & HAN > 0) == ours).all()
+    counted = char_ids(bmp) > 0
+    # new-word counting leaves out the Yijing hexagram symbols (U+4DC0-4DFF): they sit inside
+    # extension A's block but are symbols, not characters of any word.
+    hexagrams = np.array([0x4DC0 <= ord(c) <= 0x4DFF for c in bmp])
+    assert (counted == (ours & ~hexagrams)).all()
+    assert is_han("𠀀") and HAN_RE.match("𠀀") and not is_han("a") and not is_han("。")
