@@ -11,7 +11,7 @@ import importlib
 import sys
 import traceback
 
-from components.errors import ConfigError, InputError, UsageError
+from components.errors import FAILURES, ConfigError, InputError, UsageError
 
 UNEXPECTED = 3  # exit code of an unexpected error (1: bad input, 2: bad parameters or usage)
 
@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(module, args: argparse.Namespace) -> tuple[int, str | None]:
     """(exit code, the error message shown) of one command."""
     try:
-        return int(module.run(args) or 0), None
+        code = int(module.run(args) or 0)
+        return code, (FAILURES[-1] if code and FAILURES else None)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1, str(exc)
