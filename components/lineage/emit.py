@@ -76,14 +76,18 @@ def dvc_hashes(root: Path, wanted: dict[str, set[str] | None]) -> dict[str, str]
 
     found: dict[str, str] = {}
     with Repo(str(root)) as repo:
-        for stage, paths in wanted.items():
-            for st in repo.stage.collect(f"{root / 'dvc.yaml'}:{stage}"):
-                for d in [*st.deps, *st.outs]:
-                    p = _norm(d.def_path)
-                    if isinstance(d, ParamsDependency) or (paths is not None and p not in paths):
-                        continue
-                    if (root / p).exists():
-                        found[p] = str(d.get_hash().value)
+        # One parse of dvc.yaml/dvc.lock for all stages (collecting per stage re-parses both).
+        for st in repo.stage.collect(str(root / "dvc.yaml")):
+            name = str(getattr(st, "name", "")).split("@")[0]
+            if name not in wanted:
+                continue
+            paths = wanted[name]
+            for d in [*st.deps, *st.outs]:
+                p = _norm(d.def_path)
+                if isinstance(d, ParamsDependency) or (paths is not None and p not in paths):
+                    continue
+                if (root / p).exists():
+                    found[p] = str(d.get_hash().value)
     return found
 
 
@@ -149,7 +153,7 @@ class StageRun:
     def for_command(cls, command: str, argv: list[str]) -> StageRun | None:
         """A run when DVC executes this command as a stage of the project's dvc.yaml."""
         addressing = os.environ.get("DVC_STAGE")
-        if not addressing:
+        if not addressing or os.environ.get("OPENLINEAGE_DISABLED", "").lower() == "true":
             return None
         try:
             from components.tracking import project_root

@@ -8,6 +8,7 @@ tests/dags/test_domain_adaptation.py.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -75,8 +76,10 @@ def _latest_versions(evs: list[dict]) -> dict[str, str]:
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    for var in ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE_NAMESPACE", "DVC_STAGE"):
-        monkeypatch.delenv(var, raising=False)
+    for var in os.environ:
+        if var.startswith("OPENLINEAGE") or var in {"DVC_STAGE", "DVC_ROOT"}:
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.openlineage/openlineage.yml of the user
     monkeypatch.setenv(
         emit.PARENT_ENV, "airflow/domain_adaptation.a/0190d5a4-8a4e-7c3e-9a6e-1d2f3a4b5c6d"
     )
