@@ -85,6 +85,8 @@ def show(client, uri: str, as_json: bool, root: Path | None = None) -> str:
     # The OpenLineage events of the runs that made this version, when this project emitted them
     # (docs/lineage.md); else the tree recorded from dvc.lock at registration.
     tree = model_tree(read(root), mv.name, str(mv.version)) if root else None
+    if tree is not None and not _complete(tree, root):
+        tree = None  # some stage ran without emitting (before lineage existed, or by hand)
     source = "OpenLineage events in reports/lineage" if tree else "dvc.lock"
     if tree is None:
         tree = _recorded_tree(mlflow, mv, uri)
@@ -95,6 +97,21 @@ def show(client, uri: str, as_json: bool, root: Path | None = None) -> str:
     aliases = ",".join(_aliases(client, mv)) or "-"
     info = _info(tags, mv, aliases, source)
     return render(tree, f"{mv.name} v{mv.version}", info)
+
+
+def _complete(tree: dict, root: Path) -> bool:
+    """Every dataset that a dvc.yaml stage writes has the event of the run that wrote it."""
+    from components.evaluate.lineage import Lock
+
+    lock = Lock(root)
+
+    def ok(node: dict) -> bool:
+        found = lock.produced_by(node.get("path", ""))
+        if found and found[1] == node.get("path") and "stage" not in node:
+            return False
+        return all(ok(child) for child in node.get("inputs", []))
+
+    return ok(tree)
 
 
 def _recorded_tree(mlflow, mv, uri: str) -> dict:

@@ -249,7 +249,10 @@ def registration(
     root: Path, stage: str, name: str, version: str, gate: dict[str, Any], tracking_uri: str
 ) -> None:
     """START + COMPLETE of the job ``register.model_version``: inputs the checkpoints and data
-    the register stage read (non-code deps), output the model version with the gate decision."""
+    the register stage read (non-code deps), output the model version with the gate decision.
+    Only when this process is a stage run DVC started (as stage events are)."""
+    if not _CURRENT:
+        return
     try:
         from openlineage.client.uuid import generate_new_uuid
 
@@ -259,10 +262,9 @@ def registration(
         st = load(root / "dvc.yaml").stages[stage]
         data = [d for d in st.deps if not d.startswith("components")]
         hashes = dvc_hashes(root, {stage: set(data)})
-        params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")) or {}
-        ns = _CURRENT.get("ns") or ol.namespace((params.get("domain") or {}).get("name"))
+        ns = _CURRENT["ns"]
         run_id = str(generate_new_uuid())
-        parent = _CURRENT.get("parent") or os.environ.get(PARENT_ENV)
+        parent = _CURRENT["parent"]
         ins = ol.inputs(ns, data, hashes)
         out = ol.model_version(ns, tracking_uri, name, str(version), gate)
         events = [

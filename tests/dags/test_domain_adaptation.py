@@ -17,7 +17,7 @@ from tests.lineage.schema import validate as validate_event
 pytestmark = pytest.mark.slow
 
 
-def _check_openlineage(root, gate: dict) -> None:
+def _check_openlineage(root, env: dict, gate: dict) -> None:
     """The events of every stage run and of registration (docs/lineage.md): all valid against
     the OpenLineage spec; the registered version derives from every raw data input through
     them; each stage's latest COMPLETE carries the hashes dvc.lock records."""
@@ -42,6 +42,17 @@ def _check_openlineage(root, gate: dict) -> None:
     }
     found = {name for _, name in ol_events.ancestors(evs, target, str(gate["version"]))}
     assert raw <= found, raw - found
+    # Stage runs are children of their Airflow task runs; registration of the register stage run.
+    for e in evs:
+        parent = e["run"]["facets"]["parent"]["job"]["name"]
+        job = e["job"]["name"]
+        assert parent == (
+            "register" if job == "register.model_version" else f"domain_adaptation.{job}"
+        )
+    shown = subprocess.run(
+        ["dapt", "lineage", model], cwd=root, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "hashes from OpenLineage events" in shown and "data/samples  md5=" in shown, shown
     latest = {e["job"]["name"]: e for e in ol_events.completed(evs)}
     assert set(lock) <= set(latest)
     for name, entry in lock.items():
@@ -126,7 +137,7 @@ def test_runs_all_stages_then_skips_then_retrains_on_a_delivery_and_retries_only
     mlflow.set_tracking_uri(f"sqlite:////{str(root).lstrip('/')}/.mlflow/mlflow.db")
     tags = mlflow.MlflowClient().get_model_version(gate["model"], gate["version"]).tags
     assert tags["dvc:data/samples/deliveries"] == delivered["md5"]
-    _check_openlineage(root, gate)
+    _check_openlineage(root, airflow_project.env, gate)
 
     # Bad input is not transient: a stage command exiting 1 fails its task without a retry.
     data["stages"]["ingest"]["cmd"] = "echo 'error: bad input' >&2; exit 1"

@@ -63,6 +63,7 @@ def _repro_and_emit(root: Path) -> None:
     for stage in DVC_YAML["stages"]:
         run = emit.StageRun(root, stage, ["sh", "-c", DVC_YAML["stages"][stage]["cmd"]])
         emit.send(root, run.event(ol.RunState.COMPLETE, 0))
+        emit._CURRENT.clear()  # each stage runs in a process of its own
 
 
 def _latest_versions(evs: list[dict]) -> dict[str, str]:
@@ -80,6 +81,7 @@ def project(tmp_path, monkeypatch) -> Path:
         if var.startswith("OPENLINEAGE") or var in {"DVC_STAGE", "DVC_ROOT"}:
             monkeypatch.delenv(var)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.openlineage/openlineage.yml of the user
+    monkeypatch.setattr(emit, "_CURRENT", {})
     monkeypatch.setenv(
         emit.PARENT_ENV, "airflow/domain_adaptation.a/0190d5a4-8a4e-7c3e-9a6e-1d2f3a4b5c6d"
     )
@@ -152,10 +154,14 @@ def test_registration_emits_the_model_version_with_the_gate_decision(project):
         "candidate": "x/y",
     }
     emit.registration(project, "c", "demo-clf", "3", gate, "http://mlflow.example:5000")
+    assert len(events.read(project)) == 4  # not run as a stage by DVC: nothing sent
+    stage = emit.StageRun(project, "c", ["dapt", "register"])  # what `dapt` does under DVC
+    emit.registration(project, "c", "demo-clf", "3", gate, "http://mlflow.example:5000")
     evs = events.read(project)
     start, done = evs[-2:]
     for e in (start, done):
         validate(e)
+        assert e["run"]["facets"]["parent"]["run"]["runId"] == stage.run_id
     (model,) = done["outputs"]
     assert (model["namespace"], model["name"]) == (
         "mlflow://mlflow.example:5000",
