@@ -11,7 +11,7 @@ import importlib
 import sys
 import traceback
 
-from components.errors import ConfigError, InputError, UsageError
+from components.errors import FAILURES, ConfigError, InputError, UsageError
 
 UNEXPECTED = 3  # exit code of an unexpected error (1: bad input, 2: bad parameters or usage)
 
@@ -61,29 +61,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"dapt {command}", description=COMMANDS[command][1])
     module.add_arguments(parser)
     args = parser.parse_args(rest)
+    from components.lineage.emit import StageRun
+
+    lineage = StageRun.for_command(command, rest)  # None unless DVC runs this as a stage
+    if lineage:
+        lineage.start()
+    code, error = _dispatch(module, args)
+    if lineage:
+        lineage.end(code, error)
+    return code
+
+
+def _dispatch(module, args: argparse.Namespace) -> tuple[int, str | None]:
+    """(exit code, the error message shown) of one command."""
     try:
-        return int(module.run(args) or 0)
+        code = int(module.run(args) or 0)
+        return code, (FAILURES[-1] if code and FAILURES else None)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 1, str(exc)
     except (ConfigError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 2, str(exc)
     except OSError as exc:
         # Writers map their own failures (components/data/outputs.py); this catches the rest
         # that a user can fix: a full disk, a read-only or unreadable path.
         err = _os_error(exc)
         if err is None:
             traceback.print_exc()
-            return UNEXPECTED
+            return UNEXPECTED, f"{type(exc).__name__}: {exc}"
         print(f"error: {err}", file=sys.stderr)
-        return 1
-    except Exception:
+        return 1, str(err)
+    except Exception as exc:
         # Not the user's input (a bug, or a transient fault: network, disk): exit 3, not Python's
         # 1, so orchestrators retry this and never retry exits 1 and 2 (components/orchestration/
         # runner.py).
         traceback.print_exc()
-        return UNEXPECTED
+        return UNEXPECTED, f"{type(exc).__name__}: {exc}"
 
 
 def _os_error(exc: OSError) -> InputError | None:

@@ -39,3 +39,13 @@ class ConfigError(ValueError):
 
 class UsageError(ValueError):
     """The command line is inconsistent (exit code 2)."""
+
+
+# What a command that fails without raising (a data gate that found bad rows: exit 1 after its
+# report) said about it: the stage's OpenLineage FAIL event carries it (components/cli.py).
+FAILURES: list[str] = []
+
+
+def failed(message: str, code: int = 1) -> int:
+    FAILURES.append(message)
+    return code

@@ -19,6 +19,8 @@ from urllib.parse import urlparse
 from components.config import TrackingParams, as_flat_dict, load_section
 
 _MLFLOW_PARAM_MAX = 6000
+# MLflow runs this process opened for its stage: the stage's OpenLineage events name them.
+RUN_IDS: list[str] = []
 
 
 def project_root(start: str | os.PathLike | None = None) -> Path:
@@ -183,6 +185,7 @@ def stage_run(
     if parent:
         tags["mlflow.parentRunId"] = parent
     with mlflow.start_run(run_name=stage, tags=tags) as run:
+        RUN_IDS.append(run.info.run_id)
         flat = {k: str(v)[:_MLFLOW_PARAM_MAX] for k, v in as_flat_dict(params).items()}
         items = list(flat.items())
         for i in range(0, len(items), 100):

@@ -74,13 +74,47 @@ def unknown_model(client, where: str, name: str) -> InputError:
     return InputError(where, f"no registered model named {name!r}", fix)
 
 
-def show(client, uri: str, as_json: bool) -> str:
+def show(client, uri: str, as_json: bool, root: Path | None = None) -> str:
     import mlflow
 
     from components.evaluate.lineage import render
+    from components.lineage.events import model_tree, read
 
     mv = resolve(client, uri)
     tags = mv.tags or {}
+    # The OpenLineage events of the runs that made this version, when this project emitted them
+    # (docs/lineage.md); else the tree recorded from dvc.lock at registration.
+    tree = model_tree(read(root), mv.name, str(mv.version)) if root else None
+    if tree is not None and not _complete(tree, root):
+        tree = None  # some stage ran without emitting (before lineage existed, or by hand)
+    source = "OpenLineage events in reports/lineage" if tree else "dvc.lock"
+    if tree is None:
+        tree = _recorded_tree(mlflow, mv, uri)
+    if as_json:
+        return json.dumps(
+            {"version": mv.version, "tags": tags, "lineage": tree, "source": source}, indent=2
+        )
+    aliases = ",".join(_aliases(client, mv)) or "-"
+    info = _info(tags, mv, aliases, source)
+    return render(tree, f"{mv.name} v{mv.version}", info)
+
+
+def _complete(tree: dict, root: Path) -> bool:
+    """Every dataset that a dvc.yaml stage writes has the event of the run that wrote it."""
+    from components.evaluate.lineage import Lock
+
+    lock = Lock(root)
+
+    def ok(node: dict) -> bool:
+        found = lock.produced_by(node.get("path", ""))
+        if found and found[1] == node.get("path") and "stage" not in node:
+            return False
+        return all(ok(child) for child in node.get("inputs", []))
+
+    return ok(tree)
+
+
+def _recorded_tree(mlflow, mv, uri: str) -> dict:
     try:
         path = mlflow.artifacts.download_artifacts(
             run_id=mv.run_id, artifact_path="lineage/lineage.json"
@@ -89,10 +123,11 @@ def show(client, uri: str, as_json: bool) -> str:
     except Exception as exc:  # registered by hand or the artifact store is unreachable
         tree = {"stage": "?", "inputs": []}
         print(f"[lineage] {uri}: no lineage/lineage.json artifact ({exc})".splitlines()[0])
-    if as_json:
-        return json.dumps({"version": mv.version, "tags": tags, "lineage": tree}, indent=2)
-    aliases = ",".join(_aliases(client, mv)) or "-"
-    info = [
+    return tree
+
+
+def _info(tags: dict, mv, aliases: str, source: str) -> list[str]:
+    return [
         f"run {mv.run_id}  aliases {aliases}  decision {tags.get('gate.decision', '?')}",
         f"candidate {tags.get('candidate')}/{tags.get('strategy')} seed {tags.get('seed')}; "
         f"mean macro-F1 {tags.get('gate.mean_macro_f1')} over seeds {tags.get('gate.seed_macro_f1')}",
@@ -101,9 +136,8 @@ def show(client, uri: str, as_json: bool) -> str:
         f"validation report {tags.get('validation_report')} "
         f"(summary md5 {tags.get('validation_summary_md5') or '-'})",
         f"reason: {tags.get('gate.reason', '')}",
-        f"stage {tags.get('lineage.stage')} inputs (hashes from dvc.lock):",
+        f"stage {tags.get('lineage.stage')} inputs (hashes from {source}):",
     ]
-    return render(tree, f"{mv.name} v{mv.version}", info)
 
 
 def _aliases(client, mv) -> list[str]:
@@ -179,5 +213,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.model_uri:
         raise UsageError("give MODEL_URI, --data PATH or --history NAME")
-    print(show(client, args.model_uri, args.json))
+    print(show(client, args.model_uri, args.json, root))
     return 0

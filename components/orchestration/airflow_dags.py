@@ -52,10 +52,36 @@ def _stage(root: str, stage: str, lock_wait: int) -> dict[str, Any]:
 
     from components.orchestration import runner
 
+    _lineage_parent()
     try:
         return runner.run_stage(root, stage, lock_wait=lock_wait)
     except runner.NonRetryableError as exc:
         raise AirflowFailException(str(exc)) from exc
+
+
+def _lineage_parent() -> None:
+    """The stage's OpenLineage events name this task run as their parent (docs/lineage.md):
+    ``namespace/dag_id.task_id/runId`` as the OpenLineage provider names it (its run id when the
+    provider is installed, else a stable one from the same fields)."""
+    import os
+    import uuid
+
+    from airflow.sdk import get_current_context
+
+    try:
+        ctx = get_current_context()
+        ti = ctx["ti"]
+    except Exception:  # not inside a task (a direct call): no parent
+        return
+    try:
+        from airflow.providers.openlineage.plugins.macros import lineage_run_id
+
+        run_id = lineage_run_id(ti)
+    except ImportError:
+        key = f"airflow:{ti.dag_id}/{ctx['run_id']}/{ti.task_id}/{ti.try_number}"
+        run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+    ns = os.environ.get("AIRFLOW__OPENLINEAGE__NAMESPACE", "default")
+    os.environ["DAPT_LINEAGE_PARENT"] = f"{ns}/{ti.dag_id}.{ti.task_id}/{run_id}"
 
 
 def _push(root: str, enabled: bool, lock_wait: int) -> int:

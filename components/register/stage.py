@@ -64,8 +64,18 @@ def run_stage(
         )
         version = registry.register(log_model, name, tags, decision, artifacts)
         gate.update(registered=True, version=version, model=name)
+        _lineage_event(stage, name, version, gate)
         print(f"[register] registered {name} v{version} as {decision.alias}")
     return gate
+
+
+def _lineage_event(stage: str, name: str, version: str, gate: dict[str, Any]) -> None:
+    import mlflow
+
+    from components.lineage.emit import registration
+    from components.tracking import project_root
+
+    registration(project_root(), stage, name, version, gate, mlflow.get_tracking_uri())
 
 
 def _examples(dev: Path, n: int = 2) -> list[str]:

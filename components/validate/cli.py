@@ -19,7 +19,7 @@ from components.data.outputs import OutputSet, recover
 from components.data.text import file_digest
 from components.data.writers import write_json
 from components.domain import domain_lang
-from components.errors import UsageError
+from components.errors import UsageError, failed
 from components.validate.core import ReadOptions, validate_files
 from components.validate.params import ValidateParams
 from components.validate.report import summary_dict, write_reports
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if in_project and not args.no_mlflow:
         _log_mlflow(args, params, outcome, inputs)
-    return 0 if outcome.passed else 1
+    return 0 if outcome.passed else failed(text)
 
 
 def _metrics(outcome) -> dict:

@@ -10,9 +10,57 @@ import mlflow
 import pytest
 import yaml
 
+from components.lineage import events as ol_events
 from components.orchestration.graph import load
+from tests.lineage.schema import validate as validate_event
 
 pytestmark = pytest.mark.slow
+
+
+def _check_openlineage(root, env: dict, gate: dict) -> None:
+    """The events of every stage run and of registration (docs/lineage.md): all valid against
+    the OpenLineage spec; the registered version derives from every raw data input through
+    them; each stage's latest COMPLETE carries the hashes dvc.lock records."""
+    evs = ol_events.read(root)
+    for e in evs:
+        validate_event(e)
+    lock = yaml.safe_load((root / "dvc.lock").read_text(encoding="utf-8"))["stages"]
+    produced = {o["path"] for st in lock.values() for o in st["outs"]}
+    raw = {
+        d["path"]
+        for name, st in lock.items()
+        for d in st["deps"]
+        if name != "report" and d["path"] not in produced and not d["path"].startswith("components")
+    }
+    assert {"data/samples", "models/base-zh-tiny"} <= raw
+    model = f"models:/{gate['model']}/{gate['version']}"
+    (target,) = {
+        ol_events.key(ds)
+        for e in ol_events.completed(evs)
+        for ds in e["outputs"]
+        if ds["name"] == model
+    }
+    found = {name for _, name in ol_events.ancestors(evs, target, str(gate["version"]))}
+    assert raw <= found, raw - found
+    # Stage runs are children of their Airflow task runs; registration of the register stage run.
+    for e in evs:
+        parent = e["run"]["facets"]["parent"]["job"]["name"]
+        job = e["job"]["name"]
+        assert parent == (
+            "register" if job == "register.model_version" else f"domain_adaptation.{job}"
+        )
+    shown = subprocess.run(
+        ["dapt", "lineage", model], cwd=root, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "hashes from OpenLineage events" in shown and "data/samples  md5=" in shown, shown
+    latest = {e["job"]["name"]: e for e in ol_events.completed(evs)}
+    assert set(lock) <= set(latest)
+    for name, entry in lock.items():
+        for side, datasets in (("deps", latest[name]["inputs"]), ("outs", latest[name]["outputs"])):
+            locked = {d["path"]: d["md5"] for d in entry[side]}
+            for ds in datasets:
+                if not ds["facets"]["dvc"].get("inside"):
+                    assert ds["facets"]["dvc"]["md5"] == locked[ds["name"]], (name, ds["name"])
 
 
 def _returns(run: dict, stages: list[str]) -> dict[str, dict]:
@@ -89,6 +137,7 @@ def test_runs_all_stages_then_skips_then_retrains_on_a_delivery_and_retries_only
     mlflow.set_tracking_uri(f"sqlite:////{str(root).lstrip('/')}/.mlflow/mlflow.db")
     tags = mlflow.MlflowClient().get_model_version(gate["model"], gate["version"]).tags
     assert tags["dvc:data/samples/deliveries"] == delivered["md5"]
+    _check_openlineage(root, airflow_project.env, gate)
 
     # Bad input is not transient: a stage command exiting 1 fails its task without a retry.
     data["stages"]["ingest"]["cmd"] = "echo 'error: bad input' >&2; exit 1"

@@ -1,0 +1,1 @@
+"""OpenLineage events for stage runs and registration (docs/lineage.md)."""

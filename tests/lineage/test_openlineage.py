@@ -1,0 +1,188 @@
+"""OpenLineage events of stage runs and registration, on a tiny DVC project (four shell stages).
+
+The events are built by the real emitter (components/lineage/emit.py) after a real ``dvc
+repro``, sent through the default file transport, read back from reports/lineage/ and
+validated against the vendored OpenLineage spec. The smoke pipeline's own events are checked in
+tests/dags/test_domain_adaptation.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.lineage import emit, events
+from components.lineage import openlineage as ol
+from tests.lineage.schema import validate
+
+DVC_YAML = {
+    "stages": {
+        "a": {
+            "cmd": "mkdir -p out/a && cp raw/a.txt out/a/x.txt && echo y > out/a/y.txt",
+            "deps": ["raw/a.txt"],
+            "params": ["domain.name"],
+            "outs": ["out/a"],
+        },
+        "b": {"cmd": "cp raw/b.txt out/b.txt", "deps": ["raw/b.txt"], "outs": ["out/b.txt"]},
+        "c": {
+            "cmd": "cat out/a/x.txt out/b.txt > out/c.txt",
+            "deps": ["out/a/x.txt", "out/b.txt"],
+            "outs": ["out/c.txt"],
+        },
+        "d": {"cmd": "cat out/b.txt > out/d.txt", "deps": ["out/b.txt"], "outs": ["out/d.txt"]},
+    }
+}
+RAW = {"a", "b"}
+
+
+def _project(root: Path) -> Path:
+    (root / "raw").mkdir(parents=True)
+    (root / "out").mkdir()
+    for name in RAW:
+        (root / f"raw/{name}.txt").write_text(f"{name} 1\n", "utf-8")
+    (root / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML), "utf-8")
+    (root / "params.yaml").write_text(yaml.safe_dump({"domain": {"name": "demo"}}), "utf-8")
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=test"]
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "tiny"], cwd=root, check=True)
+    return root
+
+
+def _repro_and_emit(root: Path) -> None:
+    """dvc repro, then each stage's COMPLETE as the stage process would send it."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        repo.reproduce()
+    for stage in DVC_YAML["stages"]:
+        run = emit.StageRun(root, stage, ["sh", "-c", DVC_YAML["stages"][stage]["cmd"]])
+        emit.send(root, run.event(ol.RunState.COMPLETE, 0))
+        emit._CURRENT.clear()  # each stage runs in a process of its own
+
+
+def _latest_versions(evs: list[dict]) -> dict[str, str]:
+    """dataset name -> the version the latest COMPLETE events give it (inputs and outputs)."""
+    seen: dict[str, str] = {}
+    for e in events.completed(evs):
+        for ds in [*e["inputs"], *e["outputs"]]:
+            seen[ds["name"]] = events.version(ds)
+    return seen
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    for var in os.environ:
+        if var.startswith("OPENLINEAGE") or var in {"DVC_STAGE", "DVC_ROOT"}:
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.openlineage/openlineage.yml of the user
+    monkeypatch.setattr(emit, "_CURRENT", {})
+    monkeypatch.setenv(
+        emit.PARENT_ENV, "airflow/domain_adaptation.a/0190d5a4-8a4e-7c3e-9a6e-1d2f3a4b5c6d"
+    )
+    root = _project(tmp_path / "p")
+    monkeypatch.chdir(root)  # where DVC runs stage commands
+    return root
+
+
+def test_events_validate_carry_dvc_lock_hashes_connect_and_version_only_descendants(project):
+    _repro_and_emit(project)
+    evs = events.read(project)
+    assert [e["job"]["name"] for e in evs] == list(DVC_YAML["stages"])
+    for e in evs:
+        validate(e)
+        assert e["job"]["namespace"] == "dapt-demo"
+        assert e["run"]["facets"]["parent"]["job"]["name"] == "domain_adaptation.a"
+        assert len(e["run"]["facets"]["dapt"]["gitCommit"]) == 40
+    assert evs[0]["run"]["facets"]["dapt"]["params"] == {"profile": "demo", "domain.name": "demo"}
+
+    # Every hash in a dvc facet is the one dvc.lock records for that stage's dep or out; the
+    # file inside out/a that stage c reads is an output of a (its own dataset) with c's hash.
+    lock = yaml.safe_load((project / "dvc.lock").read_text("utf-8"))["stages"]
+    locked = {(s, d["path"]): d["md5"] for s, st in lock.items() for d in st["deps"] + st["outs"]}
+    checked = 0
+    for e in evs:
+        for ds in e["inputs"] + e["outputs"]:
+            facet = ds["facets"]["dvc"]
+            owner = e["job"]["name"] if not facet.get("inside") else "c"
+            assert facet["md5"] == locked[(owner, ds["name"])], ds["name"]
+            assert ds["namespace"] == "dvc://dapt-demo"
+            checked += 1
+    assert checked == len(locked) + 1  # + out/a/x.txt as a's output
+
+    # One connected graph: out/c.txt comes from both raw inputs, through out/a/x.txt.
+    assert events.ancestors(evs, ("dvc://dapt-demo", "out/c.txt")) == {
+        ("dvc://dapt-demo", p) for p in ("out/a/x.txt", "out/b.txt", "raw/a.txt", "raw/b.txt")
+    }
+
+    before = _latest_versions(evs)
+    (project / "raw/a.txt").write_text("a 2\n", "utf-8")
+    _repro_and_emit(project)
+    after = _latest_versions(events.read(project))
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"raw/a.txt", "out/a", "out/a/x.txt", "out/c.txt"}
+
+
+def test_a_stage_failing_on_bad_input_emits_start_then_fail_with_the_error(project, monkeypatch):
+    from components.cli import main
+
+    monkeypatch.setenv("DVC_STAGE", "c")
+    monkeypatch.setenv("DVC_ROOT", str(project))
+    monkeypatch.chdir(project)
+    code = main(["newwords", "--corpus", "missing.jsonl", "--out", "out/words", "--no-mlflow"])
+    assert code == 1
+    start, fail = events.read(project)
+    assert (start["eventType"], fail["eventType"]) == ("START", "FAIL")
+    assert start["run"]["runId"] == fail["run"]["runId"] and fail["job"]["name"] == "c"
+    assert "missing.jsonl: file does not exist" in fail["run"]["facets"]["errorMessage"]["message"]
+    assert fail["run"]["facets"]["dapt"]["exitCode"] == 1
+    for e in (start, fail):
+        validate(e)
+
+
+def test_registration_emits_the_model_version_with_the_gate_decision(project):
+    _repro_and_emit(project)
+    gate = {
+        "promote": True,
+        "alias": "champion",
+        "reason": "beats the baseline",
+        "candidate": "x/y",
+    }
+    emit.registration(project, "c", "demo-clf", "3", gate, "http://mlflow.example:5000")
+    assert len(events.read(project)) == 4  # not run as a stage by DVC: nothing sent
+    stage = emit.StageRun(project, "c", ["dapt", "register"])  # what `dapt` does under DVC
+    emit.registration(project, "c", "demo-clf", "3", gate, "http://mlflow.example:5000")
+    evs = events.read(project)
+    start, done = evs[-2:]
+    for e in (start, done):
+        validate(e)
+        assert e["run"]["facets"]["parent"]["run"]["runId"] == stage.run_id
+    (model,) = done["outputs"]
+    assert (model["namespace"], model["name"]) == (
+        "mlflow://mlflow.example:5000",
+        "models:/demo-clf/3",
+    )
+    assert model["facets"]["gate"]["alias"] == "champion" and model["facets"]["gate"]["promote"]
+    raw = {("dvc://dapt-demo", "raw/a.txt"), ("dvc://dapt-demo", "raw/b.txt")}
+    assert raw <= events.ancestors(evs, events.key(model), "3")
+
+    tree = events.model_tree(evs, "demo-clf", "3")
+    assert tree["stage"] == ol.REGISTER_JOB
+    (x, b) = tree["inputs"]
+    assert x["stage"] == "a" and x["inputs"][0]["path"] == "raw/a.txt"
+    assert b["stage"] == "b" and b["md5"] == done["inputs"][1]["facets"]["dvc"]["md5"]
+
+
+def test_standard_configuration_replaces_the_file_default(project, monkeypatch):
+    monkeypatch.chdir(project)
+    assert emit.client(project).transport.kind == "file"
+    monkeypatch.setenv("OPENLINEAGE_URL", "http://marquez.example:5000")
+    assert emit.client(project).transport.kind == "http"
+    monkeypatch.delenv("OPENLINEAGE_URL")
+    (project / "openlineage.yml").write_text("transport:\n  type: console\n", "utf-8")
+    assert emit.client(project).transport.kind == "console"
