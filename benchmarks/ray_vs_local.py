@@ -102,11 +102,14 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
     extra: dict = {}
     t = time.perf_counter()
     if stage == "decontaminate":
-        from components.decontaminate import driver
+        from components.decontaminate import driver, ray_driver
 
         p = with_derived(load_section("decontaminate", ROOT / "params.yaml"), lang="zh")
         sources = {Path(s).stem: s for s in shards}
-        driver.run(sources, data["evals"], out, out, p, engine=engine, batch_docs=ex.ray_batch_docs)
+        if engine == "ray":
+            ray_driver.run(sources, data["evals"], out, out, p, ex.ray_batch_docs)
+        else:
+            driver.run(sources, data["evals"], out, out, p)
     elif stage == "mine":
         from components.mine.core import mine
 

@@ -44,9 +44,12 @@ def run(args: argparse.Namespace) -> int:
     batch = ex.ray_batch_docs
     require_validated([sources["domain"], sources["general"], sources["tapt"], *evals.values()])
     with OutputSet() as outs:
-        report = driver.run(
-            sources, evals, outs.dir(args.out), Path(args.out), p, engine=engine, batch_docs=batch
-        )
+        if engine == "ray":
+            from components.decontaminate import ray_driver
+
+            report = ray_driver.run(sources, evals, outs.dir(args.out), Path(args.out), p, batch)
+        else:
+            report = driver.run(sources, evals, outs.dir(args.out), Path(args.out), p)
         write_json(outs.file(args.metrics), report)
     for name, c in report["sources"].items():
         print(

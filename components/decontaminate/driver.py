@@ -3,7 +3,6 @@ audit and the manifest, then verify the outputs with an independent second scan 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections import Counter
@@ -119,30 +118,23 @@ def run(
     final: Path,
     p: DecontaminateParams,
     *,
-    engine: str = "local",
-    batch_docs: int = 500,
+    clean=None,
+    check=None,
 ) -> dict:
     """Clean every source into ``out/<name>.jsonl``; ``final`` is where ``out`` will be swapped
-    in (the manifest names the files by their final paths). ``engine: ray`` runs ``process``
-    and the verifying scan on Ray Data (``ray_driver``); everything else is shared."""
+    in (the manifest names the files by their final paths). ``clean`` and ``check`` default to
+    this process's ``clean_source`` and ``verify``; ``ray_driver.run`` passes the Ray Data ones
+    (``process`` and the verifying scan on blocks); everything else is shared."""
     start = time.perf_counter()
     index = build_index(eval_texts(evals), p)
     report: dict = {"sources": {}}
     written = {}
-    with contextlib.ExitStack() as stack:
-        if engine == "ray":
-            from components.decontaminate import ray_driver
-            from components.execution import ray_session
-
-            stack.enter_context(ray_session())
-            clean, check = ray_driver.source_cleaner(batch_docs), ray_driver.verifier(batch_docs)
-        else:
-            clean, check = clean_source, verify
-        with open(out / "audit.jsonl", "w", encoding="utf-8") as audit:
-            for name, src in sources.items():
-                written[name] = out / f"{name}.jsonl"
-                report["sources"][name] = clean(name, src, written[name], audit, index, p)
-        check(written, index, p)
+    clean, check = clean or clean_source, check or verify
+    with open(out / "audit.jsonl", "w", encoding="utf-8") as audit:
+        for name, src in sources.items():
+            written[name] = out / f"{name}.jsonl"
+            report["sources"][name] = clean(name, src, written[name], audit, index, p)
+    check(written, index, p)
     found: dict[str, set[str]] = {s: set() for s in evals}
     with open(out / "audit.jsonl", encoding="utf-8") as f:
         for line in f:

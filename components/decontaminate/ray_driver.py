@@ -42,3 +42,19 @@ def verifier(batch_docs: int):
                     driver.fail_leftover(path, name, why)
 
     return verify
+
+
+def run(sources: dict[str, str], evals: dict[str, str], out: Path, final: Path, p, batch_docs: int):
+    """``driver.run`` with the cleaning and verifying scans on Ray Data."""
+    from components.execution import ray_session
+
+    with ray_session():
+        return driver.run(
+            sources,
+            evals,
+            out,
+            final,
+            p,
+            clean=source_cleaner(batch_docs),
+            check=verifier(batch_docs),
+        )

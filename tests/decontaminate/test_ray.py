@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from components.decontaminate import driver
+from components.decontaminate import driver, ray_driver
 from components.decontaminate.params import DecontaminateParams
 from tests.decontaminate.test_core import FILLER, TEST
 from tests.mine.conftest import general_texts, medical_texts, write_jsonl
@@ -45,9 +45,10 @@ def run(engine: str, tmp: Path, sources, evals) -> tuple[dict, dict]:
     out = tmp / engine
     out.mkdir()
     final = tmp / "decontaminated"  # the manifest names the files by where they end up
-    report = driver.run(
-        sources, evals, out, final, DecontaminateParams(), engine=engine, batch_docs=64
-    )
+    if engine == "ray":
+        report = ray_driver.run(sources, evals, out, final, DecontaminateParams(), batch_docs=64)
+    else:
+        report = driver.run(sources, evals, out, final, DecontaminateParams())
     report.pop("seconds")
     return report, {f.name: f.read_bytes() for f in sorted(out.iterdir())}
 
