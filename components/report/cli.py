@@ -16,7 +16,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from components.report.core import build
 
-    page, skipped = build(Path(args.root))
+    images: dict[str, bytes] = {}
+    page, skipped = build(Path(args.root), images)
+    for name, png in images.items():  # beside the page: linkable, and kept by DVC as an out
+        with atomic_open(Path(args.out).parent / name, "wb") as f:
+            f.write(png)
     with atomic_open(args.out) as f:
         f.write(page)
     print(f"[report] {args.out}" + (f" (no data for: {', '.join(skipped)})" if skipped else ""))

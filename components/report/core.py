@@ -201,6 +201,36 @@ def gate(root: Path) -> str | None:
     )
 
 
+def lineage(root: Path, images: dict[str, bytes] | None = None) -> str | None:
+    """The lineage picture from the OpenLineage events, else from dvc.yaml's stage graph; the
+    PNG also goes into ``images`` (the CLI writes it beside the page)."""
+    from components.errors import ConfigError
+    from components.lineage import events
+    from components.orchestration.graph import load
+    from components.report import lineage_graph
+
+    try:
+        g = lineage_graph.from_events(events.read(root))
+        if g is None and (root / "dvc.yaml").exists():
+            gate = _json(root / "reports/gate.json") or {}
+            model = f"models:/{gate['model']}/{gate['version']}" if gate.get("registered") else None
+            g = lineage_graph.from_stages(load(root / "dvc.yaml"), model)
+    except (ConfigError, OSError, ValueError, KeyError) as exc:  # a section, never the page
+        return f"<p>Lineage picture not drawn: {html.escape(str(exc))}</p>"
+    if g is None or not g.nodes:
+        return None
+    png = lineage_graph.draw(g)
+    if images is not None:
+        images[LINEAGE_PNG] = png
+    data = base64.b64encode(png).decode()
+    return (
+        f'<img alt="lineage graph" src="data:image/png;base64,{data}">'
+        f"<p><small>From the {html.escape(g.source)}. Blue: raw inputs; green: the registered "
+        "version. <code>dapt lineage models:/NAME@ALIAS</code> prints the hashes.</small></p>"
+    )
+
+
+LINEAGE_PNG = "lineage_graph.png"
 SECTIONS = [
     ("Project", project),
     ("Data validation", validation),
@@ -213,10 +243,11 @@ SECTIONS = [
 ]
 
 
-def build(root: Path) -> tuple[str, list[str]]:
-    """(html, names of the sections skipped for missing inputs)."""
+def build(root: Path, images: dict[str, bytes] | None = None) -> tuple[str, list[str]]:
+    """(html, names of the sections skipped for missing inputs); pictures to write beside the
+    page go into ``images`` (file name -> PNG bytes)."""
     parts, skipped = [], []
-    for title, fn in SECTIONS:
+    for title, fn in [*SECTIONS, ("Lineage", lambda r: lineage(r, images))]:
         body = fn(root)
         if body is None:
             skipped.append(title)
