@@ -137,27 +137,54 @@ def configure(root: Path | None = None) -> tuple[str, str]:
     return uri, exp_id
 
 
-def _log_inputs(paths: list[str], root: Path) -> None:
-    import mlflow
+def dvc_digest(path: Path) -> str:
+    """The hash dvc.lock records for ``path``: the md5 of a file, ``<md5>.dir`` for a folder
+    (computed by DVC's own hashing library, without the workspace's .dvcignore)."""
+    if not path.is_dir():
+        from components.data.text import file_digest
+
+        return file_digest(str(path))
+    from dvc_data.hashfile.build import build
+    from dvc_data.hashfile.db import HashFileDB
+    from dvc_objects.fs import localfs
+    from dvc_objects.fs.memory import MemoryFileSystem
+
+    # dry_run: hash only, nothing is copied into the (throwaway, in-memory) object store.
+    _, _, obj = build(
+        HashFileDB(MemoryFileSystem(), "/"), str(path.resolve()), localfs, "md5", dry_run=True
+    )
+    return str(obj.hash_info.value)
+
+
+def dataset_source(path: str | os.PathLike):
     from mlflow.data.dataset_source_registry import resolve_dataset_source
+
+    return resolve_dataset_source(str(Path(path).resolve()))
+
+
+def dataset_name(path: Path, root: Path) -> str:
+    """Project-relative POSIX path, the name dvc.yaml and the OpenLineage events use."""
+    full = path.resolve()
+    return (
+        full.relative_to(root.resolve()).as_posix()
+        if full.is_relative_to(root.resolve())
+        else str(path)
+    )
+
+
+def _log_inputs(paths: list[str], root: Path) -> None:
+    """One MLflow dataset per input path (a file, or a whole folder as DVC hashes it), its
+    digest the DVC hash: the run's inputs match dvc.lock and the lineage events by name and hash."""
+    import mlflow
     from mlflow.data.meta_dataset import MetaDataset
 
-    from components.data.text import file_digest
-
-    for p in paths:
+    for p in dict.fromkeys(paths):
         path = Path(p)
-        files = sorted(q for q in path.rglob("*") if q.is_file()) if path.is_dir() else [path]
-        for f in files:
-            if not f.exists():
-                continue
-            ds = MetaDataset(
-                source=resolve_dataset_source(str(f.resolve())),
-                name=str(f.resolve().relative_to(root))
-                if f.resolve().is_relative_to(root)
-                else str(f),
-                digest=file_digest(f),
-            )
-            mlflow.log_input(ds, context="input", tags={"md5": ds.digest})
+        if not path.exists():
+            continue
+        name, digest = dataset_name(path, root), dvc_digest(path)
+        ds = MetaDataset(source=dataset_source(path), name=name, digest=digest)
+        mlflow.log_input(ds, context="input", tags={"dvc_md5": digest})
 
 
 @contextlib.contextmanager

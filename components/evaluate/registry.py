@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -153,20 +154,52 @@ def log_encoder(model_dir: Path):
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    """What a version was measured on: the split (project-relative path, as the lineage events
+    name it, and its DVC md5) and the numbers the gate measured there."""
+
+    metrics: dict[str, float]
+    dataset: str
+    digest: str
+
+
+def link_logged_model(model_id: str, measured: Measured, tags: dict[str, Any]) -> None:
+    """MLflow 3: the LoggedModel (``log_model`` made it, with the active run, the one that
+    measured it, as its source run) gets the gate's metrics tied to the split as an MLflow
+    dataset (name + DVC md5), and the version's lineage tags, so the Models page answers what it
+    scored and on which data without the registry."""
+    import mlflow
+    from mlflow.data.meta_dataset import MetaDataset
+
+    from components.tracking import dataset_source
+
+    ds = MetaDataset(
+        dataset_source(measured.dataset), name=measured.dataset, digest=measured.digest
+    )
+    mlflow.log_input(ds, context="evaluation", tags={"dvc_md5": measured.digest})
+    mlflow.log_metrics(measured.metrics, model_id=model_id, dataset=ds)
+    mlflow.set_logged_model_tags(model_id, {k: str(v)[:TAG_MAX] for k, v in tags.items()})
+
+
 def register(
     log_model: Callable[[], Any],
     name: str,
     tags: dict[str, Any],
     decision: Decision,
     artifacts: dict[str, dict],
+    measured: Measured | None = None,
 ) -> str:
-    """Log the model in the active run, register it, tag it, set its alias."""
+    """Log the model in the active run, register it, tag it, set its alias; with ``measured``,
+    its LoggedModel carries the metrics and the data they were measured on."""
     import mlflow
     from mlflow import MlflowClient
 
     for path, obj in artifacts.items():
         mlflow.log_dict(obj, path)
     info = log_model()
+    if measured is not None and getattr(info, "model_id", None):
+        link_logged_model(info.model_id, measured, tags)
     mv = mlflow.register_model(info.model_uri, name)
     version = str(mv.version)
     client = MlflowClient()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,33 @@ def run_stage(
             if choice["kind"] == "classifier"
             else (lambda: registry.log_encoder(paths.out))
         )
-        version = registry.register(log_model, name, tags, decision, artifacts)
+        version = registry.register(
+            log_model, name, tags, decision, artifacts, _measured(gate, paths)
+        )
         gate.update(registered=True, version=version, model=name)
         _lineage_event(stage, name, version, gate)
         print(f"[register] registered {name} v{version} as {decision.alias}")
     return gate
+
+
+def _measured(gate: dict[str, Any], paths: Paths):
+    """The classifier's test numbers for its MLflow LoggedModel, tied to the test split by its
+    DVC md5; None for an encoder (its held-out text is no single DVC-tracked file)."""
+    if "test_md5" not in gate:
+        return None
+    from components.evaluate.registry import Measured
+    from components.tracking import dataset_name, project_root
+
+    f1 = gate["seed_macro_f1"]
+    metrics = {"test.macro_f1_mean": float(np.mean(f1)), "test.macro_f1_min": float(np.min(f1))}
+    for c in gate.get("comparisons", []):
+        ref = re.sub(
+            r"[^\w./-]+", "_", c["reference"]
+        )  # "champion v1 (dapt/full)": no ( ) in names
+        for k in ("delta", "low", "high"):
+            metrics[f"gate.{ref}.{k}"] = float(c[k])
+    test = dataset_name(paths.task / "test.jsonl", project_root())
+    return Measured(metrics, test, gate["test_md5"])
 
 
 def _lineage_event(stage: str, name: str, version: str, gate: dict[str, Any]) -> None:

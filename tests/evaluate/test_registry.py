@@ -11,7 +11,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from components.evaluate import registry
-from components.evaluate.gate import Scores, decide
+from components.evaluate.gate import Decision, Scores, decide
 from components.evaluate.params import GateParams
 from components.finetune.core import build_classifier, save_classifier
 from components.finetune.params import FinetuneParams
@@ -205,3 +205,38 @@ def torch_source(python: Path) -> list[str]:
     if found:
         return ["--find-links", found]
     return ["--extra-index-url", "https://download.pytorch.org/whl/cpu"]
+
+
+class _Echo(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return list(model_input["text"])
+
+
+def test_the_registered_version_is_a_logged_model_with_its_test_metrics_and_data(store):
+    """MLflow 3: the version's LoggedModel names the run that measured it, and its metrics are
+    tied to the test split by name and DVC md5."""
+    client = mlflow.MlflowClient()
+    d = Decision(True, "champion", "beats base/full")
+    measured = registry.Measured(
+        {"test.macro_f1_mean": 0.8, "gate.base/full.delta": 0.1},
+        "data/ingested/task/test.jsonl",
+        "0123456789abcdef0123456789abcdef",
+    )
+    with mlflow.start_run() as run:
+        version = registry.register(
+            lambda: mlflow.pyfunc.log_model(name="model", python_model=_Echo(), pip_requirements=[]),
+            NAME, {"candidate": "dapt"}, d, {}, measured,
+        )  # fmt: skip
+    mv = client.get_model_version(NAME, version)
+    # The version points at the LoggedModel through its source (the SQLite store leaves
+    # ModelVersion.model_id empty).
+    assert mv.source.startswith("models:/m-")
+    model = mlflow.get_logged_model(mv.source.removeprefix("models:/"))
+    assert model.source_run_id == run.info.run_id and model.tags["candidate"] == "dapt"
+    got = {m.key: m for m in model.metrics}
+    assert got["test.macro_f1_mean"].value == 0.8 and got["gate.base/full.delta"].value == 0.1
+    for m in got.values():
+        assert (m.dataset_name, m.dataset_digest) == (measured.dataset, measured.digest)
+        assert m.run_id == run.info.run_id
+    (used,) = client.get_run(run.info.run_id).inputs.dataset_inputs
+    assert (used.dataset.name, used.dataset.digest) == (measured.dataset, measured.digest)
