@@ -209,14 +209,18 @@ def lineage(root: Path, images: dict[str, bytes] | None = None) -> str | None:
     from components.orchestration.graph import load
     from components.report import lineage_graph
 
+    g, note = None, ""
     try:
         g = lineage_graph.from_events(events.read(root))
-        if g is None and (root / "dvc.yaml").exists():
-            gate = _json(root / "reports/gate.json") or {}
-            model = f"models:/{gate['model']}/{gate['version']}" if gate.get("registered") else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # a malformed event file
+        note = f" (events in reports/lineage unreadable: {type(exc).__name__}: {exc})"
+    if g is None and (root / "dvc.yaml").exists():
+        gate = _json(root / "reports/gate.json") or {}
+        model = f"models:/{gate['model']}/{gate['version']}" if gate.get("registered") else None
+        try:
             g = lineage_graph.from_stages(load(root / "dvc.yaml"), model)
-    except (ConfigError, OSError, ValueError, KeyError) as exc:  # a section, never the page
-        return f"<p>Lineage picture not drawn: {html.escape(str(exc))}</p>"
+        except ConfigError as exc:  # a section, never the page
+            return f"<p>Lineage picture not drawn: {html.escape(str(exc))}</p>"
     if g is None or not g.nodes:
         return None
     png = lineage_graph.draw(g)
@@ -225,7 +229,7 @@ def lineage(root: Path, images: dict[str, bytes] | None = None) -> str | None:
     data = base64.b64encode(png).decode()
     return (
         f'<img alt="lineage graph" src="data:image/png;base64,{data}">'
-        f"<p><small>From the {html.escape(g.source)}. Blue: raw inputs; green: the registered "
+        f"<p><small>From the {html.escape(g.source + note)}. Blue: raw inputs; green: the registered "
         "version. <code>dapt lineage models:/NAME@ALIAS</code> prints the hashes.</small></p>"
     )
 

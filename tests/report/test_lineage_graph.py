@@ -76,3 +76,6 @@ def test_the_report_embeds_the_picture_and_hands_it_to_the_cli(project, tmp_path
     assert (out.parent / LINEAGE_PNG).read_bytes().startswith(PNG)
     assert "OpenLineage events in reports/lineage" in out.read_text("utf-8")
     assert build(tmp_path / "empty")[1][-1] == "Lineage"
+    (project / "reports/lineage/zz.json").write_text("{cut short", "utf-8")
+    page, _ = build(project)  # a broken event file: the stage graph stands in, and says why
+    assert "dvc.yaml stage graph" in page and "unreadable: JSONDecodeError" in page
