@@ -102,3 +102,10 @@ def model_tree(events: list[Event], name: str, model_version: str) -> dict[str, 
 
     run = made[target]
     return {"stage": run["job"]["name"], "inputs": [node(d) for d in run.get("inputs") or []]}
+
+
+def mlflow_runs(evs: list[Event], job: str) -> list[str]:
+    """The MLflow run ids the latest COMPLETE run of ``job`` logged to (its ``dapt`` facet)."""
+    hits = [e for e in completed(evs) if e["job"]["name"] == job]
+    facet = ((hits[-1]["run"].get("facets") or {}).get("dapt") or {}) if hits else {}
+    return [str(r) for r in facet.get("mlflowRunIds") or []]

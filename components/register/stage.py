@@ -185,6 +185,7 @@ def lineage_tags(domain, ev, paths, gate, decision, stage: str) -> dict[str, Any
     import mlflow
 
     from components.evaluate.lineage import flatten, stage_lineage
+    from components.lineage import events
     from components.tracking import git_commit, project_root
 
     root = project_root()
@@ -220,4 +221,13 @@ def lineage_tags(domain, ev, paths, gate, decision, stage: str) -> dict[str, Any
     if "heldout_md5" in gate:
         tags["gate.heldout_md5"] = gate["heldout_md5"]
     tags.update({f"dvc:{path}": md5 for path, md5 in flatten(tree).items()})
+    # The MLflow runs that trained and chose this model, from their stages' lineage events (the
+    # LoggedModel's own source run is this register run, which measured it on test).
+    try:
+        evs = events.read(root)
+    except (OSError, ValueError):  # an unreadable event file costs these tags, not the version
+        evs = []
+    for job in ("finetune", "compare"):
+        if ids := events.mlflow_runs(evs, job):
+            tags[f"lineage.mlflow_runs.{job}"] = ",".join(ids)
     return tags
