@@ -58,10 +58,14 @@ run: $(STAMP)
 	@echo "MLflow store      : .mlflow/mlflow.db (mlflow ui --backend-store-uri sqlite:///.mlflow/mlflow.db)"
 	@echo "DVC remote        : .dvc-remote"
 
+# Two pytest workers (pytest-xdist), one per core: most tests are single-threaded subprocesses.
+# Tests sharing a session fixture (one Airflow project, one Ray, one MLflow server, one fault
+# project) carry an xdist_group mark, so one worker runs each such group.
+TEST_WORKERS ?= 2
 test: $(STAMP) profile.yaml
 	ruff check .
 	ruff format --check .
-	pytest -q
+	pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # Kubeflow pipeline YAML from dvc.yaml. kfp needs kubernetes<31 and the Airflow provider >=32:
 # kfp lives in its own small environment.

@@ -14,7 +14,7 @@ from components.config import TrackingParams
 from components.tracking import artifact_location
 from tests.conftest import SERVED_TEXTS, tool_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow_server")]
 
 
 def test_artifact_location_local_store_keeps_the_folder_a_server_keeps_its_own(tmp_path):

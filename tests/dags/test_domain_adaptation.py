@@ -14,7 +14,7 @@ from components.lineage import events as ol_events
 from components.orchestration.graph import load
 from tests.lineage.schema import validate as validate_event
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow")]
 
 
 def _check_openlineage(root, env: dict, gate: dict) -> None:

@@ -13,7 +13,7 @@ from components.decontaminate.params import DecontaminateParams
 from tests.decontaminate.test_core import FILLER, TEST
 from tests.mine.conftest import general_texts, medical_texts, write_jsonl
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
 
 
 def corpora(tmp: Path) -> tuple[dict, dict]:

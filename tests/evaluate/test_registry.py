@@ -20,6 +20,9 @@ from tests.conftest import SERVED_TEXTS, VENV_BIN
 from tests.evaluate.synthetic import labels, predictions
 from tests.finetune.tiny import LABELS
 
+# One worker runs every test of this group (they share a session fixture).
+pytestmark = pytest.mark.xdist_group("mlflow_server")
+
 NAME = "demo-classifier"
 
 

@@ -29,7 +29,7 @@ SEED = int(os.environ.get("DAPT_FAULT_SEED", "15"))
 # Numbers that measure time, not results: they differ between any two runs.
 TIMING = re.compile(r"second|per_s|_s$|mfu|rss|throughput|peak_flops|^time|elapsed")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults")]
 
 
 def _content(path) -> object:

@@ -19,7 +19,7 @@ GENERAL = "data/samples/general/clue_corpus_small_sample.txt"
 TEST_TSV = "data/samples/medical/tiny_test.tsv"
 BASE_WEIGHTS = "models/base-zh-tiny/model.safetensors"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults")]
 
 
 def _data_only(snapshot: dict[str, str]) -> dict[str, str]:

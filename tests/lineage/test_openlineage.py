@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,8 +77,8 @@ def _latest_versions(evs: list[dict]) -> dict[str, str]:
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch) -> Path:
-    for var in os.environ:
+def project(tmp_path, monkeypatch) -> Iterator[Path]:
+    for var in list(os.environ):
         if var.startswith("OPENLINEAGE") or var in {"DVC_STAGE", "DVC_ROOT"}:
             monkeypatch.delenv(var)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.openlineage/openlineage.yml of the user
@@ -87,7 +88,13 @@ def project(tmp_path, monkeypatch) -> Path:
     )
     root = _project(tmp_path / "p")
     monkeypatch.chdir(root)  # where DVC runs stage commands
-    return root
+    yield root
+    # The OpenLineage client turns OPENLINEAGE_URL into OPENLINEAGE__TRANSPORT__* variables of
+    # this process itself, behind monkeypatch's back: left there, every later stage run in this
+    # test session would send its events to that (unreachable) URL instead of the files.
+    for var in list(os.environ):
+        if var.startswith("OPENLINEAGE"):
+            del os.environ[var]
 
 
 def test_events_validate_carry_dvc_lock_hashes_connect_and_version_only_descendants(project):

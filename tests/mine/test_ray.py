@@ -10,7 +10,7 @@ import pytest
 from components.mine.core import mine
 from tests.mine.conftest import small_params, write_jsonl
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
 
 # Differ between engines by nature: wall/CPU time, memory, the local process count.
 TIMING = ("seconds", "throughput_mb_s", "peak_rss_mb", "workers", "engine")

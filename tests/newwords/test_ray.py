@@ -14,7 +14,7 @@ from components.cli import main
 from tests.mine.conftest import SAMPLES, general_texts, medical_texts
 from tests.newwords.conftest import write_jsonl
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
 NUMERIC = ("freq", "cohesion", "left_entropy", "right_entropy", "domain_score", "score")
 
 
