@@ -118,8 +118,8 @@ def run(
     final: Path,
     p: DecontaminateParams,
     *,
-    clean=None,
-    check=None,
+    clean=clean_source,
+    check=verify,
 ) -> dict:
     """Clean every source into ``out/<name>.jsonl``; ``final`` is where ``out`` will be swapped
     in (the manifest names the files by their final paths). ``clean`` and ``check`` default to
@@ -129,7 +129,6 @@ def run(
     index = build_index(eval_texts(evals), p)
     report: dict = {"sources": {}}
     written = {}
-    clean, check = clean or clean_source, check or verify
     with open(out / "audit.jsonl", "w", encoding="utf-8") as audit:
         for name, src in sources.items():
             written[name] = out / f"{name}.jsonl"
