@@ -40,7 +40,10 @@ def test_every_dag_file_parses_fast_without_heavy_imports(local_report):
     report = local_report
     assert report["import_errors"] == {}
     assert {p.name for p in DAG_FILES} == {f.rsplit("/", 1)[-1] for f in report["parse_seconds"]}
-    assert all(t < 0.5 for t in report["parse_seconds"].values()), report["parse_seconds"]
+    # The module check below is the real guard; the time bound only catches a slow top level.
+    # 2 s, not 0.5 s: under a loaded test run a light file measured 0.65-1.4 s of wall time,
+    # while one heavy import alone (torch 2.4 s, mlflow 2.5 s, GX 6 s) is still caught.
+    assert all(t < 2.0 for t in report["parse_seconds"].values()), report["parse_seconds"]
     assert {"domain_adaptation", "corpus_handoff"} <= set(report["dags"])
     assert not (HEAVY & set(report["heavy_after"])), report["heavy_after"]
     assert not report["kubernetes_provider"]
