@@ -29,6 +29,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from components.data.lexicon import read_words  # noqa: E402
 from components.newwords import core  # noqa: E402
 from components.newwords.counting import count_sharded  # noqa: E402
 
@@ -169,7 +170,7 @@ def main() -> int:
     shared = Path(args.shared)
     paths = prepare(shared, work)
     ref_path = shared / "lexicons" / "THUOCL_medical.txt"
-    ref = core.read_word_list(str(ref_path))
+    ref = set(read_words(str(ref_path)))
     general = core.general_dictionary()
     peers = [p for p in args.peers.split(",") if p]
     table = []

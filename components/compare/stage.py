@@ -54,10 +54,10 @@ def heldout_texts(paths: list[str], fraction: float) -> list[str]:
 
 
 def perplexities(folders: dict[str, str], inp: Inputs, lang: str) -> dict[str, dict]:
+    from components.data.lexicon import read_lexicon
     from components.evaluate.perplexity import text_nll
     from components.modeling.backbone import load_masked_lm
     from components.pretrain.data import WordMatcher
-    from components.tokenizer.core import read_lexicon
 
     domain = heldout_texts(inp.domain_text, inp.heldout_fraction)
     general = heldout_texts(inp.general_text, inp.heldout_fraction)

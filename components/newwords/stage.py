@@ -21,6 +21,7 @@ from components.config import (
     read_params_file,
     with_derived,
 )
+from components.data.lexicon import read_words
 from components.data.outputs import OutputSet
 from components.data.readers import DocumentReader
 from components.data.writers import atomic_open, write_json
@@ -78,7 +79,7 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
     total_mb = sum(os.path.getsize(p) for p in [*args.corpus, *args.background]) / 1e6
     exclude: set[str] = set()
     for path in args.exclude_vocab:
-        exclude |= core.read_word_list(path)
+        exclude |= set(read_words(path))
     need_general = params.exclude_general_dict or args.reference
     general = core.general_dictionary() if params.lang == "zh" and need_general else None
     if params.exclude_general_dict and general:
@@ -141,7 +142,7 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
                     yield doc.text
                 progress()
 
-        vocab = {w for path in args.exclude_vocab for w in core.read_word_list(path)}
+        vocab = {w for path in args.exclude_vocab for w in read_words(path)}
         bg = texts(args.background) if args.background else None
         cand = en_candidates(texts(args.corpus), bg, params, vocab)
         counts, unit, need = None, "words", params.max_words
@@ -177,7 +178,7 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
         "exact_counts": cand.stats.get("prune_floor", 0) == 0,
     }
     if args.reference:
-        ref = {core.word_key(w, params.lang) for w in core.read_word_list(args.reference)}
+        ref = {core.word_key(w, params.lang) for w in read_words(args.reference)}
         words = [r[0] for r in ranked.rows]
         if counts is not None:
             occurring = core.zh_occurring(ref, counts, params)

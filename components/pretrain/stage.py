@@ -31,9 +31,9 @@ def _docs(paths: list[str], max_docs: int):
 
 
 def build_corpora(args, p: TrainParams, tokenizer):
+    from components.data.lexicon import read_lexicon
     from components.pretrain.data import WordMatcher, encode_stream, held_out, pack
     from components.pretrain.trainer import Corpora
-    from components.tokenizer.core import read_lexicon
 
     words = [w for path in args.lexicon for w in read_lexicon(path, 0, 2, 16)]
     matcher = WordMatcher(words, p.jieba_fallback) if p.whole_word else None

@@ -44,9 +44,9 @@ def do_train(params: TokenizerParams, corpus: list[str], out: Path) -> dict:
 def do_extend(
     params: TokenizerParams, base: str, lexicon: str | None, top_k: int, out: Path
 ) -> dict:
+    from components.data.lexicon import read_lexicon
     from components.modeling.backbone import load_masked_lm
     from components.modeling.vocabulary import extend_vocabulary, write_added_words
-    from components.tokenizer.core import read_lexicon
 
     model, tok = load_masked_lm(base)
     old = len(tok)

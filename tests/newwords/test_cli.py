@@ -119,8 +119,8 @@ def test_english_terms_and_long_single_words(tmp_path):
 def test_english_exclude_vocab_from_a_tokenizer_json(tmp_path):
     """Fast tokenizers save tokenizer.json, not vocab.txt: its vocabulary is what counts (read as
     lines it was JSON fragments, so no single word ever qualified as "split into many pieces")."""
+    from components.data.lexicon import read_words
     from components.errors import InputError
-    from components.newwords.core import read_word_list
     from components.tokenizer.core import train_char_wordpiece
 
     rng = random.Random(1)
@@ -130,7 +130,7 @@ def test_english_exclude_vocab_from_a_tokenizer_json(tmp_path):
                                vocab_size=120, min_frequency=1)  # fmt: skip
     tok.save_pretrained(tmp_path / "tok")
     tok_json = tmp_path / "tok" / "tokenizer.json"
-    assert read_word_list(str(tok_json)) == set(tok.get_vocab())
+    assert set(read_words(str(tok_json))) == set(tok.get_vocab())
     docs = [" ".join([*rng.sample(filler, 4), "pneumonia", *rng.sample(filler, 3)]) + "."
             for _ in range(200)]  # fmt: skip
     corpus = write_jsonl(tmp_path / "en.jsonl", docs)
@@ -143,7 +143,7 @@ def test_english_exclude_vocab_from_a_tokenizer_json(tmp_path):
     assert "pneumonia" in words and "study" not in words  # long word listed, vocab word dropped
     (tmp_path / "other.json").write_text('{"a": 1}', encoding="utf-8")
     with pytest.raises(InputError, match=r"not a tokenizer\.json"):
-        read_word_list(str(tmp_path / "other.json"))
+        read_words(str(tmp_path / "other.json"))
 
 
 @pytest.mark.parametrize(
