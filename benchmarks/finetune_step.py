@@ -26,8 +26,9 @@ def load_task(backbone: str):
     import torch
 
     from components.config import load_section
-    from components.finetune.core import encode, load_tokenizer, quiet_transformers
+    from components.finetune.core import encode, quiet_transformers
     from components.finetune.data import read_labels, read_split
+    from components.modeling.backbone import load_tokenizer
 
     quiet_transformers()
     p = load_section("finetune", str(ROOT / "params.yaml"))

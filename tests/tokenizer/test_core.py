@@ -15,6 +15,16 @@ def test_trained_tokenizer_is_char_level_and_reloads(tiny_tokenizer_dir):
     assert pieces[-1] == "[SEP]"
     with pytest.raises(InputError, match="cannot load a tokenizer"):
         load_tokenizer(str(tiny_tokenizer_dir / "nope"))
+    # Fine-tuning asks for a checkpoint folder: tokenizer files alone are a stage not run.
+    bare = tiny_tokenizer_dir.parent / "tokenizer-only"
+    bare.mkdir(exist_ok=True)
+    for f in tiny_tokenizer_dir.iterdir():
+        if f.name != "config.json" and f.is_file():
+            (bare / f.name).write_bytes(f.read_bytes())
+    assert load_tokenizer(bare).is_fast
+    with pytest.raises(InputError, match=r"no config\.json"):
+        load_tokenizer(bare, checkpoint=True)
+    assert load_tokenizer(tiny_tokenizer_dir, checkpoint=True).mask_token == "[MASK]"
 
 
 def test_extension_keeps_outputs_and_inits_mean_of_pieces(tiny_tokenizer_dir):
