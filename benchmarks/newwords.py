@@ -95,7 +95,7 @@ def ours(corpus: Path, bg: Path, ref: Path, work: Path, args, max_entries: int =
     out = work / f"ours-{corpus.stem}-{max_entries}"
     cmd = [sys.executable, "-m", "components.cli", "newwords", "--corpus", str(corpus),
            "--background", str(bg), "--reference", str(ref), "--out", str(out),
-           "--no-mlflow", "--params", str(ROOT / "params.yaml")]  # fmt: skip
+           "--no-mlflow", "--no-validated-check", "--params", str(ROOT / "params.yaml")]  # fmt: skip
     if max_entries:
         cmd += ["--max-entries", str(max_entries)]
     res = run_measured(cmd, args.timeout, args.max_rss_gb)

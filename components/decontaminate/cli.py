@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from components.data.gate import add_validated_switch
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ingested", default="data/ingested", help="the ingest stage's layout")
@@ -17,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="data/decontaminated")
     p.add_argument("--metrics", default="metrics/decontaminate.json")
     p.add_argument("--params", default="params.yaml")
+    add_validated_switch(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
 
 

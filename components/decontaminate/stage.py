@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     evals = {s: str(ing / f"task/{s}.jsonl") for s in p.splits}
     engine, ex = load_execution(args.params)
     batch = ex.ray_batch_docs
-    require_validated([sources["domain"], sources["general"], sources["tapt"], *evals.values()])
+    if not args.no_validated_check:
+        require_validated([sources["domain"], sources["general"], sources["tapt"], *evals.values()])
     with OutputSet() as outs:
         if engine == "ray":
             from components.decontaminate import ray_driver

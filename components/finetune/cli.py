@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from components.data.gate import add_validated_switch
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="models/finetune", help="one folder per run (replaced)")
@@ -18,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", action="append", help="only these strategies (repeatable)")
     p.add_argument("--seeds", type=int, help="override evaluate.seeds")
     p.add_argument("--params", default="params.yaml")
-    p.add_argument("--no-validated-check", action="store_true", help="skip the validation gate")
+    add_validated_switch(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
 
 

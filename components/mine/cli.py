@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from components.data.gate import add_validated_switch
 from components.mine.params import METHODS
 
 
@@ -27,11 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--metrics", default="metrics/mine.json")
     p.add_argument("--plot", default="plots/mine_scores.png", help="score histogram (PNG)")
-    p.add_argument(
-        "--require-validated",
-        action="store_true",
-        help="refuse inputs not passed by the validate stage (the DVC stage sets this)",
-    )
+    add_validated_switch(p)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
 

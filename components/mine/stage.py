@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from components.mine.core import mine
 
     params = resolve_params(args)
-    if args.require_validated:
+    if not args.no_validated_check:
         from components.data import require_inputs
 
         require_inputs([*args.seed, *args.pool])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from components.data.gate import add_validated_switch
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", nargs="+", action="extend", required=True, metavar="FILE",
@@ -24,8 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, help="counting processes (default: newwords.workers)")
     p.add_argument("--max-entries", type=int, help="count-table row cap (newwords.max_entries)")
     p.add_argument("--params", default="params.yaml")
-    p.add_argument("--require-validated", action="store_true",
-                   help="refuse inputs not passed by the validate stage (the DVC stage sets it)")  # fmt: skip
+    add_validated_switch(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
 
 

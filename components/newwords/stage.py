@@ -207,7 +207,7 @@ def write_lexicon(path: Path, rows: list[tuple]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     params, profile = load_params(args)
-    if args.require_validated:
+    if not args.no_validated_check:
         from components.data import require_inputs
 
         require_inputs([*args.corpus, *args.background])

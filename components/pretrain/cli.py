@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 
+from components.data.gate import add_validated_switch
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", action="append", required=True, help="training text (repeatable)")
@@ -49,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints")
     p.add_argument("--metrics", help="also write metrics.json here (DVC metrics)")
     p.add_argument("--plot", help="also write the loss curve TSV here (DVC plot)")
-    p.add_argument("--no-validated-check", action="store_true", help="skip the validation gate")
+    add_validated_switch(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
 
 

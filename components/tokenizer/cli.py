@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from components.data.gate import add_validated_switch
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["train", "extend"])
@@ -20,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int, help="override tokenizer.top_k")
     p.add_argument("--out", required=True, help="output folder (replaced atomically)")
     p.add_argument("--metrics", help="metrics JSON path")
-    p.add_argument("--no-validated-check", action="store_true", help="skip the validation gate")
+    add_validated_switch(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
 
 

@@ -12,7 +12,12 @@ import pytest
 from components.cli import main
 from tests.newwords.conftest import TERMS, synthetic_docs, write_jsonl
 
-NO_PARAMS = ["--params", "no-such-params.yaml", "--no-mlflow"]  # documented defaults
+NO_PARAMS = [
+    "--params",
+    "no-such-params.yaml",
+    "--no-mlflow",
+    "--no-validated-check",
+]  # documented defaults, ad-hoc inputs
 
 
 def run_cli(*args: str) -> int:
@@ -76,7 +81,18 @@ def test_default_ranking_never_lists_general_dictionary_words(tmp_path):
     params = tmp_path / "params.yaml"  # configured otherwise: the known words come back
     params.write_text("newwords:\n  exclude_general_dict: false\n", encoding="utf-8")
     out2 = tmp_path / "out2"
-    rc = main(["newwords", *args, "--out", str(out2), "--params", str(params), "--no-mlflow"])
+    rc = main(
+        [
+            "newwords",
+            *args,
+            "--out",
+            str(out2),
+            "--params",
+            str(params),
+            "--no-mlflow",
+            "--no-validated-check",
+        ]
+    )
     assert rc == 0
     assert set(known) <= {r["word"] for r in read_tsv(out2 / "lexicon.tsv")[:10]}
 
@@ -172,7 +188,9 @@ def test_missing_file_and_unvalidated_input(corpora, tmp_path, capsys, monkeypat
     assert run_cli("--corpus", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o")) == 1
     assert "file does not exist" in capsys.readouterr().err
     monkeypatch.chdir(tmp_path)  # no data/validated/manifest.json here
-    rc = run_cli("--require-validated", "--corpus", str(corpora["domain"]), "--out", "o")
+    rc = main(
+        ["newwords", "--corpus", str(corpora["domain"]), "--out", "o", "--no-mlflow"]
+    )  # checked by default
     assert rc == 1 and "no validate manifest" in capsys.readouterr().err
 
 
