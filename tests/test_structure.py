@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("parameters", ["config"]),
     ("data", ["data"]),
     ("shared", ["modeling", "domain", "profiles", "tracking", "execution"]),
+    ("stage runner", ["stagerun"]),
     (
         "data stages and orchestration",
         [

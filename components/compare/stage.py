@@ -18,7 +18,7 @@ from components.data.text import file_digest
 from components.data.writers import atomic_open, write_json
 from components.domain import DomainParams
 from components.finetune import matrix
-from components.tracking import tracked
+from components.stagerun import stage_tracking
 
 MAX_DOCS = 200  # held-out documents per text set: enough for a stable character perplexity
 
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
         write_json(outs.file(args.metrics), metrics)
     print(f"[compare] chosen on dev: {json.dumps(metrics['choice'])}")
     print(f"[compare] report: {args.report}")
-    with tracked("compare", ev, inputs=[], profile=profile, enabled=not args.no_mlflow) as t:
+    with stage_tracking("compare", ev, args, []) as t:
         t.metrics({k: v for k, v in metrics.items() if k != "choice"})
         t.artifact(Path(args.report))
         t.artifact(Path(args.out_dir), "evaluation")

@@ -7,14 +7,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from components.config import active_profile, load_section, read_params_file, with_derived
+from components.config import load_section, with_derived
 from components.data.gate import require_validated
 from components.data.outputs import OutputSet
 from components.data.writers import write_json
 from components.decontaminate import driver
 from components.domain import domain_lang
 from components.execution import load_execution
-from components.tracking import tracked
+from components.stagerun import check_inputs, stage_tracking
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
     evals = {s: str(ing / f"task/{s}.jsonl") for s in p.splits}
     engine, ex = load_execution(args.params)
     batch = ex.ray_batch_docs
-    if not args.no_validated_check:
-        require_validated([sources["domain"], sources["general"], sources["tapt"], *evals.values()])
+    checked = [sources["domain"], sources["general"], sources["tapt"], *evals.values()]
+    check_inputs(args, checked, require_validated)
     with OutputSet() as outs:
         if engine == "ray":
             from components.decontaminate import ray_driver
@@ -49,11 +49,8 @@ def run(args: argparse.Namespace) -> int:
             f"[decontaminate] {split}: {e['found_in_pretraining_text']} of {e['checked']} texts "
             f"found in pretraining text ({e['too_short_to_check']} too short to check)"
         )
-    profile = active_profile(read_params_file(args.params))
     inputs = [*sources.values(), *evals.values()]
-    with tracked(
-        "decontaminate", p, inputs=inputs, profile=profile, enabled=not args.no_mlflow
-    ) as t:
+    with stage_tracking("decontaminate", p, args, inputs) as t:
         t.metrics(report)
         t.artifact(Path(args.out) / "audit.jsonl")
     return 0

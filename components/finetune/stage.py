@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.config import active_profile, load_section, read_params_file, with_derived
+from components.config import load_section, with_derived
 from components.data.gate import require_validated
 from components.data.labels import read_label_file
 from components.data.outputs import OutputSet
@@ -19,7 +19,7 @@ from components.errors import ConfigError, InputError
 from components.finetune import matrix
 from components.finetune.data import Split, auto_max_len, read_split
 from components.finetune.params import FinetuneParams
-from components.tracking import tracked
+from components.stagerun import check_inputs, stage_tracking
 
 
 @dataclass
@@ -155,11 +155,10 @@ def run(args: argparse.Namespace) -> int:
         next(iter(overrides), ev.baseline),
     )  # fmt: skip
     files = [str(Path(args.task) / f) for f in ("train.jsonl", "dev.jsonl", "test.jsonl")]
-    if not args.no_validated_check and domain.task is not None:
-        require_validated([*files, str(Path(args.task) / "labels.txt")])
-    profile = active_profile(read_params_file(args.params))
+    if domain.task is not None:
+        check_inputs(args, [*files, str(Path(args.task) / "labels.txt")], require_validated)
     with (
-        tracked("finetune", ft, inputs=files, profile=profile, enabled=not args.no_mlflow) as t,
+        stage_tracking("finetune", ft, args, files) as t,
         OutputSet() as outs,  # the runs and their metrics change together
     ):
         metrics = run_stage(

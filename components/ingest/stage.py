@@ -7,17 +7,16 @@ import argparse
 import time
 from pathlib import Path
 
-from components.config import active_profile, load_section, read_params_file
+from components.config import load_section
 from components.data.outputs import OutputSet
 from components.data.writers import write_json
 from components.ingest.core import Links, ingest
-from components.tracking import tracked
+from components.stagerun import stage_tracking
 
 
 def run(args: argparse.Namespace) -> int:
     domain = load_section("domain", args.params)
     params = load_section("ingest", args.params)
-    profile = active_profile(read_params_file(args.params))
     start = time.perf_counter()
     links = Links()
     with OutputSet() as outs:  # the layout and its metrics change together
@@ -40,9 +39,7 @@ def run(args: argparse.Namespace) -> int:
         dropped = {k: v for k, v in c.items() if k.startswith("dropped")}
         print(f"[ingest] {name}: kept {c.get('kept', 0)}" + (f", {dropped}" if dropped else ""))
     sources = [path for _, path in domain.sources()]
-    with tracked(
-        "ingest", params, inputs=sources, profile=profile, enabled=not args.no_mlflow
-    ) as t:
+    with stage_tracking("ingest", params, args, sources) as t:
         t.metrics({"outputs": report})
         t.artifact(Path(args.metrics))
     return 0

@@ -8,10 +8,11 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from components.config import active_profile, load_section, read_params_file, with_derived
+from components.config import load_section, with_derived
 from components.domain import domain_lang, project_shape
 from components.errors import UsageError
 from components.mine.params import MineParams
+from components.stagerun import check_inputs, stage_tracking
 
 
 def resolve_params(args: argparse.Namespace) -> MineParams:
@@ -43,10 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from components.mine.core import mine
 
     params = resolve_params(args)
-    if not args.no_validated_check:
-        from components.data import require_inputs
-
-        require_inputs([*args.seed, *args.pool])
+    check_inputs(args, [*args.seed, *args.pool])
     from components.data.skip import is_empty
 
     shape = project_shape(args.params)
@@ -76,26 +74,20 @@ def run(args: argparse.Namespace) -> int:
         f"pool documents ({metrics['clean_docs']} clean; dropped {d or 'none'}); "
         f"score pass {metrics['throughput_mb_s']['score_pass']} MB/s -> {args.out}"
     )
-    if not args.no_mlflow:
-        import mlflow
-
-        from components.tracking import stage_run
-
-        profile = active_profile(read_params_file(args.params))
-        with stage_run("mine", params, inputs=[*args.seed, *args.pool], profile=profile):
-            flat = {
-                "pool_docs": metrics["pool_docs"],
-                "clean_docs": metrics["clean_docs"],
-                "selected_docs": metrics["selected_docs"],
-                "selected_bytes": metrics["selected_bytes"],
-                "peak_rss_mb": metrics["peak_rss_mb"],
-                **{f"dropped.{k}": v for k, v in metrics["dropped"].items()},
-                **{f"mb_s.{k}": v for k, v in metrics["throughput_mb_s"].items()},
-            }
-            mlflow.log_metrics(flat)
-            mlflow.log_artifact(args.metrics)
-            if args.plot and Path(args.plot).exists():
-                mlflow.log_artifact(args.plot)
+    with stage_tracking("mine", params, args, [*args.seed, *args.pool]) as t:
+        flat = {
+            "pool_docs": metrics["pool_docs"],
+            "clean_docs": metrics["clean_docs"],
+            "selected_docs": metrics["selected_docs"],
+            "selected_bytes": metrics["selected_bytes"],
+            "peak_rss_mb": metrics["peak_rss_mb"],
+            "dropped": metrics["dropped"],
+            "mb_s": metrics["throughput_mb_s"],
+        }
+        t.metrics(flat)
+        t.artifact(args.metrics)
+        if args.plot:
+            t.artifact(args.plot)
     return 0
 
 

@@ -15,10 +15,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from components.config import (
-    active_profile,
     build,
     load_section,
-    read_params_file,
     with_derived,
 )
 from components.data.lexicon import read_words
@@ -29,14 +27,14 @@ from components.domain import domain_lang
 from components.errors import InputError
 from components.newwords import core
 from components.newwords.params import NewwordsParams
+from components.stagerun import check_inputs, stage_tracking
 
 
-def load_params(args: argparse.Namespace) -> tuple[NewwordsParams, str | None]:
+def load_params(args: argparse.Namespace) -> NewwordsParams:
     if not Path(args.params).exists():  # ad-hoc use outside the project: documented defaults
-        params, profile, lang = NewwordsParams(), None, "zh"
+        params, lang = NewwordsParams(), "zh"
     else:
         params = load_section("newwords", args.params)
-        profile = active_profile(read_params_file(args.params))
         lang = domain_lang(args.params)
     overrides = {
         k: v
@@ -50,7 +48,7 @@ def load_params(args: argparse.Namespace) -> tuple[NewwordsParams, str | None]:
     # Rebuilt through the loader so command-line values get the same range checks.
     data = {k: v for k, v in dataclasses.asdict(params).items() if k != "lang"} | overrides
     params = build(NewwordsParams, data, "newwords")
-    return with_derived(params, lang=args.lang or lang), profile
+    return with_derived(params, lang=args.lang or lang)
 
 
 def _peak_rss_mb() -> dict:
@@ -206,11 +204,8 @@ def write_lexicon(path: Path, rows: list[tuple]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    params, profile = load_params(args)
-    if not args.no_validated_check:
-        from components.data import require_inputs
-
-        require_inputs([*args.corpus, *args.background])
+    params = load_params(args)
+    check_inputs(args, [*args.corpus, *args.background])
     ranked, metrics = discover(args, params)
     out = Path(args.out)
     with OutputSet() as outs:  # lexicon, metrics and plot are replaced together or not at all
@@ -227,31 +222,11 @@ def run(args: argparse.Namespace) -> int:
         f"{metrics['candidates']} candidates -> {metrics['listed']} listed in {out / 'lexicon.tsv'}"
         + (f"; {pk}" if pk else "")
     )
-    if not args.no_mlflow:
-        from components.tracking import stage_run
-
-        inputs = [*args.corpus, *args.background] + ([args.reference] if args.reference else [])
-        with stage_run("newwords", params, inputs=inputs, profile=profile):
-            import mlflow
-
-            flat = {
-                k: float(v)
-                for k, v in _flatten(metrics).items()
-                if isinstance(v, int | float) and not isinstance(v, bool)
-            }
-            mlflow.log_metrics(flat)
-            mlflow.log_artifact(str(out / "lexicon.tsv"))
-            mlflow.log_artifact(str(out / "metrics.json"))
-            if args.plot:
-                mlflow.log_artifact(args.plot)
+    inputs = [*args.corpus, *args.background] + ([args.reference] if args.reference else [])
+    with stage_tracking("newwords", params, args, inputs) as t:
+        t.metrics(metrics)
+        t.artifact(out / "lexicon.tsv")
+        t.artifact(out / "metrics.json")
+        if args.plot:
+            t.artifact(args.plot)
     return 0
-
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out

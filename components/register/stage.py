@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from components.config import active_profile, load_section, read_params_file
+from components.config import load_section
 from components.data.outputs import OutputSet
 from components.data.skip import mark_skipped
 from components.data.text import file_digest
@@ -23,7 +23,7 @@ from components.evaluate.params import EvaluateParams
 from components.finetune import matrix
 from components.finetune.data import read_split
 from components.register import core
-from components.tracking import tracked
+from components.stagerun import stage_tracking
 
 
 @dataclasses.dataclass
@@ -241,10 +241,9 @@ def lineage_tags(domain, ev, paths, gate, decision, stage: str) -> dict[str, Any
 def run(args: argparse.Namespace) -> int:
     domain = load_section("domain", args.params)
     ev = load_section("evaluate", args.params)
-    profile = active_profile(read_params_file(args.params))
     track = not args.no_mlflow
     with (
-        tracked("register", ev.gate, inputs=[args.gate], profile=profile, enabled=track) as t,
+        stage_tracking("register", ev.gate, args, [args.gate]) as t,
         OutputSet() as outs,  # the model and the decision change together
     ):
         paths = Paths(

@@ -8,9 +8,10 @@ import argparse
 import time
 from pathlib import Path
 
-from components.config import active_profile, load_section, read_params_file
+from components.config import load_section
 from components.data.outputs import OutputSet
 from components.data.writers import write_json
+from components.stagerun import check_inputs, stage_tracking
 from components.tokenizer.params import TokenizerParams
 
 
@@ -69,13 +70,9 @@ def do_extend(
 
 def run(args: argparse.Namespace) -> int:
     params: TokenizerParams = load_section("tokenizer", args.params)
-    profile = active_profile(read_params_file(args.params))
     top_k = params.top_k if args.top_k is None else args.top_k
     inputs = list(args.corpus) + [x for x in (args.lexicon,) if x]
-    if not args.no_validated_check:
-        from components.data import require_inputs
-
-        require_inputs(list(args.corpus))
+    check_inputs(args, list(args.corpus))
     start = time.perf_counter()
     out = Path(args.out)
     with OutputSet() as outs:  # the model folder and its metrics change together
@@ -93,14 +90,8 @@ def run(args: argparse.Namespace) -> int:
         if args.metrics:
             write_json(outs.file(args.metrics), report)
     print(f"[tokenizer] {args.action}: {report} -> {out}")
-    if not args.no_mlflow:
-        from components.tracking import stage_run
-
-        stage = "tokenizer" if args.action == "extend" else "tokenizer_train"
-        with stage_run(stage, params, inputs=inputs, profile=profile):
-            import mlflow
-
-            mlflow.log_metrics({k: v for k, v in report.items() if isinstance(v, int | float)})
-            if (out / "added_words.tsv").exists():
-                mlflow.log_artifact(str(out / "added_words.tsv"))
+    stage = "tokenizer" if args.action == "extend" else "tokenizer_train"
+    with stage_tracking(stage, params, args, inputs) as t:
+        t.metrics(report)
+        t.artifact(out / "added_words.tsv")
     return 0

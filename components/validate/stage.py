@@ -11,13 +11,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from components.config import active_profile, load_section, read_params_file, with_derived
+from components.config import load_section, read_params_file, with_derived
 from components.data.gate import manifest_key
 from components.data.outputs import OutputSet, recover
 from components.data.text import file_digest
 from components.data.writers import write_json
 from components.domain import domain_lang
 from components.errors import UsageError, failed
+from components.stagerun import stage_tracking
 from components.validate.core import ReadOptions, validate_files
 from components.validate.params import ValidateParams
 from components.validate.report import summary_dict, write_reports
@@ -156,8 +157,19 @@ def run(args: argparse.Namespace) -> int:
             "kept: stages after this one keep refusing the new inputs until they pass.",
             file=sys.stderr,
         )
-    if in_project and not args.no_mlflow:
-        _log_mlflow(args, params, outcome, inputs)
+    with stage_tracking("validate", params, args, inputs, enabled=in_project) as t:
+        t.metrics(
+            {
+                "passed": float(outcome.passed),
+                "failed_checks": sum(not r["success"] for r in outcome.results),
+                "seconds": outcome.seconds,
+            }
+        )
+        t.tags({"validation": "passed" if outcome.passed else "failed"})
+        if t.enabled:
+            import mlflow
+
+            mlflow.log_dict(summary_dict(outcome), "validation/summary.json")
     return 0 if outcome.passed else failed(text)
 
 
@@ -182,21 +194,3 @@ def _pet_words(args: argparse.Namespace) -> dict[str, str] | None:
     if domain.task is None or not (pet.backbones and pet.shots):
         return None
     return domain.task.pet.label_words
-
-
-def _log_mlflow(args, params, outcome, inputs: list[str]) -> None:
-    from components.tracking import stage_run
-
-    profile = active_profile(read_params_file(args.params))
-    with stage_run("validate", params, inputs=inputs, profile=profile):
-        import mlflow
-
-        mlflow.log_metrics(
-            {
-                "passed": float(outcome.passed),
-                "failed_checks": sum(not r["success"] for r in outcome.results),
-                "seconds": outcome.seconds,
-            }
-        )
-        mlflow.log_dict(summary_dict(outcome), "validation/summary.json")
-        mlflow.set_tag("validation", "passed" if outcome.passed else "failed")
