@@ -1,5 +1,6 @@
-"""``dapt params``: validate params.yaml in every profile, print the resolved sections, or switch
-the active profile (profile.yaml: untracked by git, tracked by DVC; components/config.py)."""
+"""``dapt params``: validate params.yaml in every profile, print the resolved sections, switch
+the active profile (profile.yaml: untracked by git, tracked by DVC; components/config.py), or
+write the JSON schema of params.yaml for an editor (``--schema``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--set-profile", choices=PROFILES, help="make this profile the active one (profile.yaml)"
     )
     p.add_argument(
+        "--schema",
+        metavar="FILE",
+        help="write the JSON schema of params.yaml to FILE (- for stdout) for an editor, and exit",
+    )
+    p.add_argument(
         "--init-profile",
         action="store_true",
         help="write profile.yaml with params.yaml's default profile unless it exists",
@@ -30,4 +36,5 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile,
         set_profile=args.set_profile,
         init_profile=args.init_profile,
+        schema=args.schema,
     )

@@ -73,10 +73,19 @@ def missing_tracked_keys(params: dict, dvc_yaml: Path) -> list[str]:
 
 
 def params_command(
-    path: Path, *, profile: str | None, set_profile: str | None, init_profile: bool
+    path: Path,
+    *,
+    profile: str | None,
+    set_profile: str | None,
+    init_profile: bool,
+    schema: str | None = None,
 ) -> int:
     """Check params.yaml in every profile and print the resolved sections (``profile``: resolve
-    with this one instead of the active one), or switch or initialise the active profile."""
+    with this one instead of the active one), switch or initialise the active profile, or write
+    the JSON schema of params.yaml to ``schema`` (``-``: stdout)."""
+    if schema:
+        write_schema(schema)
+        return 0
     if init_profile:
         written = ensure_profile_file(path)
         where = profile_file(path)
@@ -103,3 +112,19 @@ def params_command(
         )
     )
     return 0
+
+
+def write_schema(target: str) -> None:
+    """The JSON schema of params.yaml (components/params_schema.py) to a file or stdout."""
+    import json
+    import sys
+
+    from components.params_schema import params_schema
+
+    text = json.dumps(params_schema(), indent=2, ensure_ascii=False) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        return
+    with atomic_open(target) as f:
+        f.write(text)
+    print(f"schema: {target}", file=sys.stderr)

@@ -19,6 +19,7 @@ from tests.conftest import ROOT
 LAYERS: list[tuple[str, list[str]]] = [
     ("ground", ["errors", "serving"]),
     ("parameters", ["config"]),
+    ("parameter schema", ["params_schema"]),
     ("data", ["data"]),
     ("shared", ["modeling", "domain", "profiles", "tracking", "execution"]),
     ("stage runner", ["stagerun"]),
