@@ -26,13 +26,15 @@ def load_task(backbone: str):
     import torch
 
     from components.config import load_section
-    from components.finetune.core import encode, load_tokenizer, quiet_transformers
-    from components.finetune.data import read_labels, read_split
+    from components.data.labels import read_label_file
+    from components.finetune.core import encode, quiet_transformers
+    from components.finetune.data import read_split
+    from components.modeling.backbone import load_tokenizer
 
     quiet_transformers()
     p = load_section("finetune", str(ROOT / "params.yaml"))
     task = ROOT / "data/ingested/task"
-    labels = read_labels(task / "labels.txt")
+    labels = read_label_file(task / "labels.txt")
     train = read_split(task / "train.jsonl", labels)
     tok = load_tokenizer(backbone)
     return p, tok, labels, encode(tok, train.texts, p.max_len), torch.as_tensor(train.labels)

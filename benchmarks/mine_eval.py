@@ -128,6 +128,7 @@ def run_mine(
         str(params),
         "--no-progress",
         "--no-mlflow",
+        "--no-validated-check",
     ]
     start = time.perf_counter()
     cpu0 = _children_cpu()

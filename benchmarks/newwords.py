@@ -29,6 +29,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from components.data.lexicon import read_words  # noqa: E402
 from components.newwords import core  # noqa: E402
 from components.newwords.counting import count_sharded  # noqa: E402
 
@@ -94,7 +95,7 @@ def ours(corpus: Path, bg: Path, ref: Path, work: Path, args, max_entries: int =
     out = work / f"ours-{corpus.stem}-{max_entries}"
     cmd = [sys.executable, "-m", "components.cli", "newwords", "--corpus", str(corpus),
            "--background", str(bg), "--reference", str(ref), "--out", str(out),
-           "--no-mlflow", "--params", str(ROOT / "params.yaml")]  # fmt: skip
+           "--no-mlflow", "--no-validated-check", "--params", str(ROOT / "params.yaml")]  # fmt: skip
     if max_entries:
         cmd += ["--max-entries", str(max_entries)]
     res = run_measured(cmd, args.timeout, args.max_rss_gb)
@@ -169,7 +170,7 @@ def main() -> int:
     shared = Path(args.shared)
     paths = prepare(shared, work)
     ref_path = shared / "lexicons" / "THUOCL_medical.txt"
-    ref = core.read_word_list(str(ref_path))
+    ref = set(read_words(str(ref_path)))
     general = core.general_dictionary()
     peers = [p for p in args.peers.split(",") if p]
     table = []

@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.newwords import freq_only, peer, run_measured  # noqa: E402
 from components.config import load_section  # noqa: E402
+from components.data.lexicon import read_words  # noqa: E402
 from components.newwords import core  # noqa: E402
 from components.newwords.counting import count_sharded  # noqa: E402
 from components.newwords.params import NewwordsParams  # noqa: E402
@@ -82,7 +83,7 @@ class Domain:
             self.cand = candidates(f, p)
             cache.parent.mkdir(exist_ok=True)
             cache.write_bytes(pickle.dumps(self.cand))
-        ref = {core.word_key(w, self.lang) for w in core.read_word_list(str(f["ref"]))}
+        ref = {core.word_key(w, self.lang) for w in read_words(str(f["ref"]))}
         if self.lang == "zh":
             self.ref = {w for w in ref if len(w) > 1 and w not in general}
             exclude, stop = general, set(p.stop_chars)
@@ -214,14 +215,14 @@ def run_commands(names: list[str], args, general: set[str]) -> None:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     f = paths(names[-1])
     run_measured([sys.executable, "-m", "components.cli", "newwords", "--corpus", str(f["corpus"]),
-                  "--out", str(work / "warm-up"), "--no-mlflow", "--lang",
+                  "--out", str(work / "warm-up"), "--no-mlflow", "--no-validated-check", "--lang",
                   "en" if names[-1] in EN else "zh"], args.timeout, args.max_rss_gb)  # fmt: skip
     rows, lists = [], {}
     for name in names:
         f = paths(name)
         lang = "en" if name in EN else "zh"
         ref = (
-            {core.word_key(w, lang) for w in core.read_word_list(str(f["ref"]))}
+            {core.word_key(w, lang) for w in read_words(str(f["ref"]))}
             if f["ref"].exists()
             else None
         )
@@ -229,7 +230,7 @@ def run_commands(names: list[str], args, general: set[str]) -> None:
         out = work / f"ours-{name}"
         cmd = [sys.executable, "-m", "components.cli", "newwords", "--corpus", str(f["corpus"]),
                "--background", str(f["bg"]), "--out", str(out), "--lang", lang,
-               "--no-mlflow", "--params", str(ROOT / "params.yaml")]  # fmt: skip
+               "--no-mlflow", "--no-validated-check", "--params", str(ROOT / "params.yaml")]  # fmt: skip
         res = {"ours": run_measured(cmd, args.timeout, args.max_rss_gb)}
         if res["ours"]["status"] == "ok":
             with open(out / "lexicon.tsv", encoding="utf-8") as fh:
@@ -275,10 +276,7 @@ def run_commands(names: list[str], args, general: set[str]) -> None:
             continue
         ref_path = paths(name)["ref"]
         refset = (
-            {
-                core.word_key(w, "en" if name in EN else "zh")
-                for w in core.read_word_list(str(ref_path))
-            }
+            {core.word_key(w, "en" if name in EN else "zh") for w in read_words(str(ref_path))}
             if ref_path.exists()
             else set()
         )

@@ -60,10 +60,10 @@ def make_model(tok, precision_seed: int = 0):
 
 
 def run_ours(tok, texts, lexicon, args) -> dict:
+    from components.data.lexicon import read_lexicon
     from components.pretrain.data import WordMatcher, encode_stream, pack
     from components.pretrain.params import TrainParams
     from components.pretrain.trainer import Corpora, train
-    from components.tokenizer.core import read_lexicon
 
     matcher = WordMatcher(read_lexicon(lexicon, 0, 2, 16))
     ids, starts = encode_stream(texts, tok, matcher)

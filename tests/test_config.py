@@ -104,7 +104,7 @@ def test_mlflow_uri_env_override_is_announced(tmp_path, monkeypatch, capsys):
 
 
 def test_dapt_params_names_keys_dvc_yaml_tracks_but_params_lack(tmp_path):
-    from components.params_cli import missing_tracked_keys
+    from components.profiles import missing_tracked_keys
 
     (tmp_path / "dvc.yaml").write_text(
         "stages:\n  a: {cmd: x, params: [profile, evaluate.gate, domain.lang]}\n"

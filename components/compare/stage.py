@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import zlib
@@ -9,13 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.compare import core
-from components.data.outputs import shown
+from components.config import active_profile, load_section, read_params_file
+from components.data.outputs import OutputSet, shown
 from components.data.readers import DocumentReader
 from components.data.skip import is_empty, placeholder_plot, skipped_reason
 from components.data.text import file_digest
 from components.data.writers import atomic_open, write_json
 from components.domain import DomainParams
 from components.finetune import matrix
+from components.stagerun import stage_tracking
 
 MAX_DOCS = 200  # held-out documents per text set: enough for a stable character perplexity
 
@@ -51,10 +54,10 @@ def heldout_texts(paths: list[str], fraction: float) -> list[str]:
 
 
 def perplexities(folders: dict[str, str], inp: Inputs, lang: str) -> dict[str, dict]:
+    from components.data.lexicon import read_lexicon
     from components.evaluate.perplexity import text_nll
     from components.modeling.backbone import load_masked_lm
     from components.pretrain.data import WordMatcher
-    from components.tokenizer.core import read_lexicon
 
     domain = heldout_texts(inp.domain_text, inp.heldout_fraction)
     general = heldout_texts(inp.general_text, inp.heldout_fraction)
@@ -171,3 +174,32 @@ def choose_encoder(ppl: dict[str, dict], control: str) -> dict:
         return {"kind": "none", "reason": "no adapted candidate to choose"}
     name = min(eligible, key=lambda n: eligible[n]["domain"])
     return {"kind": "mlm", "candidate": name, "domain_char_ppl": eligible[name]["domain"]}
+
+
+def run(args: argparse.Namespace) -> int:
+    domain = load_section("domain", args.params)
+    ev = load_section("evaluate", args.params)
+    pre = load_section("pretrain", args.params)
+    profile = active_profile(read_params_file(args.params))
+    shape_file = Path(args.shape)
+    shape = (
+        json.loads(shape_file.read_text("utf-8"))
+        if shape_file.is_file()
+        else {"shape": domain.shape.name, "corpus": domain.shape.corpus, "task": domain.shape.task}
+    )
+    with OutputSet() as outs:  # tables, report, plot and metrics change together
+        inp = Inputs(
+            Path(args.runs), Path(args.task), shape,
+            args.domain_text, args.general_text, args.lexicon,
+            min(pre.dapt.eval_fraction, pre.tapt.eval_fraction), outs.dir(args.out_dir),
+            outs.file(args.report), outs.file(args.plot), profile,
+        )  # fmt: skip
+        metrics = run_stage(domain, ev.candidates, ev.control, inp)
+        write_json(outs.file(args.metrics), metrics)
+    print(f"[compare] chosen on dev: {json.dumps(metrics['choice'])}")
+    print(f"[compare] report: {args.report}")
+    with stage_tracking("compare", ev, args, []) as t:
+        t.metrics({k: v for k, v in metrics.items() if k != "choice"})
+        t.artifact(Path(args.report))
+        t.artifact(Path(args.out_dir), "evaluation")
+    return 0

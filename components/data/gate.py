@@ -79,6 +79,19 @@ def require_validated(
             )
 
 
+VALIDATED_SWITCH = "--no-validated-check"
+
+
+def add_validated_switch(parser) -> None:
+    """The one switch of every stage that reads validated inputs: the check is on unless asked
+    off (fail closed), for ad-hoc use on files no validate run has seen."""
+    parser.add_argument(
+        VALIDATED_SWITCH,
+        action="store_true",
+        help="skip the validation gate (ad-hoc use on files the validate stage did not check)",
+    )
+
+
 def require_inputs(paths: list[str | os.PathLike]) -> None:
     """Each file must be a passed output of validate or of decontaminate (whichever lists it)."""
     decon = Path(DECONTAMINATED_MANIFEST)

@@ -9,16 +9,8 @@ read, with their MD5).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from components.config import active_profile, load_section, read_params_file, with_derived
-from components.data.gate import require_validated
-from components.data.outputs import OutputSet
-from components.data.writers import write_json
-from components.decontaminate import driver
-from components.domain import domain_lang
-from components.execution import load_execution
-from components.tracking import tracked
+from components.data.gate import add_validated_switch
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,45 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="data/decontaminated")
     p.add_argument("--metrics", default="metrics/decontaminate.json")
     p.add_argument("--params", default="params.yaml")
+    add_validated_switch(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
 
 
 def run(args: argparse.Namespace) -> int:
-    p = with_derived(load_section("decontaminate", args.params), lang=domain_lang(args.params))
-    ing = Path(args.ingested)
-    sources = {
-        "domain": str(ing / "domain.jsonl"),
-        "mined": args.mined,
-        "general": str(ing / "general.jsonl"),
-        "tapt": str(ing / "task/train.jsonl"),
-    }
-    evals = {s: str(ing / f"task/{s}.jsonl") for s in p.splits}
-    engine, ex = load_execution(args.params)
-    batch = ex.ray_batch_docs
-    require_validated([sources["domain"], sources["general"], sources["tapt"], *evals.values()])
-    with OutputSet() as outs:
-        if engine == "ray":
-            from components.decontaminate import ray_driver
+    from components.decontaminate.stage import run as run_stage
 
-            report = ray_driver.run(sources, evals, outs.dir(args.out), Path(args.out), p, batch)
-        else:
-            report = driver.run(sources, evals, outs.dir(args.out), Path(args.out), p)
-        write_json(outs.file(args.metrics), report)
-    for name, c in report["sources"].items():
-        print(
-            f"[decontaminate] {name}: {c.get('docs', 0)} documents, {c.get('matched_docs', 0)} "
-            f"matched ({c.get('cut_docs', 0)} cut, {c.get('dropped_docs', 0)} dropped)"
-        )
-    for split, e in report["eval_texts"].items():
-        print(
-            f"[decontaminate] {split}: {e['found_in_pretraining_text']} of {e['checked']} texts "
-            f"found in pretraining text ({e['too_short_to_check']} too short to check)"
-        )
-    profile = active_profile(read_params_file(args.params))
-    inputs = [*sources.values(), *evals.values()]
-    with tracked(
-        "decontaminate", p, inputs=inputs, profile=profile, enabled=not args.no_mlflow
-    ) as t:
-        t.metrics(report)
-        t.artifact(Path(args.out) / "audit.jsonl")
-    return 0
+    return run_stage(args)

@@ -21,9 +21,9 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from tqdm import tqdm
 
-from components.errors import InputError
 from components.finetune.data import Split, stratified_sample
 from components.finetune.params import PEFT_STRATEGIES, FinetuneParams
+from components.modeling.backbone import load_tokenizer
 from components.modeling.precision import autocast, autocast_dtype
 from components.serving.loader import META_FILE
 
@@ -74,18 +74,6 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, num_labels: int) -> tuple[flo
         float(accuracy_score(y_true, y_pred)),
         float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
     )
-
-
-def load_tokenizer(backbone: str | Path):
-    from transformers import AutoTokenizer
-
-    if not (Path(backbone) / "config.json").exists():
-        raise InputError(
-            str(backbone),
-            "not a save_pretrained checkpoint folder (no config.json)",
-            "run the pretraining stage that produces it, or fix the path in params.yaml",
-        )
-    return AutoTokenizer.from_pretrained(backbone)
 
 
 def encode(tokenizer, texts: list[str], max_len: int) -> list[list[int]]:
@@ -286,7 +274,7 @@ def run_classifier(
     start = time.perf_counter()
     gen = set_seed(seed)
     train = stratified_sample(train, p.max_train_rows, seed)
-    tokenizer = load_tokenizer(backbone)
+    tokenizer = load_tokenizer(backbone, checkpoint=True)
     device = pick_device(p)
     model = build_classifier(backbone, strategy, labels, p).to(device)
     pad = tokenizer.pad_token_id

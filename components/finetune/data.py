@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from components.data import read_documents
-from components.data.labels import read_label_file
 from components.errors import InputError
 
 
@@ -22,10 +21,6 @@ class Split:
 
     def take(self, idx: np.ndarray) -> Split:
         return Split([self.texts[i] for i in idx], self.labels[idx])
-
-
-def read_labels(path: str | os.PathLike) -> list[str]:
-    return read_label_file(path)
 
 
 def read_split(path: str | os.PathLike, labels: list[str]) -> Split:

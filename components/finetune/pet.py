@@ -21,7 +21,6 @@ from components.finetune.core import (
     META_FILE,
     RunResult,
     collate,
-    load_tokenizer,
     pick_device,
     scores,
     set_seed,
@@ -29,7 +28,7 @@ from components.finetune.core import (
 )
 from components.finetune.data import Split, few_shot
 from components.finetune.params import FinetuneParams
-from components.modeling.backbone import mlm_head
+from components.modeling.backbone import load_tokenizer, mlm_head
 from components.modeling.precision import autocast, autocast_dtype
 
 
@@ -120,7 +119,7 @@ def run_pet(
     from transformers import AutoModelForMaskedLM
 
     gen = set_seed(seed)
-    tokenizer = load_tokenizer(backbone)
+    tokenizer = load_tokenizer(backbone, checkpoint=True)
     device = pick_device(p)
     model = AutoModelForMaskedLM.from_pretrained(backbone).to(device)
     verb = Verbalizer(tokenizer, labels, p)

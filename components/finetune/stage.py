@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.config import with_derived
+from components.config import load_section, with_derived
+from components.data.gate import require_validated
 from components.data.labels import read_label_file
+from components.data.outputs import OutputSet
 from components.data.skip import skipped_reason
 from components.data.writers import write_json
 from components.domain import DomainParams
@@ -16,6 +19,7 @@ from components.errors import ConfigError, InputError
 from components.finetune import matrix
 from components.finetune.data import Split, auto_max_len, read_split
 from components.finetune.params import FinetuneParams
+from components.stagerun import check_inputs, stage_tracking
 
 
 @dataclass
@@ -138,3 +142,49 @@ def run_stage(
         "seconds": round(sum(r.seconds for r in results.values()), 1),
         "skipped_candidates": skipped,
     }
+
+
+def run(args: argparse.Namespace) -> int:
+    domain = load_section("domain", args.params)
+    ft = load_section("finetune", args.params)
+    ev = load_section("evaluate", args.params)
+    overrides = dict(c.split("=", 1) for c in args.candidate if "=" in c)
+    spec = MatrixSpec(
+        list(overrides) or ev.candidates, args.strategy or ev.strategies, args.seeds or ev.seeds,
+        ev.workers, [] if overrides else ev.pet.backbones, ev.pet.shots,
+        next(iter(overrides), ev.baseline),
+    )  # fmt: skip
+    files = [str(Path(args.task) / f) for f in ("train.jsonl", "dev.jsonl", "test.jsonl")]
+    if domain.task is not None:
+        check_inputs(args, [*files, str(Path(args.task) / "labels.txt")], require_validated)
+    with (
+        stage_tracking("finetune", ft, args, files) as t,
+        OutputSet() as outs,  # the runs and their metrics change together
+    ):
+        metrics = run_stage(
+            domain, ft, spec, args.task, outs.dir(args.out), overrides, _child_runs(t)
+        )
+        t.metrics(metrics)
+        write_json(outs.file(args.metrics), metrics)
+    if metrics.get("skipped"):
+        print(f"[finetune] skipped: {metrics['reason']}")
+    return 0
+
+
+def _child_runs(tracker):
+    """One nested MLflow run per fine-tuning run (params, dev/test scores, dev curve)."""
+    if not tracker.enabled:
+        return lambda unit, result: None
+    import mlflow
+
+    def log(unit, result) -> None:
+        with mlflow.start_run(run_name=f"{unit.combo}/seed{unit.seed}", nested=True):
+            mlflow.set_tags({"stage": "finetune", "candidate": unit.candidate, "strategy": unit.strategy})  # fmt: skip
+            mlflow.log_params({"seed": unit.seed, "shots": unit.shots, "best_step": result.best_step})  # fmt: skip
+            summary = dataclasses.asdict(result)
+            keys = ("macro_f1", "accuracy", "dev_macro_f1", "dev_accuracy", "seconds")
+            mlflow.log_metrics({k: summary[k] for k in keys})
+            for h in result.history:
+                mlflow.log_metrics({"dev_macro_f1_curve": h["dev_macro_f1"], "train_loss": h["loss"]}, step=int(h["step"]))  # fmt: skip
+
+    return log

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from components.data.document import Document
 from components.data.labels import read_label_file
+from components.data.lexicon import read_words
 from components.data.readers import DocumentReader, check_input_file
 from components.data.text import hash64, normalize
 from components.data.writers import write_json, write_jsonl
@@ -147,18 +148,6 @@ def corpus_docs(
         yield from clean(docs, params, counters, seen=seen)
 
 
-def lexicon_words(path: str) -> Iterator[str]:
-    """Words of a ``word<TAB>freq`` or one-word-per-line list (BOM, CR-only ends, stray spaces)."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        text = f.read()
-    seen: set[str] = set()
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        word = normalize(line.split("\t")[0]).strip()
-        if word and word not in seen:
-            seen.add(word)
-            yield word
-
-
 def hold_out_dev(train: list[Document], fraction: float) -> tuple[list[Document], list[Document]]:
     """(train, dev): per label, the ``fraction`` of rows with the lowest content checksum.
 
@@ -256,7 +245,7 @@ def ingest(
     for name, path in domain.lexicons.items():
         check_file(path, f"domain.lexicons.{name}", allow, links)
         before = len(words)
-        words.update(dict.fromkeys(lexicon_words(path)))
+        words.update(dict.fromkeys(read_words(path)))
         report[f"lexicon_{name}"] = {"kept": len(words) - before}
     (out / "lexicon.txt").write_text("".join(f"{w}\n" for w in words), encoding="utf-8")
     shape = domain.shape

@@ -15,10 +15,19 @@ from components.errors import InputError
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 
-def load_tokenizer(path_or_id: str):
-    """A tokenizer from a local folder or a hub id (the real ``from_pretrained`` path)."""
+def load_tokenizer(path_or_id: str | Path, *, checkpoint: bool = False):
+    """A tokenizer from a local folder or a hub id (the real ``from_pretrained`` path).
+    ``checkpoint``: it must be a save_pretrained model folder (fine-tuning reads the pipeline's
+    models: a missing one is a stage not run or a wrong path, not a hub id to try)."""
     from transformers import AutoTokenizer
 
+    path_or_id = str(path_or_id)
+    if checkpoint and not (Path(path_or_id) / "config.json").exists():
+        raise InputError(
+            path_or_id,
+            "not a save_pretrained checkpoint folder (no config.json)",
+            "run the pretraining stage that produces it, or fix the path in params.yaml",
+        )
     try:
         tok = AutoTokenizer.from_pretrained(path_or_id)
     except (OSError, ValueError) as exc:

@@ -7,7 +7,6 @@ as a ``Candidates`` table that ``rank`` filters and scores the same way.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Iterable, Iterator
@@ -85,48 +84,6 @@ def iter_shards(
         yield role, "\n".join(buf)
 
 
-def read_word_list(path: str) -> set[str]:
-    """One word per line; of a TSV only the first column; blank lines skipped.
-
-    No comment syntax: WordPiece vocabularies hold entries such as ``##ing`` and ``#``.
-    A ``tokenizer.json`` (what fast tokenizers save instead of ``vocab.txt``) gives its
-    vocabulary: read line by line it would silently be JSON fragments.
-    """
-    if not Path(path).exists():
-        raise InputError(path, "word list does not exist", "check the path")
-    if Path(path).suffix.lower() == ".json":
-        return _tokenizer_vocab(path)
-    words = set()
-    with open(path, encoding="utf-8-sig", errors="strict") as f:
-        try:
-            for line in f:
-                w = line.split("\t")[0].strip()
-                if w:
-                    words.add(w)
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                path, f"not UTF-8 text ({exc.reason})", "convert it to UTF-8"
-            ) from None
-    return words
-
-
-def _tokenizer_vocab(path: str) -> set[str]:
-    import json
-
-    try:
-        vocab = json.loads(Path(path).read_text(encoding="utf-8"))["model"]["vocab"]
-    except (ValueError, KeyError, TypeError):
-        vocab = None
-    if isinstance(vocab, list):  # Unigram models: [[piece, score], ...]
-        vocab = {row[0]: i for i, row in enumerate(vocab)}
-    if not isinstance(vocab, dict):
-        raise InputError(
-            path, "not a tokenizer.json with a model vocabulary", "pass a vocab.txt or word list"
-        )
-    return set(vocab)
-
-
-@functools.cache
 def general_dictionary() -> frozenset[str]:
     """Words of jieba's bundled general dictionary (dict.txt: ``word freq pos`` per line)."""
     import importlib.util

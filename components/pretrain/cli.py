@@ -1,21 +1,21 @@
 """``dapt pretrain``: continued masked-LM pretraining (general, DAPT or TAPT).
 
-    dapt pretrain --corpus FILE... --model PATH_OR_CONFIG --out DIR [--max-steps N]
-        [--seq-len L] [--global-batch B] [--micro-batch M] [--lexicon FILE]
-        [--stage dapt|tapt|general] [--general-corpus FILE] [--eval-corpus FILE]
+    dapt pretrain --corpus FILE... --model PATH_OR_CONFIG --out DIR [--stage NAME] [--lexicon
+        FILE] [--general-corpus FILE] [--eval-corpus FILE] [--max-steps N] ... (--help: all)
 
 ``--model``: a checkpoint folder or hub id; a folder with only config.json + tokenizer files
 initialises a new model from that config. ``DIR`` (replaced atomically at the end) receives the
 save_pretrained model + tokenizer, metrics.json, loss.tsv, loss_curve.png and a model card.
 Checkpoints go to ``DIR.checkpoints`` (``--checkpoint-dir``); a rerun resumes from the newest.
-Multi-process: with ``pretrain.distributed`` above one process and no launcher around it, the
-command re-launches itself through ``torch.distributed.run`` (torchrun) with the same options;
-``torchrun ... -m components.cli pretrain ...`` by hand works too (its process count wins).
+With ``pretrain.distributed`` above one process and no launcher around it, the command re-launches
+itself through torchrun with the same options (torchrun by hand works too; its count wins).
 """
 
 from __future__ import annotations
 
 import argparse
+
+from components.data.gate import add_validated_switch
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints")
     p.add_argument("--metrics", help="also write metrics.json here (DVC metrics)")
     p.add_argument("--plot", help="also write the loss curve TSV here (DVC plot)")
-    p.add_argument("--no-validated-check", action="store_true", help="skip the validation gate")
+    add_validated_switch(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
 
 

@@ -31,9 +31,9 @@ def _docs(paths: list[str], max_docs: int):
 
 
 def build_corpora(args, p: TrainParams, tokenizer):
+    from components.data.lexicon import read_lexicon
     from components.pretrain.data import WordMatcher, encode_stream, held_out, pack
     from components.pretrain.trainer import Corpora
-    from components.tokenizer.core import read_lexicon
 
     words = [w for path in args.lexicon for w in read_lexicon(path, 0, 2, 16)]
     matcher = WordMatcher(words, p.jieba_fallback) if p.whole_word else None
@@ -246,13 +246,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     p = dataclasses.replace(p, **{k: v for k, v in overrides.items() if v is not None})
     if params.distributed.world_size > 1 and not under_launcher():
         return relaunch(args, argv, params, p)
+    from components.data import require_decontaminated
     from components.modeling.backbone import load_masked_lm
     from components.pretrain.trainer import train
+    from components.stagerun import check_inputs
 
-    if not args.no_validated_check:
-        from components.data import require_decontaminated
-
-        require_decontaminated([*args.corpus, *args.general_corpus, *args.eval_corpus])
+    check_inputs(
+        args, [*args.corpus, *args.general_corpus, *args.eval_corpus], require_decontaminated
+    )
     if p.threads:
         import torch
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -12,13 +13,17 @@ from typing import Any
 
 import numpy as np
 
+from components.config import load_section
+from components.data.outputs import OutputSet
 from components.data.skip import mark_skipped
 from components.data.text import file_digest
+from components.data.writers import write_json
 from components.domain import DomainParams
 from components.evaluate.params import EvaluateParams
 from components.finetune import matrix
 from components.finetune.data import read_split
 from components.register import core
+from components.stagerun import stage_tracking
 
 
 @dataclasses.dataclass
@@ -231,3 +236,22 @@ def lineage_tags(domain, ev, paths, gate, decision, stage: str) -> dict[str, Any
         if ids := events.mlflow_runs(evs, job):
             tags[f"lineage.mlflow_runs.{job}"] = ",".join(ids)
     return tags
+
+
+def run(args: argparse.Namespace) -> int:
+    domain = load_section("domain", args.params)
+    ev = load_section("evaluate", args.params)
+    track = not args.no_mlflow
+    with (
+        stage_tracking("register", ev.gate, args, [args.gate]) as t,
+        OutputSet() as outs,  # the model and the decision change together
+    ):
+        paths = Paths(
+            Path(args.runs), Path(args.evaluation), Path(args.task), outs.dir(args.out),
+            Path(args.decontamination),
+        )  # fmt: skip
+        gate = run_stage(domain, ev, paths, track, args.stage)
+        t.metrics({"promoted": float(gate.get("promote", False))})
+        write_json(outs.file(args.gate), gate)
+    print(f"[register] {gate.get('reason')}")
+    return 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from components.data.writers import atomic_open
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="reports/index.html")
@@ -14,14 +12,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from components.report.core import build
+    from components.report.core import write_report
 
-    images: dict[str, bytes] = {}
-    page, skipped = build(Path(args.root), images)
-    for name, png in images.items():  # beside the page: linkable, and kept by DVC as an out
-        with atomic_open(Path(args.out).parent / name, "wb") as f:
-            f.write(png)
-    with atomic_open(args.out) as f:
-        f.write(page)
-    print(f"[report] {args.out}" + (f" (no data for: {', '.join(skipped)})" if skipped else ""))
-    return 0
+    return write_report(Path(args.root), Path(args.out))

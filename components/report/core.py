@@ -266,3 +266,18 @@ def build(root: Path, images: dict[str, bytes] | None = None) -> tuple[str, list
         + "</body></html>"
     )
     return page, skipped
+
+
+def write_report(root: Path, out: Path) -> int:
+    """Build the page from ``root``'s outputs and write it, its pictures beside it."""
+    from components.data.writers import atomic_open
+
+    images: dict[str, bytes] = {}
+    page, skipped = build(root, images)
+    for name, png in images.items():  # beside the page: linkable, and kept by DVC as an out
+        with atomic_open(out.parent / name, "wb") as f:
+            f.write(png)
+    with atomic_open(out) as f:
+        f.write(page)
+    print(f"[report] {out}" + (f" (no data for: {', '.join(skipped)})" if skipped else ""))
+    return 0

@@ -9,13 +9,8 @@ dapt tokenizer extend --base models/base-zh-tiny --lexicon data/lexicon/lexicon.
 from __future__ import annotations
 
 import argparse
-import time
-from pathlib import Path
 
-from components.config import active_profile, load_section, read_params_file
-from components.data.outputs import OutputSet
-from components.data.writers import write_json
-from components.tokenizer.params import TokenizerParams
+from components.data.gate import add_validated_switch
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,97 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int, help="override tokenizer.top_k")
     p.add_argument("--out", required=True, help="output folder (replaced atomically)")
     p.add_argument("--metrics", help="metrics JSON path")
-    p.add_argument("--no-validated-check", action="store_true", help="skip the validation gate")
+    add_validated_switch(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
 
 
-def _texts(paths: list[str], max_docs: int):
-    from components.data import read_documents
-
-    n = 0
-    for p in paths:
-        for doc in read_documents(p):
-            yield doc.text
-            n += 1
-            if max_docs and n >= max_docs:
-                return
-
-
-def do_train(params: TokenizerParams, corpus: list[str], out: Path) -> dict:
-    from components.modeling.vocabulary import init_config
-    from components.tokenizer.core import train_char_wordpiece
-
-    tok = train_char_wordpiece(
-        _texts(corpus, params.train.max_docs),
-        vocab_size=params.train.vocab_size,
-        min_frequency=params.train.min_frequency,
-        lowercase=params.train.lowercase,
-    )
-    tok.save_pretrained(out)
-    init_config(tok, params.init_model).save_pretrained(out)
-    return {"vocab_size": len(tok)}
-
-
-def do_extend(
-    params: TokenizerParams, base: str, lexicon: str | None, top_k: int, out: Path
-) -> dict:
-    from components.modeling.backbone import load_masked_lm
-    from components.modeling.vocabulary import extend_vocabulary, write_added_words
-    from components.tokenizer.core import read_lexicon
-
-    model, tok = load_masked_lm(base)
-    old = len(tok)
-    words = (
-        read_lexicon(lexicon, top_k, params.min_word_chars, params.max_word_chars)
-        if lexicon and top_k
-        else []
-    )
-    added = extend_vocabulary(tok, model, words)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    write_added_words(out / "added_words.tsv", added)
-    return {
-        "base_vocab_size": old,
-        "vocab_size": len(tok),
-        "candidates": len(words),
-        "added_words": len(added),
-    }
-
-
 def run(args: argparse.Namespace) -> int:
-    params: TokenizerParams = load_section("tokenizer", args.params)
-    profile = active_profile(read_params_file(args.params))
-    top_k = params.top_k if args.top_k is None else args.top_k
-    inputs = list(args.corpus) + [x for x in (args.lexicon,) if x]
-    if not args.no_validated_check:
-        from components.data import require_inputs
+    from components.tokenizer.stage import run as run_stage
 
-        require_inputs(list(args.corpus))
-    start = time.perf_counter()
-    out = Path(args.out)
-    with OutputSet() as outs:  # the model folder and its metrics change together
-        tmp = outs.dir(out)
-        if args.action == "train":
-            if not args.corpus:
-                from components.errors import UsageError
-
-                raise UsageError("tokenizer train needs at least one --corpus")
-            report = do_train(params, args.corpus, tmp)
-        else:
-            base = args.base or load_section("domain", args.params).base_model
-            report = do_extend(params, base, args.lexicon, top_k, tmp)
-        report["seconds"] = round(time.perf_counter() - start, 3)
-        if args.metrics:
-            write_json(outs.file(args.metrics), report)
-    print(f"[tokenizer] {args.action}: {report} -> {out}")
-    if not args.no_mlflow:
-        from components.tracking import stage_run
-
-        stage = "tokenizer" if args.action == "extend" else "tokenizer_train"
-        with stage_run(stage, params, inputs=inputs, profile=profile):
-            import mlflow
-
-            mlflow.log_metrics({k: v for k, v in report.items() if isinstance(v, int | float)})
-            if (out / "added_words.tsv").exists():
-                mlflow.log_artifact(str(out / "added_words.tsv"))
-    return 0
+    return run_stage(args)

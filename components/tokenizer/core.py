@@ -5,15 +5,9 @@ Pure functions: nothing here writes files except ``save_extended`` when asked to
 
 from __future__ import annotations
 
-import csv
-import os
 from collections.abc import Iterable
-from pathlib import Path
-
-from components.errors import InputError
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-_HEADER_WORDS = {"word", "words", "term", "token"}
 
 
 def train_char_wordpiece(
@@ -49,36 +43,3 @@ def train_char_wordpiece(
         mask_token="[MASK]",
         model_max_length=512,
     )
-
-
-def read_lexicon(
-    path: str | os.PathLike, top_k: int = 0, min_chars: int = 1, max_chars: int = 64
-) -> list[str]:
-    """Words of a lexicon file in file order (best first), de-duplicated.
-
-    Accepts the new-word stage's TSV (header ``word freq ... score``), THUOCL ``word<TAB>freq``
-    files and plain word lists: the first column is the word. ``top_k`` 0 = all.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(
-            str(path), "lexicon file does not exist", "run the newwords stage or fix the path"
-        )
-    words: list[str] = []
-    seen: set[str] = set()
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        for lineno, row in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
-            if not row:
-                continue
-            word = row[0].strip()
-            if lineno == 1 and word.lower() in _HEADER_WORDS:
-                continue
-            if not word or word.startswith("#") or word in seen:
-                continue
-            if not (min_chars <= len(word) <= max_chars) or any(c.isspace() for c in word):
-                continue
-            seen.add(word)
-            words.append(word)
-            if top_k and len(words) >= top_k:
-                break
-    return words

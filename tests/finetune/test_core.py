@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from components.config import build
+from components.data.labels import read_label_file
 from components.errors import ConfigError
 from components.finetune.core import (
     EarlyStopper,
@@ -13,7 +14,7 @@ from components.finetune.core import (
     class_weights,
     param_groups,
 )
-from components.finetune.data import Split, few_shot, read_labels, read_split, stratified_sample
+from components.finetune.data import Split, few_shot, read_split, stratified_sample
 from components.finetune.params import FinetuneParams, PetParams
 from components.finetune.pet import Verbalizer
 from components.finetune.run import finetune
@@ -35,7 +36,7 @@ def params(**kw) -> FinetuneParams:
 
 
 def load(task):
-    labels = read_labels(task["labels"])
+    labels = read_label_file(task["labels"])
     return labels, *(read_split(task[s], labels) for s in ("train", "dev", "test"))
 
 
@@ -192,7 +193,7 @@ def test_class_weights_favour_rare_classes_and_keep_the_mean_example_weight_at_o
 
 def test_param_groups_scale_only_the_new_classifier_and_pooler(tiny):
     backbone, task = tiny
-    labels = read_labels(task["labels"])
+    labels = read_label_file(task["labels"])
     model = build_classifier(backbone, "full", labels, params())
     groups = param_groups(model, 1e-3, 10.0)
     names = {id(t): n for n, t in model.named_parameters()}

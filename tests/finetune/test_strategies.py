@@ -10,11 +10,11 @@ from components.errors import ConfigError
 from components.finetune.core import (
     build_classifier,
     collate,
-    load_tokenizer,
     save_classifier,
 )
 from components.finetune.params import PrefixTuningParams, PTuningParams
 from components.finetune.run import finetune
+from components.modeling.backbone import load_tokenizer
 from components.serving.loader import load_classifier
 from components.serving.pyfunc import TextClassifier
 from tests.finetune.test_core import load, params, reload_predict

@@ -2,7 +2,7 @@ from collections import Counter
 
 from components.data import Document
 from components.data.text import hash64
-from components.ingest.core import clean, lexicon_words
+from components.ingest.core import clean
 from components.ingest.params import IngestParams
 
 
@@ -23,12 +23,6 @@ def test_clean_normalises_and_counts_every_drop_reason():
     assert counters == Counter(
         read=4, kept=1, dropped_exact_dup=1, dropped_too_short=1, dropped_leaked_from_train=1
     )
-
-
-def test_lexicon_words_handles_bom_cr_only_and_spaces(tmp_path):
-    path = tmp_path / "lex.txt"
-    path.write_bytes("\ufeff高血压 \t 100\r糖尿病\t50\r\r高血压\t3\r".encode())
-    assert list(lexicon_words(str(path))) == ["高血压", "糖尿病"]
 
 
 def test_dev_held_out_of_train_is_stratified_and_independent_of_file_order():

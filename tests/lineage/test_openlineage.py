@@ -141,7 +141,17 @@ def test_a_stage_failing_on_bad_input_emits_start_then_fail_with_the_error(proje
     monkeypatch.setenv("DVC_STAGE", "c")
     monkeypatch.setenv("DVC_ROOT", str(project))
     monkeypatch.chdir(project)
-    code = main(["newwords", "--corpus", "missing.jsonl", "--out", "out/words", "--no-mlflow"])
+    code = main(
+        [
+            "newwords",
+            "--corpus",
+            "missing.jsonl",
+            "--out",
+            "out/words",
+            "--no-mlflow",
+            "--no-validated-check",
+        ]
+    )
     assert code == 1
     start, fail = events.read(project)
     assert (start["eventType"], fail["eventType"]) == ("START", "FAIL")

@@ -31,7 +31,10 @@ def params_file(tmp_path: Path) -> Path:
     return path
 
 
-def dapt_mine(tmp_path: Path, params_file: Path, seed, pool, *extra: str, out="out") -> int:
+def dapt_mine(
+    tmp_path: Path, params_file: Path, seed, pool, *extra: str, out="out", checked=False
+) -> int:
+    """``dapt mine`` on ad-hoc files (no validation gate) unless ``checked``."""
     return main(
         [
             "mine",
@@ -49,6 +52,7 @@ def dapt_mine(tmp_path: Path, params_file: Path, seed, pool, *extra: str, out="o
             str(tmp_path / f"{out}.png"),
             "--no-progress",
             "--no-mlflow",
+            *([] if checked else ["--no-validated-check"]),
             *extra,
         ]
     )
@@ -242,6 +246,6 @@ def test_inconsistent_budget_and_unvalidated_inputs(
         mixture["pool"],
         "--top-n",
         "5",
-        "--require-validated",
+        checked=True,
     )
     assert rc == 1 and "no validate manifest" in capsys.readouterr().err

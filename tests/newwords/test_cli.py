@@ -12,7 +12,12 @@ import pytest
 from components.cli import main
 from tests.newwords.conftest import TERMS, synthetic_docs, write_jsonl
 
-NO_PARAMS = ["--params", "no-such-params.yaml", "--no-mlflow"]  # documented defaults
+NO_PARAMS = [
+    "--params",
+    "no-such-params.yaml",
+    "--no-mlflow",
+    "--no-validated-check",
+]  # documented defaults, ad-hoc inputs
 
 
 def run_cli(*args: str) -> int:
@@ -76,7 +81,18 @@ def test_default_ranking_never_lists_general_dictionary_words(tmp_path):
     params = tmp_path / "params.yaml"  # configured otherwise: the known words come back
     params.write_text("newwords:\n  exclude_general_dict: false\n", encoding="utf-8")
     out2 = tmp_path / "out2"
-    rc = main(["newwords", *args, "--out", str(out2), "--params", str(params), "--no-mlflow"])
+    rc = main(
+        [
+            "newwords",
+            *args,
+            "--out",
+            str(out2),
+            "--params",
+            str(params),
+            "--no-mlflow",
+            "--no-validated-check",
+        ]
+    )
     assert rc == 0
     assert set(known) <= {r["word"] for r in read_tsv(out2 / "lexicon.tsv")[:10]}
 
@@ -119,8 +135,8 @@ def test_english_terms_and_long_single_words(tmp_path):
 def test_english_exclude_vocab_from_a_tokenizer_json(tmp_path):
     """Fast tokenizers save tokenizer.json, not vocab.txt: its vocabulary is what counts (read as
     lines it was JSON fragments, so no single word ever qualified as "split into many pieces")."""
+    from components.data.lexicon import read_words
     from components.errors import InputError
-    from components.newwords.core import read_word_list
     from components.tokenizer.core import train_char_wordpiece
 
     rng = random.Random(1)
@@ -130,7 +146,7 @@ def test_english_exclude_vocab_from_a_tokenizer_json(tmp_path):
                                vocab_size=120, min_frequency=1)  # fmt: skip
     tok.save_pretrained(tmp_path / "tok")
     tok_json = tmp_path / "tok" / "tokenizer.json"
-    assert read_word_list(str(tok_json)) == set(tok.get_vocab())
+    assert set(read_words(str(tok_json))) == set(tok.get_vocab())
     docs = [" ".join([*rng.sample(filler, 4), "pneumonia", *rng.sample(filler, 3)]) + "."
             for _ in range(200)]  # fmt: skip
     corpus = write_jsonl(tmp_path / "en.jsonl", docs)
@@ -143,7 +159,7 @@ def test_english_exclude_vocab_from_a_tokenizer_json(tmp_path):
     assert "pneumonia" in words and "study" not in words  # long word listed, vocab word dropped
     (tmp_path / "other.json").write_text('{"a": 1}', encoding="utf-8")
     with pytest.raises(InputError, match=r"not a tokenizer\.json"):
-        read_word_list(str(tmp_path / "other.json"))
+        read_words(str(tmp_path / "other.json"))
 
 
 @pytest.mark.parametrize(
@@ -172,7 +188,9 @@ def test_missing_file_and_unvalidated_input(corpora, tmp_path, capsys, monkeypat
     assert run_cli("--corpus", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o")) == 1
     assert "file does not exist" in capsys.readouterr().err
     monkeypatch.chdir(tmp_path)  # no data/validated/manifest.json here
-    rc = run_cli("--require-validated", "--corpus", str(corpora["domain"]), "--out", "o")
+    rc = main(
+        ["newwords", "--corpus", str(corpora["domain"]), "--out", "o", "--no-mlflow"]
+    )  # checked by default
     assert rc == 1 and "no validate manifest" in capsys.readouterr().err
 
 

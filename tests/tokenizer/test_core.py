@@ -6,27 +6,6 @@ import torch
 from components.errors import InputError
 from components.modeling.backbone import load_masked_lm, load_tokenizer
 from components.modeling.vocabulary import extend_vocabulary
-from components.tokenizer.core import read_lexicon
-
-
-def test_read_lexicon_formats(tmp_path):
-    tsv = tmp_path / "lexicon.tsv"
-    tsv.write_text(
-        "word\tfreq\tcohesion\tleft_entropy\tright_entropy\tdomain_score\tscore\n"
-        "高血压\t10\t1\t1\t1\t1\t0.9\n糖尿病\t8\t1\t1\t1\t1\t0.8\n高血压\t1\t1\t1\t1\t1\t0.1\n"
-        "心\t5\t1\t1\t1\t1\t0.05\n",
-        encoding="utf-8",
-    )
-    assert read_lexicon(tsv, min_chars=2) == ["高血压", "糖尿病"]
-    assert read_lexicon(tsv, top_k=1) == ["高血压"]
-    thuocl = tmp_path / "THUOCL.txt"
-    thuocl.write_bytes("\ufeff冠心病\t 120\r\n肝炎\t99\r\n".encode())
-    assert read_lexicon(thuocl) == ["冠心病", "肝炎"]
-    plain = tmp_path / "words.txt"
-    plain.write_text("胃炎\n\n肺炎\n", encoding="utf-8")
-    assert read_lexicon(plain) == ["胃炎", "肺炎"]
-    with pytest.raises(InputError, match="does not exist"):
-        read_lexicon(tmp_path / "missing.tsv")
 
 
 def test_trained_tokenizer_is_char_level_and_reloads(tiny_tokenizer_dir):
@@ -36,6 +15,16 @@ def test_trained_tokenizer_is_char_level_and_reloads(tiny_tokenizer_dir):
     assert pieces[-1] == "[SEP]"
     with pytest.raises(InputError, match="cannot load a tokenizer"):
         load_tokenizer(str(tiny_tokenizer_dir / "nope"))
+    # Fine-tuning asks for a checkpoint folder: tokenizer files alone are a stage not run.
+    bare = tiny_tokenizer_dir.parent / "tokenizer-only"
+    bare.mkdir(exist_ok=True)
+    for f in tiny_tokenizer_dir.iterdir():
+        if f.name != "config.json" and f.is_file():
+            (bare / f.name).write_bytes(f.read_bytes())
+    assert load_tokenizer(bare).is_fast
+    with pytest.raises(InputError, match=r"no config\.json"):
+        load_tokenizer(bare, checkpoint=True)
+    assert load_tokenizer(tiny_tokenizer_dir, checkpoint=True).mask_token == "[MASK]"
 
 
 def test_extension_keeps_outputs_and_inits_mean_of_pieces(tiny_tokenizer_dir):
