@@ -245,6 +245,24 @@ def _stage_names(root: Path) -> set[str]:
     return set(data.get("stages") or {})
 
 
+_CONSUMED: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def consumed(root: Path, stage: str) -> dict[str, str]:
+    """``path -> DVC hash`` of the stage's data deps (not code: ``components/...``) as they are
+    now, i.e. the exact versions this stage run reads. One DVC pass per process and stage: the
+    register stage asks twice (its MLflow tags, then its registration event)."""
+    key = (str(Path(root).resolve()), stage)
+    if key not in _CONSUMED:
+        from components.orchestration.graph import load
+
+        st = load(root / "dvc.yaml").stages[stage]
+        data = [d for d in st.deps if not d.startswith("components")]
+        found = dvc_hashes(root, {stage: set(data)})
+        _CONSUMED[key] = {d: found.get(d, "") for d in data}
+    return dict(_CONSUMED[key])
+
+
 def registration(
     root: Path, stage: str, name: str, version: str, gate: dict[str, Any], tracking_uri: str
 ) -> None:
@@ -257,11 +275,9 @@ def registration(
         from openlineage.client.uuid import generate_new_uuid
 
         from components.lineage import openlineage as ol
-        from components.orchestration.graph import load
 
-        st = load(root / "dvc.yaml").stages[stage]
-        data = [d for d in st.deps if not d.startswith("components")]
-        hashes = dvc_hashes(root, {stage: set(data)})
+        hashes = consumed(root, stage)
+        data = list(hashes)
         ns = _CURRENT["ns"]
         run_id = str(generate_new_uuid())
         parent = _CURRENT["parent"]

@@ -243,3 +243,38 @@ def test_the_registered_version_is_a_logged_model_with_its_test_metrics_and_data
         assert m.run_id == run.info.run_id
     (used,) = client.get_run(run.info.run_id).inputs.dataset_inputs
     assert (used.dataset.name, used.dataset.digest) == (measured.dataset, measured.digest)
+
+
+def test_the_logged_model_is_linked_to_the_runs_that_trained_and_chose_it(store):
+    """Output of the kept seed's nested fine-tune run, input of the compare run; a fine-tune
+    stage run without that nested run is linked itself; a run the store lacks blocks nothing."""
+    client = mlflow.MlflowClient()
+    with mlflow.start_run(run_name="finetune") as ft:
+        with mlflow.start_run(run_name="dapt/full/seed0", nested=True):
+            pass
+        with mlflow.start_run(run_name="dapt/full/seed1", nested=True) as kept:
+            pass
+    with mlflow.start_run(run_name="finetune") as bare:
+        pass
+    with mlflow.start_run(run_name="compare") as cmp:
+        pass
+    d = Decision(True, "champion", "beats base/full")
+    links = registry.Producers([ft.info.run_id, bare.info.run_id], [cmp.info.run_id], "dapt/full/seed1")  # fmt: skip
+    with mlflow.start_run():
+        version = registry.register(
+            lambda: mlflow.pyfunc.log_model(name="model", python_model=_Echo(), pip_requirements=[]),
+            NAME, {"candidate": "dapt"}, d, {}, None, links,
+        )  # fmt: skip
+    mv = client.get_model_version(NAME, version)
+    model_id = mv.source.removeprefix("models:/")
+    outputs = {
+        r: [m.model_id for m in client.get_run(r).outputs.model_outputs]
+        for r in (kept.info.run_id, bare.info.run_id, ft.info.run_id)
+    }
+    assert outputs == {kept.info.run_id: [model_id], bare.info.run_id: [model_id], ft.info.run_id: []}  # fmt: skip
+    assert [m.model_id for m in client.get_run(cmp.info.run_id).inputs.model_inputs] == [model_id]
+    assert mv.tags["lineage.mlflow_runs.trained"] == f"{kept.info.run_id},{bare.info.run_id}"
+    gone = registry.Producers(["0" * 32], [], None)
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(name="model", python_model=_Echo(), pip_requirements=[])
+    assert registry.link_runs(info.model_id, gone) == []
