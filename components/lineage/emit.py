@@ -187,31 +187,27 @@ class StageRun:
 
     def event(self, state, code: int | None = None, error: str | None = None):
         from components.lineage import openlineage as ol
+        from components.orchestration.lineage_names import stage_datasets
 
-        st = self.graph.stages[self.stage]
         done = state == ol.RunState.COMPLETE
+        deps, outs, inside = stage_datasets(self.graph, self.stage)
         hashes: dict[str, str] = {}
-        inside: dict[str, str] = {}
-        outs = list(st.outs)
-        if done:
-            # Files and folders inside our outputs that other stages depend on are datasets of
-            # their own (the consumer names them so): listing them here joins the graph.
+        if not done:  # START and FAIL: the stage's own outs (what it was to write)
+            outs, inside = list(self.graph.stages[self.stage].outs), {}
+        else:
+            # DVC hashes a path inside our outputs as the stage that depends on it declares it.
             wanted: dict[str, set[str] | None] = {self.stage: None}
             for other, spec in self.graph.stages.items():
                 for dep in spec.deps:
-                    holder = next((o for o in st.outs if dep.startswith(o + "/")), None)
-                    if holder and other != self.stage:
+                    if dep in inside and other != self.stage:
                         wanted.setdefault(other, set()).add(dep)
-                        inside[dep] = holder
-                        if dep not in outs:
-                            outs.append(dep)
             hashes = dvc_hashes(self.root, wanted)
         return ol.run_event(
             state,
             self.ns,
             self.stage,
             self.run_id,
-            ins=ol.inputs(self.ns, list(st.deps), hashes),
+            ins=ol.inputs(self.ns, deps, hashes),
             outs=ol.outputs(self.ns, self.stage, outs, hashes, inside),
             run_facets=self._facets(code, done),
             parent=self.parent,

@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
 
+from components.orchestration.lineage_names import inlets_outlets, project_namespace
 from components.orchestration.pods import pod_spec, prepare_task_id, sync_task_id
 from components.orchestration.settings import Settings
 
@@ -150,20 +151,25 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
     ) as dag:
         first: dict[str, Any] = {}
         last: dict[str, Any] = {}
+        ns = project_namespace(s.root)
         for name in s.graph.order:
             stage = s.graph.stages[name]
             doc_md = f"`dvc repro --single-item {name}` runs:\n\n```\n{stage.cmd}\n```"
             parents = list(s.graph.upstream[name])
+            # The task that runs the stage declares its datasets, named as the stage events name
+            # them, for the OpenLineage provider's task events (docs/lineage.md).
+            inlets, outlets = inlets_outlets(s.graph, name, ns)
+            lineage = {"inlets": inlets, "outlets": outlets}
             if s.runs_in_pod(name):
                 prep = task(task_id=prepare_task_id(name), pool=p.pool, doc_md=doc_md)(_prepare)(
                     root, parents
                 )
-                pod = _pod_task(s, name, doc_md)
+                pod = _pod_task(s, name, doc_md, lineage)
                 sync = task(task_id=sync_task_id(name), pool=p.pool)(_sync)(root, name, pod.output)
                 prep >> pod
                 first[name], last[name] = prep, sync
             else:
-                t = task(task_id=name, pool=p.pool, doc_md=doc_md)(_stage)(
+                t = task(task_id=name, pool=p.pool, doc_md=doc_md, **lineage)(_stage)(
                     root, name, p.lock_wait_seconds
                 )
                 first[name] = last[name] = t
@@ -178,9 +184,9 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
     return dag
 
 
-def _pod_task(s: Settings, name: str, doc_md: str):
+def _pod_task(s: Settings, name: str, doc_md: str, lineage: dict[str, list]):
     spec = pod_spec(name, s.params.kubernetes, gpu=True)
-    return pod_operator_from_spec(spec, doc_md=doc_md)
+    return pod_operator_from_spec(spec, doc_md=doc_md, **lineage)
 
 
 def pod_operator_from_spec(spec: dict[str, Any], **kwargs: Any):
