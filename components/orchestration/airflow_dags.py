@@ -61,28 +61,34 @@ def _stage(root: str, stage: str, lock_wait: int) -> dict[str, Any]:
 
 
 def _lineage_parent() -> None:
-    """The stage's OpenLineage events name this task run as their parent (docs/lineage.md):
-    ``namespace/dag_id.task_id/runId`` as the OpenLineage provider names it (its run id when the
-    provider is installed, else a stable one from the same fields)."""
+    """The stage's OpenLineage events name this task run as their parent (docs/lineage.md)."""
     import os
-    import uuid
 
     from airflow.sdk import get_current_context
 
     try:
-        ctx = get_current_context()
-        ti = ctx["ti"]
+        ti = get_current_context()["ti"]
     except Exception:  # not inside a task (a direct call): no parent
         return
-    try:
-        from airflow.providers.openlineage.plugins.macros import lineage_run_id
+    os.environ["DAPT_LINEAGE_PARENT"] = lineage_parent(ti)
 
-        run_id = lineage_run_id(ti)
+
+def lineage_parent(ti: Any) -> str:
+    """``namespace/dag_id.task_id/runId`` of a task run as the OpenLineage provider names it
+    (its task event's run id), else a stable id from the same fields. Also the DAG macro
+    ``dapt_lineage_parent`` a pod's environment is rendered with (pods.LINEAGE_PARENT)."""
+    import os
+    import uuid
+
+    try:
+        from airflow.providers.openlineage.plugins.macros import lineage_parent_id
+
+        return lineage_parent_id(ti)
     except ImportError:
-        key = f"airflow:{ti.dag_id}/{ctx['run_id']}/{ti.task_id}/{ti.try_number}"
+        key = f"airflow:{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.try_number}"
         run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, key))
     ns = os.environ.get("AIRFLOW__OPENLINEAGE__NAMESPACE", "default")
-    os.environ["DAPT_LINEAGE_PARENT"] = f"{ns}/{ti.dag_id}.{ti.task_id}/{run_id}"
+    return f"{ns}/{ti.dag_id}.{ti.task_id}/{run_id}"
 
 
 def _push(root: str, enabled: bool, lock_wait: int) -> int:
@@ -146,6 +152,7 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
         # One run at a time: runs share the workspace and its dvc.lock (see the pool too).
         max_active_runs=1,
         default_args=default_args(s),
+        user_defined_macros={"dapt_lineage_parent": lineage_parent},
         tags=[*TAGS, "training"],
         doc_md=doc + "\n\n" + _graph_doc(s),
     ) as dag:
