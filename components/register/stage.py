@@ -240,17 +240,18 @@ def lineage_tags(domain, ev, paths, gate, decision, stage: str) -> dict[str, Any
     if "heldout_md5" in gate:
         tags["gate.heldout_md5"] = gate["heldout_md5"]
     tags.update({f"dvc:{path}": md5 for path, md5 in flatten(tree).items()})
-    tags.update(producing_runs(root, domain, stage))
+    tags.update(producing_runs(root, stage))
     return tags
 
 
-def producing_runs(root: Path, domain: DomainParams, stage: str) -> dict[str, str]:
+def producing_runs(root: Path, stage: str) -> dict[str, str]:
     """``lineage.mlflow_runs.<job>``: the MLflow runs that trained (``finetune``) and chose
     (``compare``) this model: those of the stage runs whose COMPLETE events wrote exactly the
     versions of ``models/finetune`` and ``reports/evaluation`` this register run reads (not merely
     the latest runs). The LoggedModel's own source run is this register run (it measured test)."""
     from components.lineage import emit, events
     from components.lineage import openlineage as ol
+    from components.orchestration.lineage_names import project_namespace
 
     try:
         evs = events.read(root)
@@ -258,7 +259,7 @@ def producing_runs(root: Path, domain: DomainParams, stage: str) -> dict[str, st
         return {}
     if not evs:
         return {}
-    data_ns = ol.data_namespace(ol.namespace(domain.name))
+    data_ns = ol.data_namespace(project_namespace(root))  # as the stage events name it
     try:
         read_now = emit.consumed(root, stage)
     except Exception as exc:  # lineage never blocks registration

@@ -183,6 +183,23 @@ def test_registration_emits_the_model_version_with_the_gate_decision(project):
     (x, b) = tree["inputs"]
     assert x["stage"] == "a" and x["inputs"][0]["path"] == "raw/a.txt"
     assert b["stage"] == "b" and b["md5"] == done["inputs"][1]["facets"]["dvc"]["md5"]
+    # The runs that wrote exactly the versions c reads now (register's MLflow links use this).
+    read = {("dvc://dapt-demo", p): v for p, v in emit.consumed(project, "c").items()}
+    assert set(events.producing_runs(evs, read)) == {"a", "b"}
+    (project / "raw/b.txt").write_text("b 2\n", "utf-8")
+    _repro_and_emit(project)
+    emit._CONSUMED.clear()  # a new process: the new versions
+    read = {("dvc://dapt-demo", p): v for p, v in emit.consumed(project, "c").items()}
+    evs = events.read(project)
+    b_runs = [e["run"]["runId"] for e in events.completed(evs) if e["job"]["name"] == "b"]
+    assert len(b_runs) == 2
+    made = events.producers(evs)
+    assert (
+        made[("dvc://dapt-demo", "out/b.txt", read[("dvc://dapt-demo", "out/b.txt")])]["run"][
+            "runId"
+        ]
+        == b_runs[-1]
+    )
 
 
 def test_standard_configuration_replaces_the_file_default(project, monkeypatch):
