@@ -216,9 +216,11 @@ class _Echo(mlflow.pyfunc.PythonModel):
 
 
 def test_the_registered_version_is_a_logged_model_with_its_test_metrics_and_data(store):
-    """MLflow 3: the version's LoggedModel names the run that measured it, and its metrics are
-    tied to the test split by name and DVC md5."""
+    """MLflow 3: the version's LoggedModel names the run that measured it, its metrics are
+    tied to the test split by name and DVC md5, and it is linked to the runs that trained and
+    chose it."""
     client = mlflow.MlflowClient()
+    links, ids = _producing_runs()
     d = Decision(True, "champion", "beats base/full")
     measured = registry.Measured(
         {"test.macro_f1_mean": 0.8, "gate.base/full.delta": 0.1},
@@ -228,7 +230,7 @@ def test_the_registered_version_is_a_logged_model_with_its_test_metrics_and_data
     with mlflow.start_run() as run:
         version = registry.register(
             lambda: mlflow.pyfunc.log_model(name="model", python_model=_Echo(), pip_requirements=[]),
-            NAME, {"candidate": "dapt"}, d, {}, measured,
+            NAME, {"candidate": "dapt"}, d, {}, measured, links,
         )  # fmt: skip
     mv = client.get_model_version(NAME, version)
     # The version points at the LoggedModel through its source (the SQLite store leaves
@@ -243,12 +245,13 @@ def test_the_registered_version_is_a_logged_model_with_its_test_metrics_and_data
         assert m.run_id == run.info.run_id
     (used,) = client.get_run(run.info.run_id).inputs.dataset_inputs
     assert (used.dataset.name, used.dataset.digest) == (measured.dataset, measured.digest)
+    assert model.tags["lineage.mlflow_runs.trained"] == f"{ids['kept']},{ids['bare']}"
+    _check_links(client, model.model_id, mv, ids)
 
 
-def test_the_logged_model_is_linked_to_the_runs_that_trained_and_chose_it(store):
-    """Output of the kept seed's nested fine-tune run, input of the compare run; a fine-tune
-    stage run without that nested run is linked itself; a run the store lacks blocks nothing."""
-    client = mlflow.MlflowClient()
+def _producing_runs() -> tuple[registry.Producers, dict[str, str]]:
+    """A fine-tune stage run with two seeds' nested runs, one without, a compare run."""
+    ids = {}
     with mlflow.start_run(run_name="finetune") as ft:
         with mlflow.start_run(run_name="dapt/full/seed0", nested=True):
             pass
@@ -258,23 +261,20 @@ def test_the_logged_model_is_linked_to_the_runs_that_trained_and_chose_it(store)
         pass
     with mlflow.start_run(run_name="compare") as cmp:
         pass
-    d = Decision(True, "champion", "beats base/full")
-    links = registry.Producers([ft.info.run_id, bare.info.run_id], [cmp.info.run_id], "dapt/full/seed1")  # fmt: skip
-    with mlflow.start_run():
-        version = registry.register(
-            lambda: mlflow.pyfunc.log_model(name="model", python_model=_Echo(), pip_requirements=[]),
-            NAME, {"candidate": "dapt"}, d, {}, None, links,
-        )  # fmt: skip
-    mv = client.get_model_version(NAME, version)
-    model_id = mv.source.removeprefix("models:/")
+    for key, run in (("ft", ft), ("kept", kept), ("bare", bare), ("cmp", cmp)):
+        ids[key] = run.info.run_id
+    links = registry.Producers([ids["ft"], ids["bare"]], [ids["cmp"]], "dapt/full/seed1")
+    return links, ids
+
+
+def _check_links(client, model_id: str, mv, ids: dict[str, str]) -> None:
+    """Output of the kept seed's nested fine-tune run (of a stage run without one: the stage
+    run itself), input of the compare run; a run the store lacks blocks nothing."""
     outputs = {
-        r: [m.model_id for m in client.get_run(r).outputs.model_outputs]
-        for r in (kept.info.run_id, bare.info.run_id, ft.info.run_id)
+        k: [m.model_id for m in client.get_run(ids[k]).outputs.model_outputs]
+        for k in ("kept", "bare", "ft")
     }
-    assert outputs == {kept.info.run_id: [model_id], bare.info.run_id: [model_id], ft.info.run_id: []}  # fmt: skip
-    assert [m.model_id for m in client.get_run(cmp.info.run_id).inputs.model_inputs] == [model_id]
-    assert mv.tags["lineage.mlflow_runs.trained"] == f"{kept.info.run_id},{bare.info.run_id}"
-    gone = registry.Producers(["0" * 32], [], None)
-    with mlflow.start_run():
-        info = mlflow.pyfunc.log_model(name="model", python_model=_Echo(), pip_requirements=[])
-    assert registry.link_runs(info.model_id, gone) == []
+    assert outputs == {"kept": [model_id], "bare": [model_id], "ft": []}
+    assert [m.model_id for m in client.get_run(ids["cmp"]).inputs.model_inputs] == [model_id]
+    assert mv.tags["lineage.mlflow_runs.trained"] == f"{ids['kept']},{ids['bare']}"
+    assert registry.link_runs(model_id, registry.Producers(["0" * 32], [], None)) == []
