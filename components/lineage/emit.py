@@ -6,7 +6,8 @@ COMPLETE event carries the hashes DVC is about to record in dvc.lock, computed b
 for the stage's deps and outs (its state cache makes DVC's own pass afterwards a lookup).
 
 Transport: the standard OpenLineage configuration (``openlineage.yml`` in the project or named by
-``OPENLINEAGE_CONFIG``, ``OPENLINEAGE_URL``, ``OPENLINEAGE__TRANSPORT__*``); none given, events
+``OPENLINEAGE_CONFIG``, ``OPENLINEAGE_URL``, ``OPENLINEAGE__TRANSPORT__*``), else Airflow's
+``AIRFLOW__OPENLINEAGE__TRANSPORT`` when it is not a file transport; none given, events
 go to files under ``reports/lineage/`` (one JSON file per event). ``OPENLINEAGE_DISABLED=true``
 turns it off. Lineage never fails a stage: an emission error is reported and ignored.
 """
@@ -40,11 +41,28 @@ def configured_elsewhere() -> bool:
     )
 
 
+def airflow_transport() -> dict[str, Any] | None:
+    """Airflow's ``[openlineage] transport`` (as ``AIRFLOW__OPENLINEAGE__TRANSPORT``, what a
+    stage task inherits) unless it writes files: stage events then go where the provider's task
+    events go. A file transport is left to the provider: our files stay in reports/lineage/,
+    which ``dapt lineage`` and the report read as stage events only."""
+    raw = os.environ.get("AIRFLOW__OPENLINEAGE__TRANSPORT", "")
+    try:
+        transport = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    if isinstance(transport, dict) and transport.get("type") not in (None, "", "file"):
+        return transport
+    return None
+
+
 def client(root: Path):
     from openlineage.client import OpenLineageClient
 
     if configured_elsewhere() or os.environ.get("OPENLINEAGE_DISABLED", "").lower() == "true":
         return OpenLineageClient()
+    if (transport := airflow_transport()) is not None:
+        return OpenLineageClient(config={"transport": transport})
     from openlineage.client.transport.file import FileConfig, FileTransport
 
     folder = root / EVENTS_DIR

@@ -205,6 +205,13 @@ def test_registration_emits_the_model_version_with_the_gate_decision(project):
 def test_standard_configuration_replaces_the_file_default(project, monkeypatch):
     monkeypatch.chdir(project)
     assert emit.client(project).transport.kind == "file"
+    # Airflow's [openlineage] transport, unless it writes files (ours stay in reports/lineage).
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", '{"type": "file", "log_file_path": "x"}')
+    assert emit.client(project).transport.kind == "file"
+    assert emit.client(project).transport.config.log_file_path.endswith("reports/lineage/event")
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", '{"type": "console"}')
+    assert emit.client(project).transport.kind == "console"
+    monkeypatch.delenv("AIRFLOW__OPENLINEAGE__TRANSPORT")
     monkeypatch.setenv("OPENLINEAGE_URL", "http://marquez.example:5000")
     assert emit.client(project).transport.kind == "http"
     monkeypatch.delenv("OPENLINEAGE_URL")
