@@ -182,6 +182,56 @@ def link_logged_model(model_id: str, measured: Measured, tags: dict[str, Any]) -
     mlflow.set_logged_model_tags(model_id, {k: str(v)[:TAG_MAX] for k, v in tags.items()})
 
 
+@dataclasses.dataclass(frozen=True)
+class Producers:
+    """The MLflow runs a registered model came from (besides its source run, which measured
+    it): the ``finetune`` stage runs that trained it (``unit``: the name of the nested run of the
+    kept seed, ``<candidate>/<strategy>/seed<n>``) and the ``compare`` runs that chose it."""
+
+    trained_by: list[str]
+    chosen_by: list[str]
+    unit: str | None = None
+
+
+def link_runs(model_id: str, producers: Producers) -> list[str]:
+    """MLflow 3 run-to-model links: the model is an output of the run that trained it (the
+    kept seed's nested run, else the stage run) and an input of the runs that chose it, so each
+    of those runs lists it and it lists them. Returns the training runs linked. A run this
+    tracking store does not hold (events from another store) is skipped with a note."""
+    from mlflow import MlflowClient
+    from mlflow.entities import LoggedModelInput, LoggedModelOutput
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+
+    def linked(run_id: str, log: Callable[[], Any]) -> bool:
+        try:
+            log()
+            return True
+        except MlflowException as exc:  # lineage links never block a registration
+            print(f"[register] model not linked to run {run_id}: {exc}", file=sys.stderr)
+            return False
+
+    def training(parent: str) -> list[str]:
+        if not producers.unit or "'" in producers.unit:
+            return [parent]
+        kids = client.search_runs(
+            [client.get_run(parent).info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent}' and "
+            f"attributes.run_name = '{producers.unit}'",
+        )
+        return [k.info.run_id for k in kids] or [parent]
+
+    found: list[str] = []
+    for parent in producers.trained_by:
+        linked(parent, lambda p=parent: found.extend(training(p)))
+    out = [LoggedModelOutput(model_id, step=0)]
+    trained = [r for r in found if linked(r, lambda r=r: client.log_outputs(r, out))]
+    for r in producers.chosen_by:
+        linked(r, lambda r=r: client.log_inputs(r, models=[LoggedModelInput(model_id)]))
+    return trained
+
+
 def register(
     log_model: Callable[[], Any],
     name: str,
@@ -189,15 +239,20 @@ def register(
     decision: Decision,
     artifacts: dict[str, dict],
     measured: Measured | None = None,
+    producers: Producers | None = None,
 ) -> str:
     """Log the model in the active run, register it, tag it, set its alias; with ``measured``,
-    its LoggedModel carries the metrics and the data they were measured on."""
+    its LoggedModel carries the metrics and the data they were measured on; with ``producers``,
+    it is linked to the runs that trained and chose it."""
     import mlflow
     from mlflow import MlflowClient
 
     for path, obj in artifacts.items():
         mlflow.log_dict(obj, path)
     info = log_model()
+    model_id = getattr(info, "model_id", None)
+    if producers is not None and model_id and (trained := link_runs(model_id, producers)):
+        tags = {**tags, "lineage.mlflow_runs.trained": ",".join(trained)}
     if measured is not None and getattr(info, "model_id", None):
         link_logged_model(info.model_id, measured, tags)
     mv = mlflow.register_model(info.model_uri, name)

@@ -6,7 +6,8 @@ COMPLETE event carries the hashes DVC is about to record in dvc.lock, computed b
 for the stage's deps and outs (its state cache makes DVC's own pass afterwards a lookup).
 
 Transport: the standard OpenLineage configuration (``openlineage.yml`` in the project or named by
-``OPENLINEAGE_CONFIG``, ``OPENLINEAGE_URL``, ``OPENLINEAGE__TRANSPORT__*``); none given, events
+``OPENLINEAGE_CONFIG``, ``OPENLINEAGE_URL``, ``OPENLINEAGE__TRANSPORT__*``), else Airflow's
+``AIRFLOW__OPENLINEAGE__TRANSPORT`` when it is not a file transport; none given, events
 go to files under ``reports/lineage/`` (one JSON file per event). ``OPENLINEAGE_DISABLED=true``
 turns it off. Lineage never fails a stage: an emission error is reported and ignored.
 """
@@ -40,11 +41,28 @@ def configured_elsewhere() -> bool:
     )
 
 
+def airflow_transport() -> dict[str, Any] | None:
+    """Airflow's ``[openlineage] transport`` (as ``AIRFLOW__OPENLINEAGE__TRANSPORT``, what a
+    stage task inherits) unless it writes files: stage events then go where the provider's task
+    events go. A file transport is left to the provider: our files stay in reports/lineage/,
+    which ``dapt lineage`` and the report read as stage events only."""
+    raw = os.environ.get("AIRFLOW__OPENLINEAGE__TRANSPORT", "")
+    try:
+        transport = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    if isinstance(transport, dict) and transport.get("type") not in (None, "", "file"):
+        return transport
+    return None
+
+
 def client(root: Path):
     from openlineage.client import OpenLineageClient
 
     if configured_elsewhere() or os.environ.get("OPENLINEAGE_DISABLED", "").lower() == "true":
         return OpenLineageClient()
+    if (transport := airflow_transport()) is not None:
+        return OpenLineageClient(config={"transport": transport})
     from openlineage.client.transport.file import FileConfig, FileTransport
 
     folder = root / EVENTS_DIR
@@ -187,31 +205,27 @@ class StageRun:
 
     def event(self, state, code: int | None = None, error: str | None = None):
         from components.lineage import openlineage as ol
+        from components.orchestration.lineage_names import stage_datasets
 
-        st = self.graph.stages[self.stage]
         done = state == ol.RunState.COMPLETE
+        deps, outs, inside = stage_datasets(self.graph, self.stage)
         hashes: dict[str, str] = {}
-        inside: dict[str, str] = {}
-        outs = list(st.outs)
-        if done:
-            # Files and folders inside our outputs that other stages depend on are datasets of
-            # their own (the consumer names them so): listing them here joins the graph.
+        if not done:  # START and FAIL: the stage's own outs (what it was to write)
+            outs, inside = list(self.graph.stages[self.stage].outs), {}
+        else:
+            # DVC hashes a path inside our outputs as the stage that depends on it declares it.
             wanted: dict[str, set[str] | None] = {self.stage: None}
             for other, spec in self.graph.stages.items():
                 for dep in spec.deps:
-                    holder = next((o for o in st.outs if dep.startswith(o + "/")), None)
-                    if holder and other != self.stage:
+                    if dep in inside and other != self.stage:
                         wanted.setdefault(other, set()).add(dep)
-                        inside[dep] = holder
-                        if dep not in outs:
-                            outs.append(dep)
             hashes = dvc_hashes(self.root, wanted)
         return ol.run_event(
             state,
             self.ns,
             self.stage,
             self.run_id,
-            ins=ol.inputs(self.ns, list(st.deps), hashes),
+            ins=ol.inputs(self.ns, deps, hashes),
             outs=ol.outputs(self.ns, self.stage, outs, hashes, inside),
             run_facets=self._facets(code, done),
             parent=self.parent,
@@ -245,6 +259,24 @@ def _stage_names(root: Path) -> set[str]:
     return set(data.get("stages") or {})
 
 
+_CONSUMED: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def consumed(root: Path, stage: str) -> dict[str, str]:
+    """``path -> DVC hash`` of the stage's data deps (not code: ``components/...``) as they are
+    now, i.e. the exact versions this stage run reads. One DVC pass per process and stage: the
+    register stage asks twice (its MLflow tags, then its registration event)."""
+    key = (str(Path(root).resolve()), stage)
+    if key not in _CONSUMED:
+        from components.orchestration.graph import load
+
+        st = load(root / "dvc.yaml").stages[stage]
+        data = [d for d in st.deps if not d.startswith("components")]
+        found = dvc_hashes(root, {stage: set(data)})
+        _CONSUMED[key] = {d: found.get(d, "") for d in data}
+    return dict(_CONSUMED[key])
+
+
 def registration(
     root: Path, stage: str, name: str, version: str, gate: dict[str, Any], tracking_uri: str
 ) -> None:
@@ -257,11 +289,9 @@ def registration(
         from openlineage.client.uuid import generate_new_uuid
 
         from components.lineage import openlineage as ol
-        from components.orchestration.graph import load
 
-        st = load(root / "dvc.yaml").stages[stage]
-        data = [d for d in st.deps if not d.startswith("components")]
-        hashes = dvc_hashes(root, {stage: set(data)})
+        hashes = consumed(root, stage)
+        data = list(hashes)
         ns = _CURRENT["ns"]
         run_id = str(generate_new_uuid())
         parent = _CURRENT["parent"]

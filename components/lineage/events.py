@@ -104,8 +104,22 @@ def model_tree(events: list[Event], name: str, model_version: str) -> dict[str, 
     return {"stage": run["job"]["name"], "inputs": [node(d) for d in run.get("inputs") or []]}
 
 
-def mlflow_runs(evs: list[Event], job: str) -> list[str]:
-    """The MLflow run ids the latest COMPLETE run of ``job`` logged to (its ``dapt`` facet)."""
-    hits = [e for e in completed(evs) if e["job"]["name"] == job]
-    facet = ((hits[-1]["run"].get("facets") or {}).get("dapt") or {}) if hits else {}
+def _run_ids(event: Event) -> list[str]:
+    facet = (event["run"].get("facets") or {}).get("dapt") or {}
     return [str(r) for r in facet.get("mlflowRunIds") or []]
+
+
+def producing_runs(evs: list[Event], consumed: dict[Key, str]) -> dict[str, list[str]]:
+    """``job -> MLflow run ids`` of the COMPLETE runs that wrote exactly these dataset versions
+    (``(namespace, name) -> version``): the runs whose outputs a consumer read, never merely the
+    latest run of the job. A version no event wrote (a stage run by hand, before lineage
+    existed) names no run."""
+    made = producers(evs)
+    found: dict[str, list[str]] = {}
+    for (ns, name), v in consumed.items():
+        run = made.get((ns, name, v)) if v else None
+        if run is None:
+            continue
+        ids = found.setdefault(run["job"]["name"], [])
+        ids.extend(r for r in _run_ids(run) if r not in ids)
+    return found

@@ -30,6 +30,11 @@ from openlineage.client.generated.parent_run import Job as ParentJob
 from openlineage.client.generated.parent_run import ParentRunFacet
 from openlineage.client.generated.parent_run import Run as ParentRun
 
+# One naming scheme for stage events and Airflow task inlets/outlets (defined below us).
+from components.orchestration.lineage_names import data_namespace, namespace
+
+__all__ = ["data_namespace", "namespace"]
+
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.54.0/client/python#dapt-pipeline"
 # Our facets' JSON schemas live in the repository (schemas/dapt/); the URL names the file there.
 SCHEMA_BASE = os.environ.get("DAPT_LINEAGE_SCHEMA_BASE", "https://dapt-pipeline.local/schemas/dapt")
@@ -87,14 +92,6 @@ class GateDecisionDatasetFacet(DatasetFacet):
     @staticmethod
     def _get_schema() -> str:
         return _schema("GateDecisionDatasetFacet")
-
-
-def namespace(domain_name: str | None) -> str:
-    return os.environ.get("OPENLINEAGE_NAMESPACE") or f"dapt-{domain_name or 'project'}"
-
-
-def data_namespace(ns: str) -> str:
-    return f"dvc://{ns}"
 
 
 def registry_namespace(tracking_uri: str, ns: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
 
+from components.orchestration.lineage_names import inlets_outlets, project_namespace
 from components.orchestration.pods import pod_spec, prepare_task_id, sync_task_id
 from components.orchestration.settings import Settings
 
@@ -60,28 +61,34 @@ def _stage(root: str, stage: str, lock_wait: int) -> dict[str, Any]:
 
 
 def _lineage_parent() -> None:
-    """The stage's OpenLineage events name this task run as their parent (docs/lineage.md):
-    ``namespace/dag_id.task_id/runId`` as the OpenLineage provider names it (its run id when the
-    provider is installed, else a stable one from the same fields)."""
+    """The stage's OpenLineage events name this task run as their parent (docs/lineage.md)."""
     import os
-    import uuid
 
     from airflow.sdk import get_current_context
 
     try:
-        ctx = get_current_context()
-        ti = ctx["ti"]
+        ti = get_current_context()["ti"]
     except Exception:  # not inside a task (a direct call): no parent
         return
-    try:
-        from airflow.providers.openlineage.plugins.macros import lineage_run_id
+    os.environ["DAPT_LINEAGE_PARENT"] = lineage_parent(ti)
 
-        run_id = lineage_run_id(ti)
-    except ImportError:
-        key = f"airflow:{ti.dag_id}/{ctx['run_id']}/{ti.task_id}/{ti.try_number}"
+
+def lineage_parent(ti: Any) -> str:
+    """``namespace/dag_id.task_id/runId`` of a task run as the OpenLineage provider names it
+    (its task event's run id), else a stable id from the same fields. Also the DAG macro
+    ``dapt_lineage_parent`` a pod's environment is rendered with (pods.LINEAGE_PARENT)."""
+    import os
+    import uuid
+
+    try:
+        from airflow.providers.openlineage.plugins.macros import lineage_parent_id
+
+        return lineage_parent_id(ti)
+    except Exception:  # provider absent or changed: lineage never fails the task
+        key = f"airflow:{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.try_number}"
         run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, key))
     ns = os.environ.get("AIRFLOW__OPENLINEAGE__NAMESPACE", "default")
-    os.environ["DAPT_LINEAGE_PARENT"] = f"{ns}/{ti.dag_id}.{ti.task_id}/{run_id}"
+    return f"{ns}/{ti.dag_id}.{ti.task_id}/{run_id}"
 
 
 def _push(root: str, enabled: bool, lock_wait: int) -> int:
@@ -145,25 +152,31 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
         # One run at a time: runs share the workspace and its dvc.lock (see the pool too).
         max_active_runs=1,
         default_args=default_args(s),
+        user_defined_macros={"dapt_lineage_parent": lineage_parent},
         tags=[*TAGS, "training"],
         doc_md=doc + "\n\n" + _graph_doc(s),
     ) as dag:
         first: dict[str, Any] = {}
         last: dict[str, Any] = {}
+        ns = project_namespace(s.root)
         for name in s.graph.order:
             stage = s.graph.stages[name]
             doc_md = f"`dvc repro --single-item {name}` runs:\n\n```\n{stage.cmd}\n```"
             parents = list(s.graph.upstream[name])
+            # The task that runs the stage declares its datasets, named as the stage events name
+            # them, for the OpenLineage provider's task events (docs/lineage.md).
+            inlets, outlets = inlets_outlets(s.graph, name, ns)
+            lineage = {"inlets": inlets, "outlets": outlets}
             if s.runs_in_pod(name):
                 prep = task(task_id=prepare_task_id(name), pool=p.pool, doc_md=doc_md)(_prepare)(
                     root, parents
                 )
-                pod = _pod_task(s, name, doc_md)
+                pod = _pod_task(s, name, doc_md, lineage)
                 sync = task(task_id=sync_task_id(name), pool=p.pool)(_sync)(root, name, pod.output)
                 prep >> pod
                 first[name], last[name] = prep, sync
             else:
-                t = task(task_id=name, pool=p.pool, doc_md=doc_md)(_stage)(
+                t = task(task_id=name, pool=p.pool, doc_md=doc_md, **lineage)(_stage)(
                     root, name, p.lock_wait_seconds
                 )
                 first[name] = last[name] = t
@@ -178,9 +191,9 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
     return dag
 
 
-def _pod_task(s: Settings, name: str, doc_md: str):
+def _pod_task(s: Settings, name: str, doc_md: str, lineage: dict[str, list]):
     spec = pod_spec(name, s.params.kubernetes, gpu=True)
-    return pod_operator_from_spec(spec, doc_md=doc_md)
+    return pod_operator_from_spec(spec, doc_md=doc_md, **lineage)
 
 
 def pod_operator_from_spec(spec: dict[str, Any], **kwargs: Any):

@@ -36,6 +36,12 @@ class KubernetesParams:
     )
     kubernetes_conn_id: str = param("kubernetes_default", help="Airflow connection of the cluster")
     startup_timeout_seconds: int = param(900, ge=30)
+    lineage_transport: dict[str, str] = param(
+        {},
+        help="OpenLineage transport of the stage events sent from pods (the client's `transport` "
+        "config, e.g. {type: http, url: http://marquez:5000}; credentials go in env_from_secret); "
+        "empty: the scheduler's OPENLINEAGE_* variables, else Airflow's [openlineage] transport",
+    )
     # Pretraining as Kubeflow Trainer v2 TrainJobs (components/orchestration/trainjob.py): nodes
     # and processes per node come from pretrain.distributed, one GPU per process.
     trainjob_stages: list[str] = param(

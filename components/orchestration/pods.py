@@ -12,6 +12,9 @@ writes that entry into the workspace's dvc.lock and pulls the outputs for downst
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from components.orchestration.params import KubernetesParams
@@ -19,6 +22,49 @@ from components.orchestration.params import KubernetesParams
 POD_INPUT_ENV = "DAPT_POD_INPUT"
 XCOM_PATH = "/airflow/xcom/return.json"
 PODRUN = ["python", "-m", "components.orchestration.podrun"]
+# The pod's stage events name the pod task's run as their parent: a macro of the DAG
+# (airflow_dags.lineage_parent), rendered by Airflow when it starts the pod.
+LINEAGE_PARENT = "{{ dapt_lineage_parent(ti) }}"
+# OpenLineage variables never copied into a pod spec (it is stored in Airflow's database and
+# shown in the UI): credentials reach pods through env_from_secret.
+_CREDENTIALS = ("AUTH", "KEY", "TOKEN", "PASSWORD", "SECRET")
+_FORWARDED = (
+    "OPENLINEAGE_URL",
+    "OPENLINEAGE_ENDPOINT",
+    "OPENLINEAGE_NAMESPACE",
+    "OPENLINEAGE_DISABLED",
+)
+
+
+def lineage_env(k8s: KubernetesParams, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment that makes the in-pod stage send its OpenLineage events where the scheduler's
+    go (a pod's own files vanish with it), parented to the pod task's run: params'
+    ``lineage_transport``, else the scheduler's ``OPENLINEAGE_*`` variables (no credentials),
+    else Airflow's ``[openlineage] transport`` unless it writes files on the scheduler's disk."""
+    environ = os.environ if environ is None else environ
+    env = {"DAPT_LINEAGE_PARENT": LINEAGE_PARENT}
+    if environ.get("OPENLINEAGE_NAMESPACE"):  # the job namespace is part of every name
+        env["OPENLINEAGE_NAMESPACE"] = environ["OPENLINEAGE_NAMESPACE"]
+    if k8s.lineage_transport:
+        env["OPENLINEAGE__TRANSPORT"] = json.dumps(dict(k8s.lineage_transport), sort_keys=True)
+        return env
+    forwarded = {
+        k: v
+        for k, v in environ.items()
+        if (k in _FORWARDED or k.startswith("OPENLINEAGE__TRANSPORT"))
+        and not any(c in k.removeprefix("OPENLINEAGE__") for c in _CREDENTIALS)
+    }
+    if forwarded:
+        return {**env, **forwarded}
+    provider = environ.get("AIRFLOW__OPENLINEAGE__TRANSPORT", "")
+    try:
+        transport = json.loads(provider) if provider else {}
+    except ValueError:
+        transport = {}
+    if isinstance(transport, dict) and transport.get("type") not in (None, "", "file"):
+        transport = {k: v for k, v in transport.items() if k != "auth"}  # credentials: no
+        env["OPENLINEAGE__TRANSPORT"] = json.dumps(transport, sort_keys=True)
+    return env
 
 
 def prepare_task_id(stage: str) -> str:
@@ -33,7 +79,7 @@ def pod_spec(stage: str, k8s: KubernetesParams, *, gpu: bool = True) -> dict[str
     """Keyword arguments of ``KubernetesPodOperator`` for one stage (plain data, testable)."""
     gpu_res = {k8s.gpu_resource: str(k8s.gpus)} if gpu else {}
     pull = "ti.xcom_pull(task_ids='" + prepare_task_id(stage) + "')"
-    env = {POD_INPUT_ENV: "{{ " + pull + " }}"}
+    env = {POD_INPUT_ENV: "{{ " + pull + " }}", **lineage_env(k8s)}
     if k8s.dvc_remote:
         env["DAPT_DVC_REMOTE"] = k8s.dvc_remote
     return {

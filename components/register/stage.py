@@ -69,7 +69,13 @@ def run_stage(
             else (lambda: registry.log_encoder(paths.out))
         )
         version = registry.register(
-            log_model, name, tags, decision, artifacts, _measured(gate, paths)
+            log_model,
+            name,
+            tags,
+            decision,
+            artifacts,
+            _measured(gate, paths),
+            _producers(gate, tags),
         )
         gate.update(registered=True, version=version, model=name)
         _lineage_event(stage, name, version, gate)
@@ -95,6 +101,20 @@ def _measured(gate: dict[str, Any], paths: Paths):
             metrics[f"gate.{ref}.{k}"] = float(c[k])
     test = dataset_name(paths.task / "test.jsonl", project_root())
     return Measured(metrics, test, gate["test_md5"])
+
+
+def _producers(gate: dict[str, Any], tags: dict[str, Any]):
+    """The runs to link the LoggedModel to, from the ``lineage.mlflow_runs.*`` tags (exact
+    versions, see producing_runs); None when no event named them."""
+    from components.evaluate.registry import Producers
+
+    def ids(job: str) -> list[str]:
+        return [r for r in str(tags.get(f"lineage.mlflow_runs.{job}", "")).split(",") if r]
+
+    if not (ids("finetune") or ids("compare")):
+        return None
+    unit = f"{gate['candidate']}/seed{gate['seed_kept']}" if "seed_kept" in gate else None
+    return Producers(trained_by=ids("finetune"), chosen_by=ids("compare"), unit=unit)
 
 
 def _lineage_event(stage: str, name: str, version: str, gate: dict[str, Any]) -> None:
@@ -190,7 +210,6 @@ def lineage_tags(domain, ev, paths, gate, decision, stage: str) -> dict[str, Any
     import mlflow
 
     from components.evaluate.lineage import flatten, stage_lineage
-    from components.lineage import events
     from components.tracking import git_commit, project_root
 
     root = project_root()
@@ -226,16 +245,37 @@ def lineage_tags(domain, ev, paths, gate, decision, stage: str) -> dict[str, Any
     if "heldout_md5" in gate:
         tags["gate.heldout_md5"] = gate["heldout_md5"]
     tags.update({f"dvc:{path}": md5 for path, md5 in flatten(tree).items()})
-    # The MLflow runs that trained and chose this model, from their stages' lineage events (the
-    # LoggedModel's own source run is this register run, which measured it on test).
+    tags.update(producing_runs(root, stage))
+    return tags
+
+
+def producing_runs(root: Path, stage: str) -> dict[str, str]:
+    """``lineage.mlflow_runs.<job>``: the MLflow runs that trained (``finetune``) and chose
+    (``compare``) this model: those of the stage runs whose COMPLETE events wrote exactly the
+    versions of ``models/finetune`` and ``reports/evaluation`` this register run reads (not merely
+    the latest runs). The LoggedModel's own source run is this register run (it measured test)."""
+    from components.lineage import emit, events
+    from components.lineage import openlineage as ol
+    from components.orchestration.lineage_names import project_namespace
+
     try:
         evs = events.read(root)
     except (OSError, ValueError):  # an unreadable event file costs these tags, not the version
-        evs = []
-    for job in ("finetune", "compare"):
-        if ids := events.mlflow_runs(evs, job):
-            tags[f"lineage.mlflow_runs.{job}"] = ",".join(ids)
-    return tags
+        return {}
+    if not evs:
+        return {}
+    data_ns = ol.data_namespace(project_namespace(root))  # as the stage events name it
+    try:
+        read_now = emit.consumed(root, stage)
+    except Exception as exc:  # lineage never blocks registration
+        print(f"[register] inputs not hashed for lineage: {exc}")
+        return {}
+    runs = events.producing_runs(evs, {(data_ns, p): v for p, v in read_now.items()})
+    return {
+        f"lineage.mlflow_runs.{job}": ",".join(ids)
+        for job, ids in runs.items()
+        if job in ("finetune", "compare") and ids
+    }
 
 
 def run(args: argparse.Namespace) -> int:

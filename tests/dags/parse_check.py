@@ -28,6 +28,10 @@ def first_run_in(dag) -> float | None:
     return None if info is None else (info.run_after - datetime.now(UTC)).total_seconds()
 
 
+def _dataset(d) -> str:
+    return f"{d.namespace} {d.name}" if hasattr(d, "namespace") else f"{type(d).__name__} {d!r}"
+
+
 def main(path: str) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -42,6 +46,7 @@ def main(path: str) -> None:
         "heavy_before": sorted(already),
         "heavy_after": sorted(m for m in HEAVY if m in sys.modules),
         "kubernetes_provider": "airflow.providers.cncf.kubernetes.operators.pod" in sys.modules,
+        "openlineage_client": "openlineage.client" in sys.modules,
         "dags": {
             dag_id: {
                 "tags": sorted(dag.tags),
@@ -56,6 +61,9 @@ def main(path: str) -> None:
                         "pool": t.pool,
                         "upstream": sorted(t.upstream_task_ids),
                         "type": type(t).__name__,
+                        # OpenLineage datasets as "namespace name" (what the provider would send)
+                        "inlets": [_dataset(d) for d in t.inlets],
+                        "outlets": [_dataset(d) for d in t.outlets],
                     }
                     for t in dag.tasks
                 },

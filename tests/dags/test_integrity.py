@@ -7,8 +7,10 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from components.orchestration.graph import load
+from components.orchestration.lineage_names import project_namespace, stage_datasets
 from components.orchestration.settings import load_settings
 from tests.conftest import ROOT, tool_env
 
@@ -68,6 +70,34 @@ def test_domain_adaptation_mirrors_the_stage_graph(local_report):
         assert tasks[name]["pool"] == "dvc_workspace"
     leaves = {n for n in graph.order if not graph.downstream(n)}
     assert set(tasks["dvc_push"]["upstream"]) == leaves
+    # OpenLineage provider off (no transport): no inlets/outlets, no OpenLineage client import.
+    assert all(t["inlets"] == t["outlets"] == [] for t in tasks.values())
+    assert not local_report["openlineage_client"]
+
+
+def assert_lineage_datasets(tasks: dict, graph, in_pods: list[str]) -> None:
+    """The task running a stage declares as inlets its dvc.yaml deps and as outlets its outs plus
+    the paths inside them other stages depend on, in the stage events' naming (docs/lineage.md);
+    bookkeeping tasks (prepare, sync, push) declare none."""
+    ns = "dvc://" + project_namespace(ROOT)
+    assert (
+        ns == "dvc://dapt-" + yaml.safe_load((ROOT / "params.yaml").read_text())["domain"]["name"]
+    )
+    for name in graph.order:
+        ins, outs, inside = stage_datasets(graph, name)
+        st = graph.stages[name]
+        assert ins == list(st.deps) and outs[: len(st.outs)] == list(st.outs), name
+        assert set(outs[len(st.outs) :]) == set(inside) and all(
+            any(d in other.deps for other in graph.stages.values()) for d in inside
+        ), name
+        assert tasks[name]["inlets"] == [f"{ns} {p}" for p in st.deps], name
+        assert tasks[name]["outlets"] == [f"{ns} {p}" for p in outs], name
+    ingested = stage_datasets(graph, "ingest")[1]
+    assert "data/ingested" in ingested and "data/ingested/task/test.jsonl" in ingested
+    for task_id, t in tasks.items():
+        if task_id not in graph.stages:
+            assert t["inlets"] == t["outlets"] == [], task_id
+    assert in_pods == [n for n in in_pods if tasks[n]["type"] == "KubernetesPodOperator"]
 
 
 def test_kubernetes_execution_sends_gpu_stages_to_pods(tmp_path):
@@ -75,7 +105,14 @@ def test_kubernetes_execution_sends_gpu_stages_to_pods(tmp_path):
     gpu = [n for n in settings.graph.order if n in settings.params.gpu_stages]
     if not gpu:
         pytest.skip("no stage of dvc.yaml is listed in orchestration.gpu_stages")
-    report = parse(ROOT / "dags/domain_adaptation.py", tmp_path, DAPT_EXECUTION="kubernetes")
+    # With the OpenLineage provider on (a transport), also the tasks' inlets/outlets.
+    transport = json.dumps({"type": "file", "log_file_path": str(tmp_path / "ol")})
+    report = parse(
+        ROOT / "dags/domain_adaptation.py",
+        tmp_path,
+        DAPT_EXECUTION="kubernetes",
+        AIRFLOW__OPENLINEAGE__TRANSPORT=transport,
+    )
     assert report["import_errors"] == {}
     tasks = report["dags"]["domain_adaptation"]["tasks"]
     for name in settings.graph.order:
@@ -88,6 +125,7 @@ def test_kubernetes_execution_sends_gpu_stages_to_pods(tmp_path):
             }
         else:
             assert tasks[name]["type"] == "_PythonDecoratedOperator"
+    assert_lineage_datasets(tasks, settings.graph, gpu)
     # The provider costs ~2.5 s of parse time: paid only when pods are in use.
     assert report["kubernetes_provider"]
     print(f"parse time with pods: {report['parse_seconds']}")

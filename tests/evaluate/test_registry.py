@@ -216,9 +216,11 @@ class _Echo(mlflow.pyfunc.PythonModel):
 
 
 def test_the_registered_version_is_a_logged_model_with_its_test_metrics_and_data(store):
-    """MLflow 3: the version's LoggedModel names the run that measured it, and its metrics are
-    tied to the test split by name and DVC md5."""
+    """MLflow 3: the version's LoggedModel names the run that measured it, its metrics are
+    tied to the test split by name and DVC md5, and it is linked to the runs that trained and
+    chose it."""
     client = mlflow.MlflowClient()
+    links, ids = _producing_runs()
     d = Decision(True, "champion", "beats base/full")
     measured = registry.Measured(
         {"test.macro_f1_mean": 0.8, "gate.base/full.delta": 0.1},
@@ -228,7 +230,7 @@ def test_the_registered_version_is_a_logged_model_with_its_test_metrics_and_data
     with mlflow.start_run() as run:
         version = registry.register(
             lambda: mlflow.pyfunc.log_model(name="model", python_model=_Echo(), pip_requirements=[]),
-            NAME, {"candidate": "dapt"}, d, {}, measured,
+            NAME, {"candidate": "dapt"}, d, {}, measured, links,
         )  # fmt: skip
     mv = client.get_model_version(NAME, version)
     # The version points at the LoggedModel through its source (the SQLite store leaves
@@ -243,3 +245,36 @@ def test_the_registered_version_is_a_logged_model_with_its_test_metrics_and_data
         assert m.run_id == run.info.run_id
     (used,) = client.get_run(run.info.run_id).inputs.dataset_inputs
     assert (used.dataset.name, used.dataset.digest) == (measured.dataset, measured.digest)
+    assert model.tags["lineage.mlflow_runs.trained"] == f"{ids['kept']},{ids['bare']}"
+    _check_links(client, model.model_id, mv, ids)
+
+
+def _producing_runs() -> tuple[registry.Producers, dict[str, str]]:
+    """A fine-tune stage run with two seeds' nested runs, one without, a compare run."""
+    ids = {}
+    with mlflow.start_run(run_name="finetune") as ft:
+        with mlflow.start_run(run_name="dapt/full/seed0", nested=True):
+            pass
+        with mlflow.start_run(run_name="dapt/full/seed1", nested=True) as kept:
+            pass
+    with mlflow.start_run(run_name="finetune") as bare:
+        pass
+    with mlflow.start_run(run_name="compare") as cmp:
+        pass
+    for key, run in (("ft", ft), ("kept", kept), ("bare", bare), ("cmp", cmp)):
+        ids[key] = run.info.run_id
+    links = registry.Producers([ids["ft"], ids["bare"]], [ids["cmp"]], "dapt/full/seed1")
+    return links, ids
+
+
+def _check_links(client, model_id: str, mv, ids: dict[str, str]) -> None:
+    """Output of the kept seed's nested fine-tune run (of a stage run without one: the stage
+    run itself), input of the compare run; a run the store lacks blocks nothing."""
+    outputs = {
+        k: [m.model_id for m in client.get_run(ids[k]).outputs.model_outputs]
+        for k in ("kept", "bare", "ft")
+    }
+    assert outputs == {"kept": [model_id], "bare": [model_id], "ft": []}
+    assert [m.model_id for m in client.get_run(ids["cmp"]).inputs.model_inputs] == [model_id]
+    assert mv.tags["lineage.mlflow_runs.trained"] == f"{ids['kept']},{ids['bare']}"
+    assert registry.link_runs(model_id, registry.Producers(["0" * 32], [], None)) == []

@@ -193,13 +193,90 @@ def test_registration_emits_the_model_version_with_the_gate_decision(project):
     (x, b) = tree["inputs"]
     assert x["stage"] == "a" and x["inputs"][0]["path"] == "raw/a.txt"
     assert b["stage"] == "b" and b["md5"] == done["inputs"][1]["facets"]["dvc"]["md5"]
+    # The runs that wrote exactly the versions c reads now (register's MLflow links use this).
+    read = {("dvc://dapt-demo", p): v for p, v in emit.consumed(project, "c").items()}
+    assert set(events.producing_runs(evs, read)) == {"a", "b"}
+    (project / "raw/b.txt").write_text("b 2\n", "utf-8")
+    _repro_and_emit(project)
+    emit._CONSUMED.clear()  # a new process: the new versions
+    read = {("dvc://dapt-demo", p): v for p, v in emit.consumed(project, "c").items()}
+    evs = events.read(project)
+    b_runs = [e["run"]["runId"] for e in events.completed(evs) if e["job"]["name"] == "b"]
+    assert len(b_runs) == 2
+    made = events.producers(evs)
+    assert (
+        made[("dvc://dapt-demo", "out/b.txt", read[("dvc://dapt-demo", "out/b.txt")])]["run"][
+            "runId"
+        ]
+        == b_runs[-1]
+    )
 
 
 def test_standard_configuration_replaces_the_file_default(project, monkeypatch):
     monkeypatch.chdir(project)
     assert emit.client(project).transport.kind == "file"
+    # Airflow's [openlineage] transport, unless it writes files (ours stay in reports/lineage).
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", '{"type": "file", "log_file_path": "x"}')
+    assert emit.client(project).transport.kind == "file"
+    assert emit.client(project).transport.config.log_file_path.endswith("reports/lineage/event")
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", '{"type": "console"}')
+    assert emit.client(project).transport.kind == "console"
+    monkeypatch.delenv("AIRFLOW__OPENLINEAGE__TRANSPORT")
     monkeypatch.setenv("OPENLINEAGE_URL", "http://marquez.example:5000")
     assert emit.client(project).transport.kind == "http"
     monkeypatch.delenv("OPENLINEAGE_URL")
     (project / "openlineage.yml").write_text("transport:\n  type: console\n", "utf-8")
     assert emit.client(project).transport.kind == "console"
+
+
+def test_a_stage_in_a_pod_sends_its_events_through_the_pod_spec_parented_to_the_pod_task(
+    project, monkeypatch, tmp_path
+):
+    """The pod spec's environment, rendered as Airflow renders it, is all the in-pod stage
+    gets: its events go to the transport params name (not the pod's own files, which vanish
+    with it), their parent is the pod task's run as the OpenLineage provider's task event
+    names it, and they validate."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    import jinja2
+    from airflow.providers.openlineage.plugins.macros import lineage_run_id
+
+    from components.orchestration.airflow_dags import lineage_parent
+    from components.orchestration.params import KubernetesParams
+    from components.orchestration.pods import pod_spec
+
+    collector = tmp_path / "collector"
+    collector.mkdir()
+    transport = {"type": "file", "log_file_path": str(collector / "event")}  # a file per event
+    spec = pod_spec("c", KubernetesParams(lineage_transport=transport))
+    run = SimpleNamespace(logical_date=datetime(2026, 12, 1, tzinfo=UTC), clear_number=0)
+    ti = SimpleNamespace(dag_id="domain_adaptation", task_id="c", try_number=1, map_index=-1,
+                         dag_run=run, get_template_context=dict)  # fmt: skip
+    monkeypatch.delenv(emit.PARENT_ENV)
+    for key, value in spec["env_vars"].items():
+        if key != "DAPT_POD_INPUT":  # the prepare task's XCom: podrun's business
+            rendered = jinja2.Template(value).render(ti=ti, dapt_lineage_parent=lineage_parent)
+            monkeypatch.setenv(key, rendered)
+    from dvc.repo import Repo
+
+    stage = emit.StageRun(project, "c", ["dapt", "c"])  # what `dapt` does when DVC runs it
+    stage.start()
+    with Repo(str(project)) as repo:
+        repo.reproduce("c")
+    stage.end(0, None)
+    assert not (project / emit.EVENTS_DIR).exists()  # nothing left in the pod
+    import json
+
+    start, done = [json.loads(f.read_text("utf-8")) for f in sorted(collector.glob("*.json"))]
+    assert (start["eventType"], done["eventType"]) == ("START", "COMPLETE")
+    for e in (start, done):
+        validate(e)
+        parent = e["run"]["facets"]["parent"]
+        assert (parent["job"]["namespace"], parent["job"]["name"]) == (
+            "default",
+            "domain_adaptation.c",
+        )
+        assert parent["run"]["runId"] == lineage_run_id(ti)  # the provider's task run
+    assert {d["name"] for d in done["outputs"]} == {"out/c.txt"}
+    assert done["outputs"][0]["facets"]["dvc"]["md5"]

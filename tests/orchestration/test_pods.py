@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from components.orchestration.params import KubernetesParams
 from components.orchestration.pods import PODRUN, pod_operator, pod_spec
 
@@ -40,3 +42,37 @@ def test_operator_renders_the_same_pod():
     assert pod.metadata.namespace == k8s.namespace
     # The XCom sidecar carries the stage's dvc.lock entry back to Airflow.
     assert any(c.name == "airflow-xcom-sidecar" for c in pod.spec.containers)
+
+
+def test_pod_lineage_env_names_the_transport_and_parent_never_credentials():
+    from components.orchestration.pods import LINEAGE_PARENT, lineage_env
+
+    http = {"type": "http", "url": "http://marquez:5000"}
+    env = pod_spec("dapt", KubernetesParams(lineage_transport=http))["env_vars"]
+    assert env["DAPT_LINEAGE_PARENT"] == LINEAGE_PARENT  # rendered by Airflow: the pod task's run
+    assert json.loads(env["OPENLINEAGE__TRANSPORT"]) == http
+    scheduler = {
+        "OPENLINEAGE_URL": "http://marquez:5000",
+        "OPENLINEAGE_API_KEY": "k",
+        "OPENLINEAGE__TRANSPORT__AUTH__API_KEY": "k",
+        "OPENLINEAGE_NAMESPACE": "dapt-prod",
+        "HOME": "/home/x",
+    }
+    got = lineage_env(KubernetesParams(), scheduler)
+    assert got == {
+        "DAPT_LINEAGE_PARENT": LINEAGE_PARENT,
+        "OPENLINEAGE_URL": "http://marquez:5000",
+        "OPENLINEAGE_NAMESPACE": "dapt-prod",
+    }
+    # Params win over the scheduler's variables (the namespace still names the jobs).
+    assert set(lineage_env(KubernetesParams(lineage_transport=http), scheduler)) == {
+        "DAPT_LINEAGE_PARENT", "OPENLINEAGE__TRANSPORT", "OPENLINEAGE_NAMESPACE",
+    }  # fmt: skip
+    provider = {"type": "http", "url": "http://m:5000", "auth": {"type": "api_key", "apiKey": "k"}}
+    got = lineage_env(KubernetesParams(), {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(provider)})
+    assert json.loads(got["OPENLINEAGE__TRANSPORT"]) == {"type": "http", "url": "http://m:5000"}
+    # A file transport writes on the scheduler's disk: meaningless in a pod.
+    files = json.dumps({"type": "file", "log_file_path": "/x/ev"})
+    assert lineage_env(KubernetesParams(), {"AIRFLOW__OPENLINEAGE__TRANSPORT": files}) == {
+        "DAPT_LINEAGE_PARENT": LINEAGE_PARENT
+    }

@@ -22,3 +22,14 @@ def test_the_classifiers_test_numbers_name_the_split_and_valid_metric_keys(tmp_p
     assert m.metrics["test.macro_f1_mean"] == 0.8 and m.metrics["test.macro_f1_min"] == 0.7
     assert m.metrics["gate.champion_v1_dapt/full_.delta"] == 0.02  # no spaces or ( ) in keys
     assert _measured({"heldout_md5": "x"}, paths) is None  # an encoder: no single test file
+
+
+def test_the_runs_to_link_come_from_the_exact_lineage_tags_and_name_the_kept_seed():
+    from components.register.stage import _producers
+
+    gate = {"candidate": "dapt/full", "seed_kept": 1}
+    tags = {"lineage.mlflow_runs.finetune": "f1,f2", "lineage.mlflow_runs.compare": "c1"}
+    p = _producers(gate, tags)
+    assert (p.trained_by, p.chosen_by, p.unit) == (["f1", "f2"], ["c1"], "dapt/full/seed1")
+    assert _producers(gate, {}) is None  # no event named the runs: nothing to link
+    assert _producers({"candidate": "dapt"}, {"lineage.mlflow_runs.compare": "c"}).unit is None
