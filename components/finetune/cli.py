@@ -2,19 +2,26 @@
 
 dapt finetune --out models/finetune                       the DVC stage
 dapt finetune --candidate mine=path/to/mlm --strategy lora --seeds 1 --out /tmp/ft   ad hoc
+dapt finetune --out models/finetune --plan plan.json      list the units (fan-out, JSON)
+dapt finetune --out models/finetune --unit base/full/seed0   run units into models/finetune.units
+
+The stage (no --plan/--unit) takes the units already staged with its own key and runs the rest
+(components/finetune/units.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import shutil
 from pathlib import Path
 
 from components.config import active_profile, load_section, read_params_file
 from components.data.gate import require_validated
 from components.data.outputs import OutputSet
 from components.data.writers import write_json
-from components.finetune.stage import MatrixSpec, run_stage
+from components.finetune import units
+from components.finetune.stage import MatrixSpec, plan_units, prepare, run_stage, run_units
 from components.tracking import tracked
 
 
@@ -29,6 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--no-validated-check", action="store_true", help="skip the validation gate")
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
+    fan = p.add_mutually_exclusive_group()
+    fan.add_argument("--plan", metavar="FILE", help="write the units as JSON and run nothing")
+    fan.add_argument("--unit", action="append", metavar="ID",
+                     help="run this unit into <out>.units/ (repeatable; ids from --plan)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,16 +55,26 @@ def run(args: argparse.Namespace) -> int:
     files = [str(Path(args.task) / f) for f in ("train.jsonl", "dev.jsonl", "test.jsonl")]
     if not args.no_validated_check and domain.task is not None:
         require_validated([*files, str(Path(args.task) / "labels.txt")])
+    staged_dir = units.staging(args.out)
+    if args.plan or args.unit:
+        prepared = prepare(domain, ft, spec, args.task, overrides)
+        if args.unit:
+            run_units(prepared, args.unit, spec, staged_dir)
+            return 0
+        plan = {"stage": "finetune", "staging": str(staged_dir)}
+        write_json(args.plan, plan | {"units": plan_units(prepared, staged_dir)})
+        return 0
     profile = active_profile(read_params_file(args.params))
     with (
         tracked("finetune", ft, inputs=files, profile=profile, enabled=not args.no_mlflow) as t,
         OutputSet() as outs,  # the runs and their metrics change together
     ):
         metrics = run_stage(
-            domain, ft, spec, args.task, outs.dir(args.out), overrides, _child_runs(t)
+            domain, ft, spec, args.task, outs.dir(args.out), overrides, _child_runs(t), staged_dir
         )
         t.metrics(metrics)
         write_json(outs.file(args.metrics), metrics)
+    shutil.rmtree(staged_dir, ignore_errors=True)  # gathered: the output holds every unit now
     if metrics.get("skipped"):
         print(f"[finetune] skipped: {metrics['reason']}")
     return 0

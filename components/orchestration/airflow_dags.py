@@ -11,7 +11,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
+from airflow.sdk import (
+    DAG,
+    Asset,
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    Param,
+    TaskGroup,
+    task,
+)
 
 from components.orchestration.pods import pod_spec, prepare_task_id, sync_task_id
 from components.orchestration.settings import Settings
@@ -82,6 +90,35 @@ def _lineage_parent() -> None:
         run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, key))
     ns = os.environ.get("AIRFLOW__OPENLINEAGE__NAMESPACE", "default")
     os.environ["DAPT_LINEAGE_PARENT"] = f"{ns}/{ti.dag_id}.{ti.task_id}/{run_id}"
+
+
+def _fanout_plan(root: str, stage: str, cmd: str, per_task: int, lock_wait: int) -> list[list[str]]:
+    """The mapped tasks' units: none when DVC would skip the stage (nothing to redo), else the
+    units not staged yet (a retried run redoes only the units that did not finish)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from components.orchestration import runner
+
+    try:
+        if runner.up_to_date(root, stage, lock_wait):
+            print(f"[orchestration] stage {stage}: up to date, no units to run")
+            return []
+        return runner.fanout_plan(root, cmd, per_task)
+    except runner.NonRetryableError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def _fanout_units(root: str, cmd: str, units: list[str]) -> None:
+    import shlex
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from components.orchestration import runner
+
+    try:
+        runner.run_command(root, [*shlex.split(cmd), *(a for u in units for a in ("--unit", u))])
+    except runner.NonRetryableError as exc:
+        raise AirflowFailException(str(exc)) from exc
 
 
 def _push(root: str, enabled: bool, lock_wait: int) -> int:
@@ -162,6 +199,8 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
                 sync = task(task_id=sync_task_id(name), pool=p.pool)(_sync)(root, name, pod.output)
                 prep >> pod
                 first[name], last[name] = prep, sync
+            elif s.fans_out(name):
+                first[name], last[name] = _fanout_tasks(s, name, doc_md)
             else:
                 t = task(task_id=name, pool=p.pool, doc_md=doc_md)(_stage)(
                     root, name, p.lock_wait_seconds
@@ -176,6 +215,36 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
         for leaf in leaves:
             leaf >> push
     return dag
+
+
+def _fanout_tasks(s: Settings, name: str, doc_md: str):
+    """plan -> one mapped task per ``fanout_units_per_task`` units -> the stage, in a group.
+
+    The units write only their own staging folders, so they run outside the workspace pool,
+    in parallel; the stage task (``dvc repro``) takes every unit staged with the key it would
+    run it with, runs any other, and locks the one output (components/finetune/units.py).
+    """
+    p, root = s.params, str(s.root)
+    cmd = s.graph.stages[name].cmd
+    with TaskGroup(group_id=f"{name}_fanout", prefix_group_id=False, tooltip=f"{name} fanned out"):
+        plan = task(task_id=f"{name}_plan", pool=p.pool, doc_md=f"`{cmd} --plan`")(_fanout_plan)(
+            root, name, cmd, p.fanout_units_per_task, p.lock_wait_seconds
+        )
+        units = (
+            task(
+                task_id=f"{name}_units",
+                max_active_tis_per_dagrun=p.fanout_max_parallel or None,
+                doc_md=f"`{cmd} --unit <id>`: one task per {p.fanout_units_per_task} unit(s)",
+            )(_fanout_units)
+            .partial(root=root, cmd=cmd)
+            .expand(units=plan)
+        )
+        # none_failed: an up-to-date stage maps zero units (skipped); dvc repro still decides.
+        stage = task(task_id=name, pool=p.pool, doc_md=doc_md, trigger_rule="none_failed")(_stage)(
+            root, name, p.lock_wait_seconds
+        )
+        units >> stage
+    return plan, stage
 
 
 def _pod_task(s: Settings, name: str, doc_md: str):
