@@ -28,6 +28,17 @@ def first_run_in(dag) -> float | None:
     return None if info is None else (info.run_after - datetime.now(UTC)).total_seconds()
 
 
+def mapped(t) -> bool:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    return isinstance(t, MappedOperator)
+
+
+def expand_from(t) -> list[str]:
+    """For a mapped task: the tasks whose output it is expanded over."""
+    return sorted(op.task_id for op in t.iter_mapped_dependencies()) if mapped(t) else []
+
+
 def main(path: str) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -56,6 +67,11 @@ def main(path: str) -> None:
                         "pool": t.pool,
                         "upstream": sorted(t.upstream_task_ids),
                         "type": type(t).__name__,
+                        "mapped": mapped(t),
+                        "expand_from": expand_from(t),
+                        "group": t.task_group.group_id if t.task_group else None,
+                        "trigger_rule": getattr(t.trigger_rule, "value", str(t.trigger_rule)),
+                        "max_active_tis_per_dagrun": t.max_active_tis_per_dagrun,
                     }
                     for t in dag.tasks
                 },
