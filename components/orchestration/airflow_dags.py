@@ -146,6 +146,21 @@ def _prepare(root: str, parents: list[str]) -> str:
     )
 
 
+def _trainjob(root: str, stage: str, pod_input: str) -> dict[str, Any]:
+    """A pretraining stage as a Kubeflow TrainJob: submitted, polled, its pods' logs shown; a
+    failed job fails this task with the job's message (TrainJobFailed, retried: the retry
+    replaces the failed job of this run)."""
+    from airflow.sdk import get_current_context
+
+    from components.orchestration.trainjob_run import run_stage_job
+
+    try:
+        run_id = str(get_current_context()["run_id"])
+    except Exception:  # a direct call, outside a task
+        run_id = ""
+    return run_stage_job(root, stage, pod_input, run_id)
+
+
 def _sync(root: str, stage: str, entry: dict[str, Any] | str) -> None:
     from components.orchestration import runner
 
@@ -154,10 +169,15 @@ def _sync(root: str, stage: str, entry: dict[str, Any] | str) -> None:
     runner.pull(root, [stage])
 
 
+def _where(s: Settings, stage: str) -> str:
+    if s.runs_in_pod(stage):
+        return "TrainJob (GPU)" if stage in s.params.kubernetes.trainjob_stages else "pod (GPU)"
+    return "local, fanned out" if s.fans_out(stage) else "local"
+
+
 def _graph_doc(s: Settings) -> str:
     rows = "\n".join(
-        f"| `{n}` | {', '.join(f'`{u}`' for u in s.graph.upstream[n]) or '-'} | "
-        f"{'pod (GPU)' if s.runs_in_pod(n) else 'local'} |"
+        f"| `{n}` | {', '.join(f'`{u}`' for u in s.graph.upstream[n]) or '-'} | {_where(s, n)} |"
         for n in s.graph.order
     )
     return (
@@ -195,8 +215,16 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
                 prep = task(task_id=prepare_task_id(name), pool=p.pool, doc_md=doc_md)(_prepare)(
                     root, parents
                 )
-                pod = _pod_task(s, name, doc_md)
-                sync = task(task_id=sync_task_id(name), pool=p.pool)(_sync)(root, name, pod.output)
+                if name in p.kubernetes.trainjob_stages:
+                    hours = p.kubernetes.trainjob_timeout_hours + 1  # the job's deadline, then some
+                    pod = task(
+                        task_id=name, doc_md=doc_md, execution_timeout=timedelta(hours=hours)
+                    )(_trainjob)(root, name, prep)
+                    entry = pod
+                else:
+                    pod = _pod_task(s, name, doc_md)
+                    entry = pod.output
+                sync = task(task_id=sync_task_id(name), pool=p.pool)(_sync)(root, name, entry)
                 prep >> pod
                 first[name], last[name] = prep, sync
             elif s.fans_out(name):

@@ -12,9 +12,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from components.orchestration.trainjob import GROUP, NODE_CONTAINER, PLURAL, VERSION
+from components.orchestration.pods import POD_INPUT_ENV, PODRUN
+from components.orchestration.trainjob import (
+    GROUP,
+    NODE_CONTAINER,
+    PLURAL,
+    VERSION,
+    trainjob_manifest,
+    trainjob_name,
+)
 
 JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"
 LOCK_MARKER = "DAPT_LOCK_ENTRY "  # podrun --print-lock: the stage's dvc.lock entry, on one line
@@ -201,3 +210,58 @@ def run_trainjob(
         log=log,
         sleep=sleep,
     )
+
+
+def stage_job(root: str | Path, stage: str, pod_input: str, run_id: str = "") -> dict[str, Any]:
+    """The TrainJob of a pretraining stage as its Airflow task submits it: nodes and processes
+    per node from ``pretrain.distributed``, the prepare task's input (digests, profile, the
+    parents' dvc.lock entries) in the environment ``podrun`` reads, named after the DAG run so
+    a retry finds (and replaces) the failed job of its own run."""
+    from components.config import load_section
+    from components.orchestration.settings import load_settings
+
+    s = load_settings(root)
+    dist = load_section("pretrain", Path(root) / "params.yaml", profile=s.profile).distributed
+    return trainjob_manifest(
+        stage,
+        [*PODRUN, "--stage", stage, "--print-lock"],
+        s.params.kubernetes,
+        nodes=dist.nnodes,
+        procs_per_node=dist.nproc_per_node,
+        name=trainjob_name(stage, run_id),
+        env={POD_INPUT_ENV: pod_input},
+    )
+
+
+def run_stage_job(
+    root: str | Path,
+    stage: str,
+    pod_input: str,
+    run_id: str = "",
+    *,
+    api_client=None,
+    log: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Submit the stage's TrainJob, wait, return the dvc.lock entry node 0 printed (the sync
+    task merges it). A failed job raises TrainJobFailed, so the task fails with the job's
+    reason and message and its pods' termination messages and last log lines."""
+    from components.orchestration.settings import load_settings
+
+    k8s = load_settings(root).params.kubernetes
+    reports = run_trainjob(
+        stage_job(root, stage, pod_input, run_id),
+        api_client=api_client,
+        poll_seconds=k8s.trainjob_poll_seconds,
+        timeout_seconds=k8s.trainjob_timeout_hours * 3600,
+        tail_lines=k8s.trainjob_log_lines,
+        log=log,
+        sleep=sleep,
+    )
+    entry = lock_entry(reports)
+    if entry is None:
+        raise RuntimeError(
+            f"TrainJob of stage {stage} completed, but node 0 printed no dvc.lock entry "
+            f"({LOCK_MARKER.strip()}): its logs above say why"
+        )
+    return entry

@@ -94,7 +94,7 @@ def test_fanned_out_finetune_expands_over_its_plan(tmp_path):
     assert set(tasks) == {*graph.order, "dvc_push", "finetune_plan", "finetune_units"}
 
 
-def test_kubernetes_execution_sends_gpu_stages_to_pods(tmp_path):
+def test_kubernetes_execution_sends_gpu_stages_to_pods_and_pretraining_to_trainjobs(tmp_path):
     settings = load_settings(ROOT)
     gpu = [n for n in settings.graph.order if n in settings.params.gpu_stages]
     if not gpu:
@@ -102,9 +102,13 @@ def test_kubernetes_execution_sends_gpu_stages_to_pods(tmp_path):
     report = parse(ROOT / "dags/domain_adaptation.py", tmp_path, DAPT_EXECUTION="kubernetes")
     assert report["import_errors"] == {}
     tasks = report["dags"]["domain_adaptation"]["tasks"]
+    trainjob = set(settings.params.kubernetes.trainjob_stages) & set(gpu)
+    assert trainjob, "no pretraining stage runs as a TrainJob"
     for name in settings.graph.order:
         if name in gpu:
-            assert tasks[name]["type"] == "KubernetesPodOperator"
+            # a TrainJob is submitted and polled by a Python task (trainjob_run.run_stage_job)
+            kind = "_PythonDecoratedOperator" if name in trainjob else "KubernetesPodOperator"
+            assert tasks[name]["type"] == kind, name
             assert tasks[name]["upstream"] == [f"{name}_prepare"]
             assert tasks[f"{name}_sync"]["upstream"] == [name]
             assert set(tasks[f"{name}_prepare"]["upstream"]) == {
