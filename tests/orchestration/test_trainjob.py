@@ -198,6 +198,39 @@ def test_stage_task_submits_the_stage_job_and_fails_with_the_job_error():
     assert str(err.value).startswith("TrainJob dapt-dapt-run42 failed (FailedJobs): jobset failed")
 
 
+def test_kubeflow_step_submits_the_same_job_named_after_its_input(tmp_path, monkeypatch):
+    """trainjob_run.main, the Kubeflow pipeline's step of a TrainJob stage, with the cluster
+    from a kubeconfig (as in a step without in-cluster credentials)."""
+    from components.orchestration.trainjob_run import main
+
+    parents = json.dumps({"ingest": {"cmd": "dapt ingest", "outs": []}})
+    runs = []
+    for _ in range(2):
+        with Replay() as api:
+            api.add("POST", JOBS, fixture("trainjob-created.json", 201))
+            api.add("GET", f"{JOBS}/{NAME}", fixture("trainjob-complete.json"))
+            api.add("GET", "/api/v1/namespaces/dapt/pods", fixture("pods-complete.json"))
+            api.add("GET", f"/api/v1/namespaces/dapt/pods/{POD}/log", fixture("log-complete.txt"))
+            kubeconfig = tmp_path / "kubeconfig"
+            kubeconfig.write_text(yaml.safe_dump({
+                "apiVersion": "v1", "kind": "Config", "current-context": "replay",
+                "clusters": [{"name": "replay", "cluster": {"server": api.url}}],
+                "contexts": [{"name": "replay", "context": {"cluster": "replay", "user": "u"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+            }))  # fmt: skip
+            monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+            monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+            out = tmp_path / "lock.json"
+            assert main(["--stage", "dapt", "--root", str(ROOT), "--locks", parents, "--out", str(out)]) == 0  # fmt: skip
+        assert json.loads(out.read_text())["dapt"]["outs"][0]["path"] == "models/dapt"
+        runs.append(next(json.loads(b) for m, _, b in api.requests if m == "POST"))
+    first, again = runs
+    env = {e["name"]: e["value"] for e in first["spec"]["trainer"]["env"]}
+    assert json.loads(env["DAPT_POD_INPUT"])["locks"] == json.loads(parents)
+    assert first["metadata"]["name"].startswith("dapt-dapt-kfp-")
+    assert again["metadata"]["name"] == first["metadata"]["name"]  # same input, same job
+
+
 def test_a_retry_replaces_a_failed_job_of_the_same_name():
     with Replay() as api:
         api.add(
