@@ -25,6 +25,7 @@ from typing import Any
 from components.orchestration.pods import POD_INPUT_ENV, PODRUN
 from components.orchestration.trainjob import (
     GROUP,
+    LOCK_MARKER,
     NODE_CONTAINER,
     PLURAL,
     VERSION,
@@ -33,7 +34,6 @@ from components.orchestration.trainjob import (
 )
 
 JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"
-LOCK_MARKER = "DAPT_LOCK_ENTRY "  # podrun --print-lock: the stage's dvc.lock entry, on one line
 
 
 class TrainJobFailed(RuntimeError):
