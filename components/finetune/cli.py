@@ -2,6 +2,11 @@
 
 dapt finetune --out models/finetune                       the DVC stage
 dapt finetune --candidate mine=path/to/mlm --strategy lora --seeds 1 --out /tmp/ft   ad hoc
+dapt finetune --out models/finetune --plan plan.json      list the units (fan-out, JSON)
+dapt finetune --out models/finetune --unit base/full/seed0   run units into models/finetune.units
+
+The stage (no --plan/--unit) takes the units already staged with its own key and runs the rest
+(components/finetune/units.py).
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", default="params.yaml")
     add_validated_switch(p)
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
+    fan = p.add_mutually_exclusive_group()
+    fan.add_argument("--plan", metavar="FILE", help="write the units as JSON and run nothing")
+    fan.add_argument("--unit", action="append", metavar="ID",
+                     help="run this unit into <out>.units/ (repeatable; ids from --plan)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

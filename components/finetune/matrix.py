@@ -90,6 +90,13 @@ def _results(jobs: list[tuple], workers: int) -> Iterator[tuple[int, RunResult]]
             yield futures[fut], fut.result()
 
 
+def run_params(ft: FinetuneParams, workers: int) -> FinetuneParams:
+    """The recipe each run gets: one torch thread when runs share the machine. A run's result
+    depends on its thread count (reduction order), so a fanned-out unit uses the same rule."""
+    workers = workers or os.cpu_count() or 1
+    return dataclasses.replace(ft, threads=1) if workers > 1 else ft
+
+
 def run(
     units: list[Unit],
     folders: dict[str, str],
@@ -99,17 +106,20 @@ def run(
     out: Path,
     workers: int,
     on_run: Callable[[Unit, RunResult], None] = lambda u, r: None,
+    keep_best: bool = True,
 ) -> dict[Unit, RunResult]:
-    """Run every unit into ``out``; keep the checkpoint of each combination's dev-best seed."""
+    """Run every unit into ``out``; keep the checkpoint of each combination's dev-best seed
+    (``keep_best=False``: keep every checkpoint, for a gather that sees all seeds later)."""
     train, dev, test = splits
+    run_ft = run_params(ft, workers)
     workers = workers or os.cpu_count() or 1
-    run_ft = dataclasses.replace(ft, threads=1) if workers > 1 else ft
     jobs = [
         (folders[u.candidate], u, labels, train, dev, test, run_ft,
          None if u.strategy == "pet" else u.folder(out) / "model")
         for u in units
     ]  # fmt: skip
-    print(f"[finetune] {len(jobs)} fine-tuning runs on {min(workers, len(jobs))} process(es)")
+    if jobs:
+        print(f"[finetune] {len(jobs)} fine-tuning runs on {min(workers, len(jobs))} process(es)")
     results: dict[Unit, RunResult] = {}
     for i, result in _results(jobs, workers):
         unit = units[i]
@@ -121,12 +131,18 @@ def run(
             f"test {result.macro_f1:.4f} ({result.seconds:.0f}s, best step {result.best_step})",
             flush=True,
         )
+    if keep_best:
+        prune(results, out)
+    return results
+
+
+def prune(results: dict[Unit, RunResult], out: Path) -> None:
+    """Delete every checkpoint but each combination's dev-best seed."""
     for runs in by_combo(results).values():
         keep = best_seed(runs)
         for unit, _ in runs:
             if unit.seed != keep.seed:
                 shutil.rmtree(unit.folder(out) / "model", ignore_errors=True)
-    return results
 
 
 def by_combo(results: dict[Unit, RunResult]) -> dict[str, list[tuple[Unit, RunResult]]]:
@@ -145,8 +161,14 @@ def load(root: Path) -> dict[Unit, RunResult]:
     """The results a finetune stage wrote (what compare and register read)."""
     results: dict[Unit, RunResult] = {}
     for path in sorted(root.glob(f"*/*/seed*/{RESULT}")):
-        candidate, key, seed = path.parts[-4], path.parts[-3], int(path.parts[-2][4:])
-        shots = int(key[4:-4]) if key.startswith("pet-") else None
-        unit = Unit(candidate, "pet" if shots is not None else key, seed, shots)
+        unit = from_path(*path.parts[-4:-1])
         results[unit] = RunResult(**json.loads(path.read_text(encoding="utf-8")))
     return results
+
+
+def from_path(candidate: str, key: str, seed: str) -> Unit:
+    """The unit of a folder ``<candidate>/<key>/seed<k>`` (``Unit.folder``'s inverse)."""
+    if not seed.startswith("seed") or not seed[4:].isdigit():
+        raise ValueError(f"not a seed folder: {seed!r}")
+    shots = int(key[4:-4]) if key.startswith("pet-") and key.endswith("shot") else None
+    return Unit(candidate, "pet" if shots is not None else key, int(seed[4:]), shots)

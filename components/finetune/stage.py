@@ -1,9 +1,11 @@
-"""The ``finetune`` stage: resolve the candidates and the settings, then run the matrix."""
+"""The ``finetune`` stage: resolve the candidates and the settings, then run the matrix, or
+plan it and run some of its units for a fanned-out orchestrator (components/finetune/units.py)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,8 @@ from components.data.skip import skipped_reason
 from components.data.writers import write_json
 from components.domain import DomainParams
 from components.errors import ConfigError, InputError
-from components.finetune import matrix
+from components.finetune import matrix, units
+from components.finetune.core import RunResult
 from components.finetune.data import Split, auto_max_len, read_split
 from components.finetune.params import FinetuneParams
 from components.stagerun import check_inputs, stage_tracking
@@ -99,21 +102,25 @@ def check_pet(ft: FinetuneParams, labels: list[str], wanted: bool) -> None:
         raise ConfigError(pet_words_problem(missing))
 
 
-def run_stage(
-    domain: DomainParams,
-    ft: FinetuneParams,
-    ev: MatrixSpec,
-    task_dir: str,
-    out: Path,
-    overrides: dict[str, str] | None = None,
-    on_run=lambda unit, result: None,
-) -> dict:
-    """Everything the stage writes into ``out``; returns the stage metrics."""
+@dataclass
+class Prepared:
+    """What the stage would run now: the resolved recipe, the backbones and every unit."""
+
+    ft: FinetuneParams
+    folders: dict[str, str]
+    skipped: dict[str, str]
+    task: Task
+    units: list[matrix.Unit]
+    keys: dict[matrix.Unit, str]
+
+
+def prepare(
+    domain: DomainParams, ft: FinetuneParams, ev: MatrixSpec, task_dir: str, overrides: dict
+) -> Prepared | None:
+    """None when the project has no labeled task."""
     if domain.task is None:
-        reason = "no labeled task (domain.task is null): nothing to fine-tune"
-        write_json(out / "skipped.json", {"stage": "finetune", "reason": reason})
-        return {"skipped": True, "reason": reason}
-    folders, skipped = candidate_folders(ev.candidates, domain, overrides or {})
+        return None
+    folders, skipped = candidate_folders(ev.candidates, domain, overrides)
     for name, why in skipped.items():
         print(f"[finetune] candidate {name} left out: {why}", file=sys.stderr)
     if ev.baseline not in folders:
@@ -122,25 +129,94 @@ def run_stage(
     ft = resolve(ft, domain, task, folders[ev.baseline])
     pet_backbones = [b for b in ev.pet_backbones if b in folders]
     check_pet(ft, task.labels, bool(pet_backbones and ev.pet_shots))
-    units = matrix.plan(list(folders), ev.strategies, ev.seeds, pet_backbones, ev.pet_shots)
-    results = matrix.run(
-        units, folders, task.labels, (task.train, task.dev, task.test), ft, out, ev.workers,
-        on_run,
-    )  # fmt: skip
-    write_json(out / "skipped.json", skipped)
+    found = matrix.plan(list(folders), ev.strategies, ev.seeds, pet_backbones, ev.pet_shots)
+    run_ft, digest = matrix.run_params(ft, ev.workers), units.task_digest(task_dir)
+    keys = {u: units.unit_key(u, run_ft, folders[u.candidate], digest) for u in found}
+    return Prepared(ft, folders, skipped, task, found, keys)
+
+
+def plan_units(p: Prepared | None, staged_dir: Path) -> list[dict]:
+    """Every unit of the matrix and whether a complete result for it is already staged."""
+    if p is None:
+        return []
+    return [
+        {"id": units.unit_id(u), "done": units.staged(u.folder(staged_dir), p.keys[u]) is not None}
+        for u in p.units
+    ]
+
+
+def run_units(p: Prepared | None, ids: list[str], ev: MatrixSpec, staged_dir: Path) -> int:
+    """Run the named units into the staging folder (those already staged with their key are
+    left alone); returns how many ran."""
+    if p is None:
+        print("[finetune] no labeled task: no units to run")
+        return 0
+    wanted = [units.parse_id(i) for i in ids]
+    unknown = [units.unit_id(u) for u in wanted if u not in p.keys]
+    if unknown:
+        raise ConfigError(f"units not in the plan: {', '.join(unknown)} (see --plan)")
+    todo = [u for u in wanted if units.staged(u.folder(staged_dir), p.keys[u]) is None]
+    for u in todo:
+        shutil.rmtree(u.folder(staged_dir), ignore_errors=True)  # an interrupted earlier try
+    if len(todo) < len(wanted):
+        print(f"[finetune] {len(wanted) - len(todo)} unit(s) already staged with the same key")
+    if todo:
+        splits = (p.task.train, p.task.dev, p.task.test)
+        matrix.run(
+            todo, p.folders, p.task.labels, splits, p.ft, staged_dir, ev.workers,
+            lambda u, r: units.mark_done(u, u.folder(staged_dir), p.keys[u]), keep_best=False,
+        )  # fmt: skip
+    return len(todo)
+
+
+def run_stage(
+    domain: DomainParams,
+    ft: FinetuneParams,
+    ev: MatrixSpec,
+    task_dir: str,
+    out: Path,
+    overrides: dict[str, str] | None = None,
+    on_run=lambda unit, result: None,
+    staged_dir: Path | None = None,
+) -> dict:
+    """Everything the stage writes into ``out``; returns the stage metrics. Units staged in
+    ``staged_dir`` by fanned-out tasks with the key this run would use are taken as they are;
+    the others run here."""
+    p = prepare(domain, ft, ev, task_dir, overrides or {})
+    if p is None:
+        reason = "no labeled task (domain.task is null): nothing to fine-tune"
+        write_json(out / "skipped.json", {"stage": "finetune", "reason": reason})
+        return {"skipped": True, "reason": reason}
+    results: dict[matrix.Unit, RunResult] = {}
+    for u in p.units if staged_dir is not None else []:
+        result = units.staged(u.folder(staged_dir), p.keys[u])
+        if result is not None:
+            units.link_tree(u.folder(staged_dir), u.folder(out))
+            (u.folder(out) / units.KEY).unlink()
+            results[u] = result
+            on_run(u, result)
+    if results:
+        print(f"[finetune] {len(results)} of {len(p.units)} runs taken from {staged_dir}")
+    pending = [u for u in p.units if u not in results]
+    splits = (p.task.train, p.task.dev, p.task.test)
+    results |= matrix.run(
+        pending, p.folders, p.task.labels, splits, p.ft, out, ev.workers, on_run, keep_best=False
+    )
+    matrix.prune(results, out)
+    write_json(out / "skipped.json", p.skipped)
     settings = {
-        "max_len": ft.max_len,
-        "candidates": folders,
+        "max_len": p.ft.max_len,
+        "candidates": p.folders,
         "seeds": ev.seeds,
-        "labels": task.labels,
-        "rows": {"train": len(task.train), "dev": len(task.dev), "test": len(task.test)},
+        "labels": p.task.labels,
+        "rows": {"train": len(p.task.train), "dev": len(p.task.dev), "test": len(p.task.test)},
     }
     write_json(out / "plan.json", settings)
     return {
         "runs": len(results),
-        "max_len": ft.max_len,
+        "max_len": p.ft.max_len,
         "seconds": round(sum(r.seconds for r in results.values()), 1),
-        "skipped_candidates": skipped,
+        "skipped_candidates": p.skipped,
     }
 
 
@@ -157,15 +233,25 @@ def run(args: argparse.Namespace) -> int:
     files = [str(Path(args.task) / f) for f in ("train.jsonl", "dev.jsonl", "test.jsonl")]
     if domain.task is not None:
         check_inputs(args, [*files, str(Path(args.task) / "labels.txt")], require_validated)
+    staged_dir = units.staging(args.out)
+    if args.plan or args.unit:
+        prepared = prepare(domain, ft, spec, args.task, overrides)
+        if args.unit:
+            run_units(prepared, args.unit, spec, staged_dir)
+            return 0
+        plan = {"stage": "finetune", "staging": str(staged_dir)}
+        write_json(args.plan, plan | {"units": plan_units(prepared, staged_dir)})
+        return 0
     with (
         stage_tracking("finetune", ft, args, files) as t,
         OutputSet() as outs,  # the runs and their metrics change together
     ):
         metrics = run_stage(
-            domain, ft, spec, args.task, outs.dir(args.out), overrides, _child_runs(t)
+            domain, ft, spec, args.task, outs.dir(args.out), overrides, _child_runs(t), staged_dir
         )
         t.metrics(metrics)
         write_json(outs.file(args.metrics), metrics)
+    shutil.rmtree(staged_dir, ignore_errors=True)  # gathered: the output holds every unit now
     if metrics.get("skipped"):
         print(f"[finetune] skipped: {metrics['reason']}")
     return 0

@@ -11,7 +11,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
+from airflow.sdk import (
+    DAG,
+    Asset,
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    Param,
+    TaskGroup,
+    task,
+)
 
 from components.orchestration.lineage_names import inlets_outlets, project_namespace
 from components.orchestration.pods import pod_spec, prepare_task_id, sync_task_id
@@ -91,6 +99,35 @@ def lineage_parent(ti: Any) -> str:
     return f"{ns}/{ti.dag_id}.{ti.task_id}/{run_id}"
 
 
+def _fanout_plan(root: str, stage: str, cmd: str, per_task: int, lock_wait: int) -> list[list[str]]:
+    """The mapped tasks' units: none when DVC would skip the stage (nothing to redo), else the
+    units not staged yet (a retried run redoes only the units that did not finish)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from components.orchestration import runner
+
+    try:
+        if runner.up_to_date(root, stage, lock_wait):
+            print(f"[orchestration] stage {stage}: up to date, no units to run")
+            return []
+        return runner.fanout_plan(root, cmd, per_task)
+    except runner.NonRetryableError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def _fanout_units(root: str, cmd: str, units: list[str]) -> None:
+    import shlex
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from components.orchestration import runner
+
+    try:
+        runner.run_command(root, [*shlex.split(cmd), *(a for u in units for a in ("--unit", u))])
+    except runner.NonRetryableError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
 def _push(root: str, enabled: bool, lock_wait: int) -> int:
     from components.orchestration import runner
 
@@ -116,6 +153,21 @@ def _prepare(root: str, parents: list[str]) -> str:
     )
 
 
+def _trainjob(root: str, stage: str, pod_input: str) -> dict[str, Any]:
+    """A pretraining stage as a Kubeflow TrainJob: submitted, polled, its pods' logs shown; a
+    failed job fails this task with the job's message (TrainJobFailed, retried: the retry
+    replaces the failed job of this run)."""
+    from airflow.sdk import get_current_context
+
+    from components.orchestration.trainjob_run import run_stage_job
+
+    try:
+        run_id = str(get_current_context()["run_id"])
+    except Exception:  # a direct call, outside a task
+        run_id = ""
+    return run_stage_job(root, stage, pod_input, run_id)
+
+
 def _sync(root: str, stage: str, entry: dict[str, Any] | str) -> None:
     from components.orchestration import runner
 
@@ -124,10 +176,15 @@ def _sync(root: str, stage: str, entry: dict[str, Any] | str) -> None:
     runner.pull(root, [stage])
 
 
+def _where(s: Settings, stage: str) -> str:
+    if s.runs_in_pod(stage):
+        return "TrainJob (GPU)" if stage in s.params.kubernetes.trainjob_stages else "pod (GPU)"
+    return "local, fanned out" if s.fans_out(stage) else "local"
+
+
 def _graph_doc(s: Settings) -> str:
     rows = "\n".join(
-        f"| `{n}` | {', '.join(f'`{u}`' for u in s.graph.upstream[n]) or '-'} | "
-        f"{'pod (GPU)' if s.runs_in_pod(n) else 'local'} |"
+        f"| `{n}` | {', '.join(f'`{u}`' for u in s.graph.upstream[n]) or '-'} | {_where(s, n)} |"
         for n in s.graph.order
     )
     return (
@@ -171,10 +228,23 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
                 prep = task(task_id=prepare_task_id(name), pool=p.pool, doc_md=doc_md)(_prepare)(
                     root, parents
                 )
-                pod = _pod_task(s, name, doc_md, lineage)
-                sync = task(task_id=sync_task_id(name), pool=p.pool)(_sync)(root, name, pod.output)
+                if name in p.kubernetes.trainjob_stages:
+                    hours = p.kubernetes.trainjob_timeout_hours + 1  # the job's deadline, then some
+                    pod = task(
+                        task_id=name,
+                        doc_md=doc_md,
+                        execution_timeout=timedelta(hours=hours),
+                        **lineage,
+                    )(_trainjob)(root, name, prep)
+                    entry = pod
+                else:
+                    pod = _pod_task(s, name, doc_md, lineage)
+                    entry = pod.output
+                sync = task(task_id=sync_task_id(name), pool=p.pool)(_sync)(root, name, entry)
                 prep >> pod
                 first[name], last[name] = prep, sync
+            elif s.fans_out(name):
+                first[name], last[name] = _fanout_tasks(s, name, doc_md, lineage)
             else:
                 t = task(task_id=name, pool=p.pool, doc_md=doc_md, **lineage)(_stage)(
                     root, name, p.lock_wait_seconds
@@ -189,6 +259,36 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
         for leaf in leaves:
             leaf >> push
     return dag
+
+
+def _fanout_tasks(s: Settings, name: str, doc_md: str, lineage: dict[str, list]):
+    """plan -> one mapped task per ``fanout_units_per_task`` units -> the stage, in a group.
+
+    The units write only their own staging folders, so they run outside the workspace pool,
+    in parallel; the stage task (``dvc repro``) takes every unit staged with the key it would
+    run it with, runs any other, and locks the one output (components/finetune/units.py).
+    """
+    p, root = s.params, str(s.root)
+    cmd = s.graph.stages[name].cmd
+    with TaskGroup(group_id=f"{name}_fanout", prefix_group_id=False, tooltip=f"{name} fanned out"):
+        plan = task(task_id=f"{name}_plan", pool=p.pool, doc_md=f"`{cmd} --plan`")(_fanout_plan)(
+            root, name, cmd, p.fanout_units_per_task, p.lock_wait_seconds
+        )
+        units = (
+            task(
+                task_id=f"{name}_units",
+                max_active_tis_per_dagrun=p.fanout_max_parallel or None,
+                doc_md=f"`{cmd} --unit <id>`: one task per {p.fanout_units_per_task} unit(s)",
+            )(_fanout_units)
+            .partial(root=root, cmd=cmd)
+            .expand(units=plan)
+        )
+        # none_failed: an up-to-date stage maps zero units (skipped); dvc repro still decides.
+        stage = task(
+            task_id=name, pool=p.pool, doc_md=doc_md, trigger_rule="none_failed", **lineage
+        )(_stage)(root, name, p.lock_wait_seconds)
+        units >> stage
+    return plan, stage
 
 
 def _pod_task(s: Settings, name: str, doc_md: str, lineage: dict[str, list]):

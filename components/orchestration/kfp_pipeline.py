@@ -7,7 +7,10 @@
 One container component per stage, running ``components.orchestration.podrun`` in the stage
 image: it pulls the parents' outputs from the DVC remote using their dvc.lock entries (passed as
 component inputs), runs ``dvc repro --single-item``, pushes, and outputs its own dvc.lock entry.
-GPU stages get the GPU image and accelerator limits. KFP caches a step whose inputs (the
+GPU stages get the GPU image and accelerator limits; pretraining stages
+(``kubernetes.trainjob_stages``) are a CPU step that submits the stage's Kubeflow Trainer
+``TrainJob`` and waits for it (``components.orchestration.trainjob_run``: the job the Airflow
+task submits), so their GPUs are the job's, on its nodes. KFP caches a step whose inputs (the
 parents' lock entries) and image are unchanged, which is the same skip rule DVC applies.
 """
 
@@ -21,12 +24,14 @@ from pathlib import Path
 from components.orchestration.pods import PODRUN
 from components.orchestration.settings import Settings, load_settings
 
+TRAINJOB_RUN = ["python", "-m", "components.orchestration.trainjob_run"]
+
 
 def _arg_name(stage: str) -> str:
     return "lock_" + stage.replace("-", "_").replace("@", "_")
 
 
-def _component(stage: str, parents: list[str], image: str):
+def _component(stage: str, parents: list[str], image: str, command: list[str]):
     from kfp import dsl
 
     names = [_arg_name(p) for p in parents]
@@ -36,7 +41,7 @@ def _component(stage: str, parents: list[str], image: str):
         cmd_args = ["--stage", stage, "--out", out]
         for lock in locks:
             cmd_args += ["--locks", lock]
-        return dsl.ContainerSpec(image=image, command=list(PODRUN), args=cmd_args)
+        return dsl.ContainerSpec(image=image, command=list(command), args=cmd_args)
 
     # kfp reads inputs/outputs from the signature: one string input per parent lock entry.
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -62,8 +67,10 @@ def build_pipeline(s: Settings):
         tasks = {}
         for name in s.graph.order:
             parents = list(s.graph.upstream[name])
-            gpu = name in s.params.gpu_stages
-            comp = _component(name, parents, k8s.image_gpu if gpu else k8s.image_cpu)
+            trainjob = name in s.params.gpu_stages and name in k8s.trainjob_stages
+            gpu = name in s.params.gpu_stages and not trainjob  # a TrainJob brings its own
+            image = k8s.image_gpu if gpu else k8s.image_cpu
+            comp = _component(name, parents, image, TRAINJOB_RUN if trainjob else PODRUN)
             t = comp(**{_arg_name(p): tasks[p].outputs["lock"] for p in parents})
             t.set_display_name(name)
             t.set_cpu_request(k8s.cpu if gpu else "1")

@@ -114,11 +114,28 @@ class OrchestrationParams:
         help="stages that need a GPU (names absent from dvc.yaml are ignored)",
     )
     push: bool = param(True, help="dvc push at the end of every run")
+    # Fan-out (components/finetune/units.py): a listed stage becomes plan -> mapped unit tasks ->
+    # the stage itself, which takes the staged units and locks the one output.
+    fanout_stages: list[str] = param(
+        ["finetune"], help="stages whose command takes --plan FILE and --unit ID (local execution)"
+    )
+    fanout_units_per_task: int = param(
+        0,
+        ge=0,
+        help="units per mapped task; 0: no fan-out, the stage runs every unit on its own process "
+        "pool (`airflow dags test`, i.e. make run, runs one task at a time)",
+    )
+    fanout_max_parallel: int = param(
+        0, ge=0, help="mapped unit tasks running at once per DAG run (0: the executor's limit)"
+    )
     kubernetes: KubernetesParams = field(default_factory=KubernetesParams)
     handoff: HandoffParams = field(default_factory=HandoffParams)
 
     def effective_execution(self) -> str:
         return os.environ.get(EXECUTION_ENV) or self.execution
+
+    def fans_out(self, stage: str) -> bool:
+        return self.fanout_units_per_task > 0 and stage in self.fanout_stages
 
     def check(self) -> list[str]:
         problems = []

@@ -31,8 +31,7 @@ from typing import Any
 
 from components.orchestration import runner
 from components.orchestration.pods import POD_INPUT_ENV
-from components.orchestration.trainjob import SECRET_ENV_DIR
-from components.orchestration.trainjob_run import LOCK_MARKER
+from components.orchestration.trainjob import LOCK_MARKER, SECRET_ENV_DIR
 
 
 def load_secret_env(folder: str | None) -> list[str]:

@@ -190,6 +190,48 @@ def run_stage(root: str | Path, stage: str, lock_wait: float = 1800.0) -> dict[s
     return result
 
 
+def up_to_date(root: str | Path, stage: str, lock_wait: float = 1800.0) -> bool:
+    """Whether ``dvc repro`` would skip ``stage`` (its deps, params and outs match dvc.lock)."""
+    from dvc.repo import Repo
+
+    ensure_profile(root)
+    clean_leftovers(root, stage)
+
+    def status() -> Any:
+        with contextlib.chdir(root), Repo(str(root)) as repo:
+            return repo.status(targets=[stage])
+
+    with plain_output():
+        return not with_lock_wait(status, lock_wait, f"dvc status {stage}")
+
+
+def run_command(root: str | Path, argv: list[str]) -> None:
+    """A stage's command outside DVC (fan-out: its plan, its units); exit 1 or 2 is not retried."""
+    import subprocess
+
+    tool_path()
+    with plain_output():
+        code = subprocess.run(argv, cwd=root, check=False).returncode
+    if code in NONRETRYABLE_EXIT:
+        raise NonRetryableError(f"{' '.join(argv)} exited with {code}: the message above says why")
+    if code != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited with {code}")
+
+
+def fanout_plan(root: str | Path, cmd: str, per_task: int) -> list[list[str]]:
+    """The units the stage's ``--plan`` lists that are not staged yet, ``per_task`` per task."""
+    import shlex
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "plan.json"
+        run_command(root, [*shlex.split(cmd), "--plan", str(path)])
+        units = json.loads(path.read_text(encoding="utf-8"))["units"]
+    todo = [u["id"] for u in units if not u["done"]]
+    print(f"[orchestration] fan-out: {len(units)} units, {len(todo)} to run")
+    return [todo[i : i + per_task] for i in range(0, len(todo), per_task)]
+
+
 def clean_leftovers(root: str | Path, stage: str) -> list[str]:
     """Complete interrupted output swaps and remove dead writers' temporaries of ``stage``."""
     from components.data.outputs import recover

@@ -28,6 +28,10 @@ class Settings:
     def runs_in_pod(self, stage: str) -> bool:
         return self.execution == "kubernetes" and stage in self.params.gpu_stages
 
+    def fans_out(self, stage: str) -> bool:
+        """Mapped unit tasks (local execution only: a pod per unit is not built yet)."""
+        return not self.runs_in_pod(stage) and self.params.fans_out(stage)
+
     def path(self, rel: str) -> Path:
         p = Path(rel)
         return p if p.is_absolute() else self.root / p

@@ -27,6 +27,7 @@ PLURAL = "trainjobs"
 KIND = "TrainJob"
 NODE_CONTAINER = "node"  # the trainer container (and replicated job) of the torch runtimes
 SECRET_ENV_DIR = "DAPT_SECRET_ENV_DIR"
+LOCK_MARKER = "DAPT_LOCK_ENTRY "  # podrun --print-lock: the stage's dvc.lock entry, on one line
 SECRET_MOUNT = "/var/run/secrets/dapt/env"
 PATCH_MANAGER = "dapt-pipeline/orchestration"
 # torchrun's variables belong to the runtime: the Trainer webhook rejects them in trainer.env.

@@ -5,19 +5,35 @@ JobSet labels ``jobset.sigs.k8s.io/jobset-name=<job>``). States, from the job's 
 (kubeflow/trainer ``trainjob_types.go``): ``Complete`` or ``Failed`` with status True end it;
 ``Suspended`` True waits; anything else is pending (no status yet) or running (child jobs active).
 Tested against recorded API responses (tests/orchestration/fixtures/trainjob/).
+
+``python -m components.orchestration.trainjob_run --stage S [--locks JSON ...] --out PATH`` is
+the Kubeflow pipeline's step for such a stage: the same job as the Airflow task submits.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
+import os
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from components.orchestration.trainjob import GROUP, NODE_CONTAINER, PLURAL, VERSION
+from components.orchestration.pods import POD_INPUT_ENV, PODRUN
+from components.orchestration.trainjob import (
+    GROUP,
+    LOCK_MARKER,
+    NODE_CONTAINER,
+    PLURAL,
+    VERSION,
+    trainjob_manifest,
+    trainjob_name,
+)
 
 JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"
-LOCK_MARKER = "DAPT_LOCK_ENTRY "  # podrun --print-lock: the stage's dvc.lock entry, on one line
 
 
 class TrainJobFailed(RuntimeError):
@@ -56,7 +72,8 @@ def _api(api_client=None):
         try:
             config.load_incluster_config()
         except config.ConfigException:
-            config.load_kube_config()
+            # KUBECONFIG as it is now: the client reads the variable once, at its import.
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
         api_client = client.ApiClient()
     return client.CustomObjectsApi(api_client), client.CoreV1Api(api_client)
 
@@ -201,3 +218,91 @@ def run_trainjob(
         log=log,
         sleep=sleep,
     )
+
+
+def stage_job(root: str | Path, stage: str, pod_input: str, run_id: str = "") -> dict[str, Any]:
+    """The TrainJob of a pretraining stage as its Airflow task submits it: nodes and processes
+    per node from ``pretrain.distributed``, the prepare task's input (digests, profile, the
+    parents' dvc.lock entries) in the environment ``podrun`` reads, named after the DAG run so
+    a retry finds (and replaces) the failed job of its own run."""
+    from components.config import load_section
+    from components.orchestration.settings import load_settings
+
+    s = load_settings(root)
+    dist = load_section("pretrain", Path(root) / "params.yaml", profile=s.profile).distributed
+    return trainjob_manifest(
+        stage,
+        [*PODRUN, "--stage", stage, "--print-lock"],
+        s.params.kubernetes,
+        nodes=dist.nnodes,
+        procs_per_node=dist.nproc_per_node,
+        name=trainjob_name(stage, run_id),
+        env={POD_INPUT_ENV: pod_input},
+    )
+
+
+def run_stage_job(
+    root: str | Path,
+    stage: str,
+    pod_input: str,
+    run_id: str = "",
+    *,
+    api_client=None,
+    log: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Submit the stage's TrainJob, wait, return the dvc.lock entry node 0 printed (the sync
+    task merges it). A failed job raises TrainJobFailed, so the task fails with the job's
+    reason and message and its pods' termination messages and last log lines."""
+    from components.orchestration.settings import load_settings
+
+    k8s = load_settings(root).params.kubernetes
+    reports = run_trainjob(
+        stage_job(root, stage, pod_input, run_id),
+        api_client=api_client,
+        poll_seconds=k8s.trainjob_poll_seconds,
+        timeout_seconds=k8s.trainjob_timeout_hours * 3600,
+        tail_lines=k8s.trainjob_log_lines,
+        log=log,
+        sleep=sleep,
+    )
+    entry = lock_entry(reports)
+    if entry is None:
+        raise RuntimeError(
+            f"TrainJob of stage {stage} completed, but node 0 printed no dvc.lock entry "
+            f"({LOCK_MARKER.strip()}): its logs above say why"
+        )
+    return entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    """A Kubeflow step: the stage's TrainJob with the parents' lock entries from upstream steps;
+    writes the stage's dvc.lock entry to ``--out``. The job is named after its input (what the
+    pod checks and pulls), so a rerun of a finished step with the same input re-attaches to its
+    completed job, as KFP's cache would, and a different input gets a new job."""
+    from components.config import active_profile, read_params_file
+    from components.orchestration import runner
+    from components.orchestration.podrun import digests
+
+    p = argparse.ArgumentParser(prog="trainjob_run", description=__doc__.splitlines()[0])
+    p.add_argument("--stage", required=True)
+    p.add_argument("--locks", action="append", default=[], help="JSON {stage: lock entry}")
+    p.add_argument("--out", required=True, help="write the stage's lock entry here")
+    p.add_argument("--root", default=".")
+    args = p.parse_args(argv)
+    root = Path(args.root).resolve()
+    payload = {
+        "digests": digests(root),
+        "profile": active_profile(read_params_file(root / "params.yaml")),
+        "locks": runner.parse_locks(args.locks),
+    }
+    pod_input = json.dumps(payload, sort_keys=True)
+    run_id = "kfp-" + hashlib.sha256(pod_input.encode()).hexdigest()[:12]
+    entry = run_stage_job(root, args.stage, pod_input, run_id)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(entry), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

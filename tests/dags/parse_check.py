@@ -32,6 +32,17 @@ def _dataset(d) -> str:
     return f"{d.namespace} {d.name}" if hasattr(d, "namespace") else f"{type(d).__name__} {d!r}"
 
 
+def mapped(t) -> bool:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    return isinstance(t, MappedOperator)
+
+
+def expand_from(t) -> list[str]:
+    """For a mapped task: the tasks whose output it is expanded over."""
+    return sorted(op.task_id for op in t.iter_mapped_dependencies()) if mapped(t) else []
+
+
 def main(path: str) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -64,6 +75,11 @@ def main(path: str) -> None:
                         # OpenLineage datasets as "namespace name" (what the provider would send)
                         "inlets": [_dataset(d) for d in t.inlets],
                         "outlets": [_dataset(d) for d in t.outlets],
+                        "mapped": mapped(t),
+                        "expand_from": expand_from(t),
+                        "group": t.task_group.group_id if t.task_group else None,
+                        "trigger_rule": getattr(t.trigger_rule, "value", str(t.trigger_rule)),
+                        "max_active_tis_per_dagrun": t.max_active_tis_per_dagrun,
                     }
                     for t in dag.tasks
                 },

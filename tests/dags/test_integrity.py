@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -22,7 +23,9 @@ def parse(path, tmp_path, **env) -> dict:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tests/dags/parse_check.py"), str(path)],
         cwd=tmp_path,
-        env=tool_env(AIRFLOW_HOME=str(tmp_path / "airflow"), DAPT_PROJECT_ROOT=str(ROOT), **env),
+        env=tool_env(
+            **{"AIRFLOW_HOME": str(tmp_path / "airflow"), "DAPT_PROJECT_ROOT": str(ROOT), **env}
+        ),
         capture_output=True,
         text=True,
         timeout=120,
@@ -100,7 +103,30 @@ def assert_lineage_datasets(tasks: dict, graph, in_pods: list[str]) -> None:
     assert in_pods == [n for n in in_pods if tasks[n]["type"] == "KubernetesPodOperator"]
 
 
-def test_kubernetes_execution_sends_gpu_stages_to_pods(tmp_path):
+def test_fanned_out_finetune_expands_over_its_plan(tmp_path):
+    """orchestration.fanout_units_per_task > 0: the finetune group is plan -> mapped unit tasks
+    (outside the workspace pool) -> the DVC stage, which runs even when no unit was mapped."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params["orchestration"] |= {"fanout_units_per_task": 1, "fanout_max_parallel": 2}
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "dvc.yaml", project)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")  # fmt: skip
+    report = parse(ROOT / "dags/domain_adaptation.py", tmp_path, DAPT_PROJECT_ROOT=str(project))
+    assert report["import_errors"] == {}
+    tasks = report["dags"]["domain_adaptation"]["tasks"]
+    graph = load(ROOT / "dvc.yaml").active()
+    plan, units, stage = tasks["finetune_plan"], tasks["finetune_units"], tasks["finetune"]
+    assert set(plan["upstream"]) == set(graph.upstream["finetune"])
+    assert units["mapped"] and units["expand_from"] == ["finetune_plan"]
+    assert units["pool"] != "dvc_workspace" and units["max_active_tis_per_dagrun"] == 2
+    assert stage["upstream"] == ["finetune_units"] and stage["trigger_rule"] == "none_failed"
+    assert {plan["group"], units["group"], stage["group"]} == {"finetune_fanout"}
+    assert {"finetune"} <= set(tasks["compare"]["upstream"])
+    assert set(tasks) == {*graph.order, "dvc_push", "finetune_plan", "finetune_units"}
+
+
+def test_kubernetes_execution_sends_gpu_stages_to_pods_and_pretraining_to_trainjobs(tmp_path):
     settings = load_settings(ROOT)
     gpu = [n for n in settings.graph.order if n in settings.params.gpu_stages]
     if not gpu:
@@ -115,9 +141,13 @@ def test_kubernetes_execution_sends_gpu_stages_to_pods(tmp_path):
     )
     assert report["import_errors"] == {}
     tasks = report["dags"]["domain_adaptation"]["tasks"]
+    trainjob = set(settings.params.kubernetes.trainjob_stages) & set(gpu)
+    assert trainjob, "no pretraining stage runs as a TrainJob"
     for name in settings.graph.order:
         if name in gpu:
-            assert tasks[name]["type"] == "KubernetesPodOperator"
+            # a TrainJob is submitted and polled by a Python task (trainjob_run.run_stage_job)
+            kind = "_PythonDecoratedOperator" if name in trainjob else "KubernetesPodOperator"
+            assert tasks[name]["type"] == kind, name
             assert tasks[name]["upstream"] == [f"{name}_prepare"]
             assert tasks[f"{name}_sync"]["upstream"] == [name]
             assert set(tasks[f"{name}_prepare"]["upstream"]) == {

@@ -64,14 +64,18 @@ def test_every_active_stage_is_a_step_with_its_dependencies(compiled):
         assert len(params) == len(graph.upstream[name])
 
 
-def test_training_steps_get_gpu_image_and_limits(compiled):
+def test_training_steps_get_gpu_image_and_limits_and_pretraining_submits_its_trainjob(compiled):
     s = load_settings(ROOT)
     executors = compiled["deploymentSpec"]["executors"]
-    gpu_stages = [n for n in s.graph.order if n in s.params.gpu_stages]
+    trainjob = set(s.params.kubernetes.trainjob_stages) & set(s.params.gpu_stages)
+    gpu_stages = [n for n in s.graph.order if n in s.params.gpu_stages and n not in trainjob]
     assert gpu_stages, "no GPU stage in dvc.yaml matches orchestration.gpu_stages"
+    assert trainjob & set(s.graph.order), "no pretraining stage runs as a TrainJob"
     for name in s.graph.order:
         container = executors[f"exec-stage-{name.replace('_', '-')}"]["container"]
-        assert container["command"] == ["python", "-m", "components.orchestration.podrun"]
+        # a TrainJob stage's step submits the job the Airflow task submits (trainjob_run.main)
+        tool = "trainjob_run" if name in trainjob else "podrun"
+        assert container["command"] == ["python", "-m", f"components.orchestration.{tool}"]
         assert container["args"][:2] == ["--stage", name]
         accel = container.get("resources", {}).get("accelerator")
         if name in gpu_stages:

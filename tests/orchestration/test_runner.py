@@ -73,3 +73,25 @@ def test_plain_output_strips_colour_codes_of_this_process_and_its_children(capfd
     out, err = capfd.readouterr()
     assert out == "red from python\nyellow from a child\n"
     assert err == "erased line\n"
+
+
+def test_fanout_plan_skips_an_up_to_date_stage_and_maps_the_units_not_staged(project):
+    """What the fanned-out group's plan and unit tasks call (airflow_dags._fanout_*)."""
+    assert not runner.up_to_date(project, "ok", lock_wait=0)  # never ran
+    runner.run_stage(project, "ok", lock_wait=0)
+    assert runner.up_to_date(project, "ok", lock_wait=0)
+    (project / "ok.txt").write_text("changed\n", encoding="utf-8")
+    assert not runner.up_to_date(project, "ok", lock_wait=0)
+
+    # a stage command that takes --plan FILE, as `dapt finetune` does
+    units = [{"id": i, "done": i == "b"} for i in ("a", "b", "c", "d")]
+    script = f"import json, sys; json.dump({{'units': {units!r}}}, open(sys.argv[-1], 'w'))"
+    (project / "plan.py").write_text(script, encoding="utf-8")
+    cmd = f"{sys.executable} plan.py --out x"
+    assert runner.fanout_plan(project, cmd, 2) == [["a", "c"], ["d"]]
+    assert runner.fanout_plan(project, cmd, 1) == [["a"], ["c"], ["d"]]
+    with pytest.raises(runner.NonRetryableError, match="exited with 2"):
+        runner.run_command(project, [sys.executable, "-c", "raise SystemExit(2)"])
+    with pytest.raises(RuntimeError, match="exited with 3") as crashed:
+        runner.run_command(project, [sys.executable, "-c", "raise SystemExit(3)"])
+    assert not isinstance(crashed.value, runner.NonRetryableError)  # retried

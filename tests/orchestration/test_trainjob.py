@@ -23,6 +23,7 @@ from components.orchestration.trainjob_run import (
     TrainJobFailed,
     job_state,
     lock_entry,
+    run_stage_job,
     run_trainjob,
 )
 from tests.conftest import ROOT
@@ -167,6 +168,67 @@ def test_failed_job_raises_with_its_message_and_the_pod_logs():
     )
     assert "exit 1 Error" in text and "termination message: torch.distributed" in text
     assert "torch.OutOfMemoryError: CUDA out of memory" in text  # the cause, from the logs
+
+
+def test_stage_task_submits_the_stage_job_and_fails_with_the_job_error():
+    """run_stage_job is all the Airflow task of a TrainJob stage does (airflow_dags._trainjob):
+    the job of this project's params, and the job's error as the task's."""
+    pod_input = json.dumps({"profile": "demo", "digests": {}, "locks": {}})
+    with Replay() as api:
+        api.add("POST", JOBS, fixture("trainjob-created.json", 201))
+        api.add("GET", f"{JOBS}/{NAME}", fixture("trainjob-complete.json"))
+        api.add("GET", "/api/v1/namespaces/dapt/pods", fixture("pods-complete.json"))
+        api.add("GET", f"/api/v1/namespaces/dapt/pods/{POD}/log", fixture("log-complete.txt"))
+        entry = run_stage_job(ROOT, "dapt", pod_input, "run42", api_client=api.api_client(), log=lambda s: None, sleep=lambda s: None)  # fmt: skip
+    assert entry["dapt"]["outs"][0]["path"] == "models/dapt"  # what the sync task merges
+    job = next(json.loads(b) for m, _, b in api.requests if m == "POST")
+    dist = load_section("pretrain", ROOT / "params.yaml").distributed
+    trainer = job["spec"]["trainer"]
+    assert (trainer["numNodes"], trainer["numProcPerNode"]) == (dist.nnodes, dist.nproc_per_node)
+    assert trainer["command"][-3:] == ["--stage", "dapt", "--print-lock"]
+    assert {"name": "DAPT_POD_INPUT", "value": pod_input} in trainer["env"]
+
+    with Replay() as api:
+        api.add("POST", JOBS, fixture("trainjob-created.json", 201))
+        api.add("GET", f"{JOBS}/{NAME}", fixture("trainjob-failed.json"))
+        api.add("GET", "/api/v1/namespaces/dapt/pods", fixture("pods-failed.json"))
+        api.add("GET", f"/api/v1/namespaces/dapt/pods/{POD}/log", fixture("log-failed.txt"))
+        with pytest.raises(TrainJobFailed, match="CUDA out of memory") as err:
+            run_stage_job(ROOT, "dapt", pod_input, "run42", api_client=api.api_client(), log=lambda s: None, sleep=lambda s: None)  # fmt: skip
+    assert str(err.value).startswith("TrainJob dapt-dapt-run42 failed (FailedJobs): jobset failed")
+
+
+def test_kubeflow_step_submits_the_same_job_named_after_its_input(tmp_path, monkeypatch):
+    """trainjob_run.main, the Kubeflow pipeline's step of a TrainJob stage, with the cluster
+    from a kubeconfig (as in a step without in-cluster credentials)."""
+    from components.orchestration.trainjob_run import main
+
+    parents = json.dumps({"ingest": {"cmd": "dapt ingest", "outs": []}})
+    runs = []
+    for _ in range(2):
+        with Replay() as api:
+            api.add("POST", JOBS, fixture("trainjob-created.json", 201))
+            api.add("GET", f"{JOBS}/{NAME}", fixture("trainjob-complete.json"))
+            api.add("GET", "/api/v1/namespaces/dapt/pods", fixture("pods-complete.json"))
+            api.add("GET", f"/api/v1/namespaces/dapt/pods/{POD}/log", fixture("log-complete.txt"))
+            kubeconfig = tmp_path / "kubeconfig"
+            kubeconfig.write_text(yaml.safe_dump({
+                "apiVersion": "v1", "kind": "Config", "current-context": "replay",
+                "clusters": [{"name": "replay", "cluster": {"server": api.url}}],
+                "contexts": [{"name": "replay", "context": {"cluster": "replay", "user": "u"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+            }))  # fmt: skip
+            monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+            monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+            out = tmp_path / "lock.json"
+            assert main(["--stage", "dapt", "--root", str(ROOT), "--locks", parents, "--out", str(out)]) == 0  # fmt: skip
+        assert json.loads(out.read_text())["dapt"]["outs"][0]["path"] == "models/dapt"
+        runs.append(next(json.loads(b) for m, _, b in api.requests if m == "POST"))
+    first, again = runs
+    env = {e["name"]: e["value"] for e in first["spec"]["trainer"]["env"]}
+    assert json.loads(env["DAPT_POD_INPUT"])["locks"] == json.loads(parents)
+    assert first["metadata"]["name"].startswith("dapt-dapt-kfp-")
+    assert again["metadata"]["name"] == first["metadata"]["name"]  # same input, same job
 
 
 def test_a_retry_replaces_a_failed_job_of_the_same_name():
