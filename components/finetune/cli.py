@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     spec = MatrixSpec(
         list(overrides) or ev.candidates, args.strategy or ev.strategies, args.seeds or ev.seeds,
         ev.workers, [] if overrides else ev.pet.backbones, ev.pet.shots,
-        next(iter(overrides), ev.baseline),
+        next(iter(overrides), ev.baseline), {} if overrides else ev.extra_strategies,
     )  # fmt: skip
     files = [str(Path(args.task) / f) for f in ("train.jsonl", "dev.jsonl", "test.jsonl")]
     if not args.no_validated_check and domain.task is not None:

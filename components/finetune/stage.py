@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.config import with_derived
@@ -30,6 +30,7 @@ class MatrixSpec:
     pet_backbones: list[str]
     pet_shots: list[int]
     baseline: str
+    extra: dict[str, list[str]] = field(default_factory=dict)  # strategy -> candidates
 
 
 @dataclass
@@ -118,7 +119,9 @@ def run_stage(
     ft = resolve(ft, domain, task, folders[ev.baseline])
     pet_backbones = [b for b in ev.pet_backbones if b in folders]
     check_pet(ft, task.labels, bool(pet_backbones and ev.pet_shots))
-    units = matrix.plan(list(folders), ev.strategies, ev.seeds, pet_backbones, ev.pet_shots)
+    units = matrix.plan(
+        list(folders), ev.strategies, ev.seeds, pet_backbones, ev.pet_shots, ev.extra
+    )
     results = matrix.run(
         units, folders, task.labels, (task.train, task.dev, task.test), ft, out, ev.workers,
         on_run,
@@ -128,6 +131,7 @@ def run_stage(
         "max_len": ft.max_len,
         "candidates": folders,
         "seeds": ev.seeds,
+        "extra_strategies": {s: c for s, c in ev.extra.items() if s not in ev.strategies},
         "labels": task.labels,
         "rows": {"train": len(task.train), "dev": len(task.dev), "test": len(task.test)},
     }

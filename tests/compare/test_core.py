@@ -33,6 +33,17 @@ def test_choice_is_the_best_dev_mean_never_the_control_or_pet():
     assert choose([combo("control", "full", [0.5])], control="control") is None
 
 
+def test_an_extra_strategy_is_a_table_row_never_the_choice():
+    from components.finetune.matrix import plan
+
+    units = plan(["base", "dapt"], ["full"], 2, [], [], {"bitfit": ["base"], "full": ["base"]})
+    assert sorted({u.combo for u in units}) == ["base/bitfit", "base/full", "dapt/full"]
+    assert len(units) == 6  # full is already everywhere: no second copy
+    combos = [combo("base", "full", [0.4]), combo("base", "bitfit", [0.9])]
+    assert choose(combos).key == "base/bitfit"
+    assert choose(combos, extra=("bitfit",)).key == "base/full"
+
+
 def test_a_dev_winner_without_a_paired_test_win_is_chosen_but_not_promoted():
     y = labels()
     base = combo("base", "full", [0.50, 0.51, 0.50], [0.70, 0.70, 0.70], y=y)
