@@ -35,6 +35,12 @@ class DistillParams:
         0.02, ge=0.0, le=1.0, help="largest macro-F1 loss vs the teacher that may be registered"
     )
     latency_texts: int = param(32, ge=1, help="test texts timed one at a time for the report")
+    threads: int = param(
+        1,
+        ge=0,
+        help="torch CPU threads; 0 = torch's default. One: the demo stage took 273 s with two "
+        "threads and 61 s with one on the shared 2-core box (docs/benchmarks.md)",
+    )
 
     def check(self) -> list[str]:
         if self.soft_weight + self.hard_weight <= 0:

@@ -160,8 +160,8 @@ def _distil(domain, ft, seeds, p, paths, client, stage, teacher: Teacher) -> dic
     from components.serving.loader import load_classifier
 
     quiet_transformers()
-    if ft.threads:
-        torch.set_num_threads(ft.threads)
+    if p.threads:
+        torch.set_num_threads(p.threads)
     model, tok, meta = load_classifier(teacher.folder)
     labels = meta["labels"]
     # The teacher's own reading of text: its max_len and pooling, not this run's params.
