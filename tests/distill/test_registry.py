@@ -12,6 +12,9 @@ from components.distill.stage import Paths, run_stage
 from components.finetune.params import FinetuneParams
 from tests.distill.test_stage import _domain
 
+# The session's MLflow server fixture: one xdist worker runs every test that shares it.
+pytestmark = pytest.mark.xdist_group("mlflow_server")
+
 
 def test_the_champion_teaches_and_the_students_version_names_it(served_champion, tmp_path):
     import mlflow
