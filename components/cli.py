@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finetune": ("components.finetune.cli", "fine-tune every candidate x strategy x seed"),
     "compare": ("components.compare.cli", "tables, perplexities and the choice on dev"),
     "register": ("components.register.cli", "gate on test (paired intervals), MLflow registry"),
+    "distill": ("components.distill.cli", "distil the gated classifier into a smaller student"),
     "lineage": ("components.evaluate.lineage_cli", "show a registered model's input chain"),
     "report": ("components.report.cli", "write the static run report reports/index.html"),
 }

@@ -48,6 +48,7 @@ SECTIONS: dict[str, str] = {
     "orchestration": "components.orchestration.params:OrchestrationParams",
     "finetune": "components.finetune.params:FinetuneParams",
     "evaluate": "components.evaluate.params:EvaluateParams",
+    "distill": "components.distill.params:DistillParams",
 }
 
 

@@ -124,6 +124,11 @@ class DomainParams:
         return f"{self.name}-classifier" if self.task is not None else f"{self.name}-mlm"
 
     @property
+    def student_model_name(self) -> str:
+        """The distilled student of the classifier (the ``distill`` stage): ``<model>-small``."""
+        return f"{self.model_name}-small"
+
+    @property
     def experiment_name(self) -> str:
         return self.experiment or f"{self.name}-adaptation"
 

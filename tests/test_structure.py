@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("evaluation", ["evaluate"]),
     ("comparison", ["compare"]),
     ("registration", ["register"]),
+    ("distillation", ["distill"]),
     ("entry point", ["cli"]),
 ]
 RANK = {unit: i for i, (_, units) in enumerate(LAYERS) for unit in units}

@@ -41,13 +41,18 @@ def combos(results: dict[Unit, RunResult]) -> list[Combo]:
     return out
 
 
-def choose(all_combos: list[Combo], control: str = "") -> Combo | None:
+def choose(all_combos: list[Combo], control: str = "", extra: tuple[str, ...] = ()) -> Combo | None:
     """The classifier combination to register: the highest mean *dev* macro-F1 over seeds.
 
     The compute-matched control is never one (it tells a domain gain from extra training; were
     it chosen, the gate would have nothing to compare it with), nor is PET (a scoring method
-    reported beside the classifiers)."""
-    eligible = [c for c in all_combos if c.strategy != "pet" and c.candidate != control]
+    reported beside the classifiers), nor an ``extra`` strategy (run on some candidates only:
+    the gate would have no baseline or control of its strategy)."""
+    eligible = [
+        c
+        for c in all_combos
+        if c.strategy != "pet" and c.candidate != control and c.strategy not in extra
+    ]
     return max(eligible, key=lambda c: (c.stat("dev_macro_f1")[0], c.key), default=None)
 
 

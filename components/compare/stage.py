@@ -100,12 +100,12 @@ def run_stage(domain: DomainParams, candidates: list[str], control: str, inp: In
     ppl = perplexities(folders, inp, domain.lang)
     results = matrix.load(inp.runs)
     all_combos = core.combos(results)
-    chosen = core.choose(all_combos, control)
+    plan = inp.runs / "plan.json"
+    plan_data = json.loads(plan.read_text(encoding="utf-8")) if plan.exists() else {}
+    chosen = core.choose(all_combos, control, tuple(plan_data.get("extra_strategies", {})))
     os.makedirs(inp.out_dir, exist_ok=True)
     write_json(inp.out_dir / "perplexity.json", ppl)
     meta = {"shape": inp.shape["shape"], "profile": inp.profile, "skipped": skipped}
-    plan = inp.runs / "plan.json"
-    plan_data = json.loads(plan.read_text(encoding="utf-8")) if plan.exists() else {}
     if chosen is not None:
         import numpy as np
 

@@ -40,6 +40,12 @@ class EvaluateParams:
     control: str = param("control", help="compute-matched control candidate ('' = none)")
     strategies: list[str] = param(["full", "lora"])
     seeds: int = param(3, ge=1, le=50, help="fine-tuning runs per candidate and strategy")
+    extra_strategies: dict[str, list[str]] = param(
+        {},
+        help="strategy -> the candidates it also runs on: rows in the evaluation table, never "
+        "chosen for registration (without a run on every candidate the gate has no baseline or "
+        "control of the same strategy to pair with)",
+    )
     workers: int = param(
         0, ge=0, help="fine-tuning runs at once, one torch thread each (0 = all cores)"
     )
@@ -57,6 +63,11 @@ class EvaluateParams:
             return [f"baseline: {self.baseline!r} is not a candidate"]
         if self.control and self.control not in self.candidates:
             return [f"control: {self.control!r} is not a candidate"]
+        for s, cands in self.extra_strategies.items():
+            if s not in STRATEGIES or s == "pet":
+                return [f"extra_strategies.{s}: not a classifier strategy"]
+            if bad := [c for c in cands if c not in self.candidates]:
+                return [f"extra_strategies.{s}: {bad[0]!r} is not a candidate"]
         unknown = [b for b in self.pet.backbones if b not in self.candidates]
         if unknown:
             return [f"pet.backbones: {unknown[0]!r} is not a candidate"]

@@ -55,8 +55,14 @@ def plan(
     seeds: int,
     pet_backbones: list[str],
     pet_shots: list[int],
+    extra: dict[str, list[str]] | None = None,
 ) -> list[Unit]:
+    """Every candidate x strategy x seed, the ``extra`` strategies on their own candidates only,
+    and PET."""
     units = [Unit(c, s, k) for c in candidates for s in strategies for k in range(seeds)]
+    for s, names in (extra or {}).items():
+        if s not in strategies:
+            units += [Unit(c, s, k) for c in names if c in candidates for k in range(seeds)]
     for c in pet_backbones:
         if c not in candidates:
             continue

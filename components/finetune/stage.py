@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.config import load_section, with_derived
@@ -37,6 +37,7 @@ class MatrixSpec:
     pet_backbones: list[str]
     pet_shots: list[int]
     baseline: str
+    extra: dict[str, list[str]] = field(default_factory=dict)  # strategy -> candidates
 
 
 @dataclass
@@ -129,7 +130,9 @@ def prepare(
     ft = resolve(ft, domain, task, folders[ev.baseline])
     pet_backbones = [b for b in ev.pet_backbones if b in folders]
     check_pet(ft, task.labels, bool(pet_backbones and ev.pet_shots))
-    found = matrix.plan(list(folders), ev.strategies, ev.seeds, pet_backbones, ev.pet_shots)
+    found = matrix.plan(
+        list(folders), ev.strategies, ev.seeds, pet_backbones, ev.pet_shots, ev.extra
+    )
     run_ft, digest = matrix.run_params(ft, ev.workers), units.task_digest(task_dir)
     keys = {u: units.unit_key(u, run_ft, folders[u.candidate], digest) for u in found}
     return Prepared(ft, folders, skipped, task, found, keys)
@@ -208,6 +211,7 @@ def run_stage(
         "max_len": p.ft.max_len,
         "candidates": p.folders,
         "seeds": ev.seeds,
+        "extra_strategies": {s: c for s, c in ev.extra.items() if s not in ev.strategies},
         "labels": p.task.labels,
         "rows": {"train": len(p.task.train), "dev": len(p.task.dev), "test": len(p.task.test)},
     }
@@ -228,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
     spec = MatrixSpec(
         list(overrides) or ev.candidates, args.strategy or ev.strategies, args.seeds or ev.seeds,
         ev.workers, [] if overrides else ev.pet.backbones, ev.pet.shots,
-        next(iter(overrides), ev.baseline),
+        next(iter(overrides), ev.baseline), {} if overrides else ev.extra_strategies,
     )  # fmt: skip
     files = [str(Path(args.task) / f) for f in ("train.jsonl", "dev.jsonl", "test.jsonl")]
     if domain.task is not None:

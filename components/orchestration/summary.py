@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         gate = _json(Path("reports/gate.json"))
         if gate and gate.get("reason"):
             print(f"Gate: {gate['reason']}")
+        student = _json(Path("reports/distill.json"))
+        if student and student.get("reason"):
+            print(f"Distilled student: {student['reason']}")
     if args.status:
         missing = [n for n in order if n not in times]
         stage, error = failure(log.read_text(encoding="utf-8", errors="replace"))

@@ -201,6 +201,41 @@ def gate(root: Path) -> str | None:
     )
 
 
+def distillation(root: Path) -> str | None:
+    """The student next to its teacher: test macro-F1, latency (batch 1, CPU, as measured in the
+    stage), size; and the student's gate."""
+    d = _json(root / "reports/distill.json")
+    if not d:
+        return None
+    if d.get("skipped"):
+        return f"<p>Skipped: {html.escape(str(d.get('reason', '')))}</p>"
+    t, s = d["teacher"], d["student"]
+    teacher = f"teacher {t.get('model', '')} v{t['version']}" if t.get("version") else "teacher"
+
+    def row(name: str, r: dict) -> list[Any]:
+        return [
+            name, r["encoder_layers"], f"{r['macro_f1'] * 100:.2f}", f"{r['accuracy'] * 100:.2f}",
+            f"{r['latency_ms_p50']:.1f}", f"{r['latency_ms_p95']:.1f}", f"{r['parameters']:,}",
+            f"{r.get('file_bytes', 0) / 1e6:.2f}",
+        ]  # fmt: skip
+
+    table = _table(
+        ["model", "layers", "test macro-F1", "accuracy", "p50 ms", "p95 ms", "parameters", "MB"],
+        [row(f"{teacher} ({t['role']})", t), row(f"student (seeds {len(s['seed_macro_f1'])})", s)],
+    )
+    reg = (
+        f"registered as <code>{html.escape(d['model'])}</code> v{d['version']} ({d['alias']})"
+        if d.get("registered")
+        else "not registered"
+    )
+    cls = "ok" if d.get("registered") else "bad"
+    return (
+        f"<p>{html.escape(t.get('note', ''))}.</p>{table}"
+        f'<p><b class="{cls}">{reg}</b>: {html.escape(d["reason"])}. Latency: one text per call '
+        "on this stage's machine, tokenization included (docs/benchmarks.md has the benchmark).</p>"
+    )
+
+
 def lineage(root: Path, images: dict[str, bytes] | None = None) -> str | None:
     """The lineage picture from the OpenLineage events, else from dvc.yaml's stage graph; the
     PNG also goes into ``images`` (the CLI writes it beside the page)."""
@@ -244,6 +279,7 @@ SECTIONS = [
     ("Pretraining loss curves", loss_curves),
     ("Evaluation", evaluation),
     ("Gate decision", gate),
+    ("Distilled student", distillation),
 ]
 
 

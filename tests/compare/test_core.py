@@ -1,7 +1,7 @@
 """The choice is made on dev: a candidate that wins on dev but not on paired test is chosen by
 compare and then refused by the gate (test used once, by the gate)."""
 
-from components.compare.core import Combo, choose
+from components.compare.core import Combo, choose, markdown_table
 from components.evaluate.gate import decide
 from components.evaluate.params import GateParams
 from components.finetune.core import RunResult
@@ -31,6 +31,19 @@ def test_choice_is_the_best_dev_mean_never_the_control_or_pet():
     assert choose(combos, control="control").key == "dapt/full"
     assert choose(combos, control="").key == "control/full"  # no control configured
     assert choose([combo("control", "full", [0.5])], control="control") is None
+
+
+def test_an_extra_strategy_is_a_table_row_never_the_choice():
+    from components.finetune.matrix import plan
+
+    units = plan(["base", "dapt"], ["full"], 2, [], [], {"bitfit": ["base"], "full": ["base"]})
+    assert sorted({u.combo for u in units}) == ["base/bitfit", "base/full", "dapt/full"]
+    assert len(units) == 6  # full is already everywhere: no second copy
+    combos = [combo("base", "full", [0.4]), combo("base", "bitfit", [0.9])]
+    assert choose(combos).key == "base/bitfit"
+    assert choose(combos, extra=("bitfit",)).key == "base/full"
+    table = markdown_table([*combos, combo("dapt", "full", [0.5])], "macro_f1")
+    assert "| full | bitfit |" in table and "| dapt | " in table and "–" in table  # no dapt/bitfit
 
 
 def test_a_dev_winner_without_a_paired_test_win_is_chosen_but_not_promoted():

@@ -1,0 +1,1 @@
+"""Distillation of the gated classifier into a smaller student (docs/distill.md)."""
