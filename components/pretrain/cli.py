@@ -2,7 +2,7 @@
 
     dapt pretrain --corpus FILE... --model PATH_OR_CONFIG --out DIR [--max-steps N]
         [--seq-len L] [--global-batch B] [--micro-batch M] [--lexicon FILE]
-        [--stage dapt|tapt|general] [--general-corpus FILE] [--eval-corpus FILE]
+        [--stage NAME] [--recipe general|dapt|tapt|adapter_dapt|control] [--general-corpus FILE] [--eval-corpus FILE]
 
 ``--model``: a checkpoint folder or hub id; a folder with only config.json + tokenizer files
 initialises a new model from that config. ``DIR`` (replaced atomically at the end) receives the
@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stage", default="dapt", help="stage name: MLflow run, model card, metrics")
     p.add_argument(
         "--recipe",
-        choices=["general", "dapt", "tapt", "control"],
+        choices=["general", "dapt", "tapt", "adapter_dapt", "control"],
         help="params pretrain.<recipe> (default: the stage name); control = DAPT's recipe, or "
         "TAPT's in a project without a domain corpus (compute-matched either way)",
     )
@@ -33,9 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--needs",
         action="append",
-        choices=["corpus", "task"],
+        choices=["corpus", "task", "candidate"],
         default=[],
-        help="skip (writing a SKIPPED.json output) when the project has no domain corpus / task",
+        help="skip (writing a SKIPPED.json output) when the project has no domain corpus / task, "
+        "or (candidate) when --stage is not in evaluate.candidates",
     )
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--max-steps", type=int)
