@@ -59,7 +59,16 @@ def project(root: Path) -> str | None:
     if not m:
         return None
     rows = []
-    for name in ("mine", "dapt", "dapt_tapt", "tapt_only", "control", "finetune"):
+    for name in (
+        "mine",
+        "dapt",
+        "dapt_tapt",
+        "tapt_only",
+        "control",
+        "vocab_only",
+        "adapter_dapt",
+        "finetune",
+    ):
         s = _json(root / f"metrics/{name}.json") or {}
         if s.get("skipped"):
             rows.append([name, s.get("reason", "")])

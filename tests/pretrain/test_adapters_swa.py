@@ -95,3 +95,38 @@ def test_swa_resumes_to_the_same_average(tiny_tokenizer_dir, tmp_path):
     train(model, tok, corpora, p, tmp_path / "b")
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, whole[k], rtol=0, atol=1e-6)
+
+
+STAGE_PARAMS = """
+evaluate: {candidates: [base, adapter_dapt]}
+pretrain:
+  adapter_dapt: {seq_len: 32, global_batch: 4, micro_batch: 4, max_steps: 2, precision: fp32,
+                 threads: 1, eval_fraction: 0.1, eval_max_blocks: 4, adapter: {r: 2}}
+"""
+
+
+def test_adapter_dapt_stage_trains_only_as_a_candidate(tiny_tokenizer_dir, corpus_file, tmp_path):
+    import argparse
+    import json
+
+    from components.data.skip import skipped_reason
+    from components.pretrain import cli
+
+    params = tmp_path / "params.yaml"
+    params.write_text(STAGE_PARAMS, encoding="utf-8")
+    out = tmp_path / "adapter_dapt"
+    argv = [
+        "--stage", "adapter_dapt", "--needs", "candidate", "--params", str(params),
+        "--corpus", str(corpus_file), "--model", str(tiny_tokenizer_dir), "--out", str(out),
+        "--no-validated-check", "--no-mlflow",
+    ]  # fmt: skip
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    assert cli.run(parser.parse_args(argv)) == 0
+    model, _ = load_masked_lm(str(out))  # the regular loader: a plain merged checkpoint
+    assert not any("lora_" in k for k in model.state_dict())
+    assert 0 < json.loads((out / "metrics.json").read_text())["trainable_share"] < 0.5
+
+    params.write_text(STAGE_PARAMS.replace("base, adapter_dapt", "base"), encoding="utf-8")
+    assert cli.run(parser.parse_args(argv)) == 0
+    assert "not in evaluate.candidates" in skipped_reason(out)
