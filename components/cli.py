@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "remove the task's dev/test texts from every pretraining text",
     ),
     "tokenizer": ("components.tokenizer.cli", "train a WordPiece tokenizer or extend a vocabulary"),
+    "vocab-only": (
+        "components.tokenizer.vocab_only",
+        "the vocabulary-only candidate: extended tokenizer, no pretraining",
+    ),
     "pretrain": ("components.pretrain.cli", "masked-LM continued pretraining (general/DAPT/TAPT)"),
     "mine": ("components.mine.cli", "select in-domain documents from a general pool (auditable)"),
     "newwords": (

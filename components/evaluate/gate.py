@@ -146,3 +146,45 @@ def decide(
         parts.append("(control comparison reported, not required)")
     alias = "champion" if promote else "challenger"
     return Decision(promote, alias, f"{alias}: " + "; ".join(parts), comps)
+
+
+def harm_review(ppl: dict[str, dict], p: GateParams, base: str = "base") -> dict[str, dict]:
+    """Every pretrained candidate against the base on held-out text (compare's perplexity table):
+    not recommended when its domain perplexity does not improve, or its general perplexity rises
+    more than ``max_general_ppl_increase`` (forgetting). The base itself is the reference; without
+    its row nothing can be judged and the result is empty."""
+    ref = ppl.get(base)
+    if ref is None:
+        return {}
+    out = {}
+    for name, row in ppl.items():
+        if name == base:
+            continue
+        why, entry = [], {}
+        d, d0 = row.get("domain"), ref.get("domain")
+        if d is not None and d0 is not None:
+            entry["domain_change"] = d / d0 - 1
+            if not d < d0:
+                why.append(f"domain perplexity {d:.2f} does not improve on the base's {d0:.2f}")
+        g, g0 = row.get("general"), ref.get("general")
+        if g is not None and g0:
+            rise = entry["general_change"] = g / g0 - 1
+            if rise > p.max_general_ppl_increase:
+                why.append(
+                    f"general perplexity {rise:+.1%} over the base, past the bound "
+                    f"+{p.max_general_ppl_increase:.0%} (forgetting)"
+                )
+        entry["recommended"] = not why
+        entry["reason"] = "; ".join(why) if why else "domain perplexity improves, general within"
+        out[name] = entry
+    return out
+
+
+def refuse_harmful(decision: Decision, candidate: str, review: dict[str, dict]) -> Decision:
+    """A candidate the harm review marks not recommended is never promoted, whatever its gains."""
+    entry = review.get(candidate)
+    if entry is None or entry["recommended"]:
+        return decision
+    rest = decision.reason.split(": ", 1)[-1]
+    reason = f"challenger: NOT RECOMMENDED ({candidate}: {entry['reason']}); {rest}"
+    return Decision(False, "challenger", reason, decision.comparisons)

@@ -8,7 +8,7 @@ from components.config import param
 from components.finetune.params import STRATEGIES
 
 # Candidate name = pretraining stage = folder models/<name>; ``base`` is domain.base_model.
-CANDIDATES = ("base", "control", "dapt", "tapt_only", "dapt_tapt")
+CANDIDATES = ("base", "control", "dapt", "tapt_only", "dapt_tapt", "vocab_only", "adapter_dapt")
 
 
 @dataclass

@@ -45,7 +45,7 @@ class KubernetesParams:
     # Pretraining as Kubeflow Trainer v2 TrainJobs (components/orchestration/trainjob.py): nodes
     # and processes per node come from pretrain.distributed, one GPU per process.
     trainjob_stages: list[str] = param(
-        ["dapt", "tapt", "control", "tapt_only"],
+        ["dapt", "tapt", "control", "tapt_only", "adapter_dapt"],
         help="stages submitted as TrainJobs under execution: kubernetes (the others: pods)",
     )
     trainjob_runtime: str = param("torch-distributed", help="(Cluster)TrainingRuntime to run on")
@@ -110,7 +110,7 @@ class OrchestrationParams:
         "local", help=f"where GPU stages run; the {EXECUTION_ENV} environment variable overrides"
     )
     gpu_stages: list[str] = param(
-        ["dapt", "dapt_tapt", "tapt_only", "control", "finetune"],
+        ["dapt", "dapt_tapt", "tapt_only", "control", "adapter_dapt", "finetune"],
         help="stages that need a GPU (names absent from dvc.yaml are ignored)",
     )
     push: bool = param(True, help="dvc push at the end of every run")

@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stage", default="dapt", help="stage name: MLflow run, model card, metrics")
     p.add_argument(
         "--recipe",
-        choices=["general", "dapt", "tapt", "control"],
+        choices=["general", "dapt", "tapt", "adapter_dapt", "control"],
         help="params pretrain.<recipe> (default: the stage name); control = DAPT's recipe, or "
         "TAPT's in a project without a domain corpus (compute-matched either way)",
     )
@@ -33,9 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--needs",
         action="append",
-        choices=["corpus", "task"],
+        choices=["corpus", "task", "candidate"],
         default=[],
-        help="skip (writing a SKIPPED.json output) when the project has no domain corpus / task",
+        help="skip (writing a SKIPPED.json output) when the project has no domain corpus / task, "
+        "or (candidate) when --stage is not in evaluate.candidates",
     )
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--max-steps", type=int)

@@ -1,7 +1,8 @@
 """Typed parameters of the pretrain stages (params.yaml section ``pretrain``).
 
-One trainer, three stages: ``general`` (rebuilds the shipped base model), ``dapt`` (domain text)
-and ``tapt`` (the task's own unlabeled text). Each sub-section is a full ``TrainParams``; keys
+One trainer, four recipes: ``general`` (rebuilds the shipped base model), ``dapt`` (domain text),
+``tapt`` (the task's own unlabeled text) and ``adapter_dapt`` (DAPT of LoRA adapters only, the
+base frozen, merged into a full checkpoint at the end). Each sub-section is a full ``TrainParams``; keys
 left out take the defaults below. ``distributed`` says how many processes run each of them.
 
 Batches are named globally: ``global_batch`` blocks per optimizer step, cut into micro-batches of
@@ -15,6 +16,26 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from components.config import param
+
+
+@dataclass
+class AdapterParams:
+    """LoRA adapters trained with the base frozen (peft); ``r: 0`` trains every weight."""
+
+    r: int = param(0, ge=0, help="LoRA rank; 0 = no adapters, every weight trains")
+    alpha: int = param(16, ge=1)
+    dropout: float = param(0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] = param(["query", "key", "value", "dense"])
+
+
+@dataclass
+class SwaParams:
+    """Stochastic weight averaging (torch.optim.swa_utils.AveragedModel): the output is the
+    equal-weight mean of the weights after steps max_steps, max_steps - every, ... (count of
+    them). ``every: checkpoint_every`` averages the last ``count`` checkpoints."""
+
+    count: int = param(0, ge=0, help="weights averaged; 0 = off")
+    every: int = param(1, ge=1, help="steps between averaged weights, ending at the last step")
 
 
 @dataclass
@@ -38,6 +59,8 @@ class TrainParams:
     jieba_fallback: bool = param(False, help="segment text the lexicon does not cover with jieba")
     replay_fraction: float = param(0.0, ge=0.0, lt=1.0, help="share of general-text blocks")
     ema_decay: float = param(0.0, ge=0.0, lt=1.0, help="0 = off; else EMA weights are the output")
+    swa: SwaParams = field(default_factory=SwaParams)
+    adapter: AdapterParams = field(default_factory=AdapterParams)
     precision: Literal["auto", "bf16", "fp32"] = param(
         "auto", help="auto = bf16 autocast on CUDA and on CPUs with AVX512-BF16/AMX"
     )
@@ -60,6 +83,13 @@ class TrainParams:
     }
 
     def check(self) -> list[str]:
+        if self.swa.count and self.ema_decay:
+            return ["swa: give either swa.count or ema_decay, not both (each is the output)"]
+        if self.swa.count and (self.swa.count - 1) * self.swa.every >= self.max_steps:
+            return [
+                f"swa: {self.swa.count} weights {self.swa.every} step(s) apart need more than "
+                f"max_steps {self.max_steps} steps"
+            ]
         if self.mask_token_ratio + self.random_token_ratio > 1.0:
             return ["mask_token_ratio: mask_token_ratio + random_token_ratio must be <= 1"]
         if self.global_batch % self.micro_batch:
@@ -87,4 +117,5 @@ class PretrainParams:
     general: TrainParams = field(default_factory=TrainParams)
     dapt: TrainParams = field(default_factory=TrainParams)
     tapt: TrainParams = field(default_factory=TrainParams)
+    adapter_dapt: TrainParams = field(default_factory=TrainParams)
     distributed: DistributedParams = field(default_factory=DistributedParams)

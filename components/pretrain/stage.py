@@ -165,10 +165,21 @@ def skip_reason(args) -> str | None:
         return "no domain corpus in this project (domain.corpus is empty)"
     if "task" in args.needs and not shape.get("task", True):
         return "no labeled task in this project (domain.task is null)"
+    if "candidate" in args.needs and args.stage not in candidates(args.params):
+        return f"{args.stage} is not in evaluate.candidates (add it there to train it)"
     upstream = skipped_reason(args.model) if Path(args.model).is_dir() else None
     if upstream:
         return f"its starting model {args.model} was skipped: {upstream}"
     return None
+
+
+def candidates(params_file: str) -> list[str]:
+    """evaluate.candidates of the active profile, read as plain data (evaluation is a layer
+    above this one)."""
+    from components.config import resolve_section
+
+    data = read_params_file(params_file)
+    return list(resolve_section(data, "evaluate", active_profile(data)).get("candidates", []))
 
 
 def write_skipped(args, reason: str) -> int:
@@ -192,10 +203,12 @@ def recipe(args) -> str:
     if name == "control":  # compute-matched to the adaptation that runs in this project
         shape = json.loads(Path(args.shape).read_text(encoding="utf-8")) if args.shape else {}
         return "dapt" if shape.get("corpus", True) else "tapt"
-    if name not in ("general", "dapt", "tapt"):
+    if name not in ("general", "dapt", "tapt", "adapter_dapt"):
         from components.errors import UsageError
 
-        raise UsageError(f"--recipe: give general, dapt, tapt or control (stage {name!r})")
+        raise UsageError(
+            f"--recipe: give general, dapt, tapt, adapter_dapt or control (stage {name!r})"
+        )
     return name
 
 

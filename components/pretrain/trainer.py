@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from components.modeling.precision import autocast, autocast_dtype
-from components.pretrain import checkpoint
+from components.pretrain import adapters, checkpoint, swa
 from components.pretrain.data import Blocks, mask_batch
 from components.pretrain.distributed import batch_plan, dropout_seed, env_world, mask_seed
 from components.pretrain.mfu import peak_flops
@@ -189,12 +189,14 @@ def train(
     if device.type == "cuda":
         torch.cuda.set_device(device)
     torch.manual_seed(p.seed)
+    lora = adapters.wrap(model, p)  # adapter DAPT: only the adapters train
     model.to(device).train()
     obj = SparseMLM(model)
     masker = _Masker(tokenizer, p)
     amp = autocast_dtype(p.precision, device)
-    decay = [t for n, t in obj.named_parameters() if t.ndim >= 2 and "LayerNorm" not in n]
-    no_decay = [t for n, t in obj.named_parameters() if not (t.ndim >= 2 and "LayerNorm" not in n)]
+    named = [(n, t) for n, t in obj.named_parameters() if t.requires_grad]
+    decay = [t for n, t in named if t.ndim >= 2 and "LayerNorm" not in n]
+    no_decay = [t for n, t in named if not (t.ndim >= 2 and "LayerNorm" not in n)]
     opt = torch.optim.AdamW(
         [
             {"params": decay, "weight_decay": p.weight_decay},
@@ -211,6 +213,7 @@ def train(
         if p.ema_decay
         else None
     )
+    averaged, swa_at = swa.averager(model, p), swa.swa_steps(p)
     stream = BlockStream(corpora, p)
 
     state = checkpoint.load(ckpt_dir) if resume else None
@@ -231,6 +234,7 @@ def train(
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         ema = state.get("ema")
+        swa.restore(averaged, state.get("swa"))
         step, history, before = state["step"], state["history"], state["before"]
         tokens, train_seconds = state["tokens"], state["train_seconds"]
         if rank == 0:
@@ -308,6 +312,7 @@ def train(
                     if v.dtype.is_floating_point:
                         ema[k].mul_(p.ema_decay).add_(v.detach().float(), alpha=1 - p.ema_decay)
         step += 1
+        swa.update(averaged, model, step, swa_at)
         dt = time.perf_counter() - t0
         train_seconds += dt
         n_tok = plan.global_batch * p.seq_len  # packed blocks: every input token is real
@@ -343,6 +348,7 @@ def train(
                     "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(),
                     "ema": ema,
+                    "swa": swa.state(averaged),
                     "step": step,
                     "data_position": step * plan.global_batch,
                     "world_size": world,
@@ -364,6 +370,9 @@ def train(
 
     if ema is not None:
         model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in ema.items()})
+    swa.apply(averaged, model)
+    trainable = adapters.trainable_share(model)
+    adapters.merge(lora)  # after averaging: the merged weights are what gets evaluated and saved
     metrics: dict[str, Any] = {
         "steps": step,
         "train_tokens": tokens,
@@ -377,6 +386,7 @@ def train(
         "precision": str(amp).replace("torch.", "") if amp else "fp32",
         "final_loss": history[-1]["loss"] if history else None,
         "flops_per_token": fpt,
+        "trainable_share": trainable,
     }
     if peak:
         metrics["peak_flops_per_process"] = peak

@@ -19,6 +19,7 @@ from components.data.skip import mark_skipped
 from components.data.text import file_digest
 from components.data.writers import write_json
 from components.domain import DomainParams
+from components.evaluate.gate import refuse_harmful
 from components.evaluate.params import EvaluateParams
 from components.finetune import matrix
 from components.finetune.data import read_split
@@ -153,7 +154,9 @@ def _classifier(domain, ev, paths, choice, client, name):
         mv = registry.champion(client, name)
         if mv is not None:
             reference, note = registry.champion_scores(client, mv, test_md5)
+    review = harm_review(paths, ev)
     decision = core.classifier_decision(g, reference, y, ev.gate, note)
+    decision = refuse_harmful(decision, choice["candidate"], review)
     unit, _ = g.chosen.kept
     cand = core.scores_of(g.chosen)
     gate = {
@@ -165,6 +168,7 @@ def _classifier(domain, ev, paths, choice, client, name):
         "comparisons": core.intervals(decision),
         "test_md5": test_md5,
         "seed_macro_f1": [r.macro_f1 for _, r in g.chosen.runs],
+        "harm_review": review,
         "_decision": decision,
     }
     artifacts = {
@@ -192,7 +196,9 @@ def _encoder(domain, ev, paths, choice, client, name):
             stored, note = registry.champion_heldout(client, mv, heldout_md5)
             if stored is not None:
                 reference = (f"champion v{mv.version}", stored)
+    review = harm_review(paths, ev)
     decision = core.encoder_decision(cand, ppl, reference, ev.control, ev.gate, note)
+    decision = refuse_harmful(decision, cand, review)
     gate = {
         "candidate": cand,
         "promote": decision.promote,
@@ -200,10 +206,21 @@ def _encoder(domain, ev, paths, choice, client, name):
         "reason": decision.reason,
         "comparisons": core.intervals(decision),
         "heldout_md5": heldout_md5,
+        "harm_review": review,
         "_decision": decision,
     }
     artifacts = {"gate/heldout.json": {k: v for k, v in ppl[cand].items() if k != "folder"}}
     return gate, artifacts, Path(domain.candidate_dir(cand))
+
+
+def harm_review(paths: Paths, ev: EvaluateParams) -> dict[str, dict]:
+    """compare's perplexity table judged against the base: every pretrained candidate's domain
+    and general perplexity change, and whether it may be recommended at all."""
+    from components.evaluate.gate import harm_review as review
+
+    path = paths.evaluation / "perplexity.json"
+    ppl = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return review(ppl, ev.gate)
 
 
 def lineage_tags(domain, ev, paths, gate, decision, stage: str) -> dict[str, Any]:
@@ -238,6 +255,9 @@ def lineage_tags(domain, ev, paths, gate, decision, stage: str) -> dict[str, Any
             {s: e["found_in_pretraining_text"] for s, e in decon.get("eval_texts", {}).items()}
         ),
         "lineage.stage": stage,
+        "recommended": str(
+            gate.get("harm_review", {}).get(_name(gate), {}).get("recommended", "-")
+        ),
     }
     if "test_md5" in gate:
         tags["gate.test_md5"] = gate["test_md5"]
@@ -295,3 +315,7 @@ def run(args: argparse.Namespace) -> int:
         write_json(outs.file(args.gate), gate)
     print(f"[register] {gate.get('reason')}")
     return 0
+
+
+def _name(gate: dict[str, Any]) -> str:
+    return gate["candidate"].split("/")[0]

@@ -59,7 +59,16 @@ def project(root: Path) -> str | None:
     if not m:
         return None
     rows = []
-    for name in ("mine", "dapt", "dapt_tapt", "tapt_only", "control", "finetune"):
+    for name in (
+        "mine",
+        "dapt",
+        "dapt_tapt",
+        "tapt_only",
+        "control",
+        "vocab_only",
+        "adapter_dapt",
+        "finetune",
+    ):
         s = _json(root / f"metrics/{name}.json") or {}
         if s.get("skipped"):
             rows.append([name, s.get("reason", "")])
@@ -195,6 +204,14 @@ def gate(root: Path) -> str | None:
         for c in g.get("comparisons", [])
     ]  # fmt: skip
     table = _table(["vs", "gain (points / %)", "interval", "result"], rows) if rows else ""
+    harm = [
+        [name, _pct(r.get("domain_change")), _pct(r.get("general_change")),
+         "yes" if r["recommended"] else "NOT RECOMMENDED", r["reason"]]
+        for name, r in (g.get("harm_review") or {}).items()
+    ]  # fmt: skip
+    if harm:  # every pretrained candidate: the general-perplexity guard and the harm refusal
+        heads = ["candidate", "domain ppl vs base", "general ppl vs base", "recommended", "why"]
+        table += "<p>Harm review (held-out perplexity against the base):</p>" + _table(heads, harm)
     return (
         f'<p><b class="{cls}">{html.escape(g["alias"])}</b>: {html.escape(g["candidate"])}, '
         f"{reg}.</p>{table}<p>{html.escape(g['reason'])}</p>"
@@ -234,6 +251,10 @@ def distillation(root: Path) -> str | None:
         f'<p><b class="{cls}">{reg}</b>: {html.escape(d["reason"])}. Latency: one text per call '
         "on this stage's machine, tokenization included (docs/benchmarks.md has the benchmark).</p>"
     )
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:+.1%}"
 
 
 def lineage(root: Path, images: dict[str, bytes] | None = None) -> str | None:
