@@ -30,14 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "TAPT's in a project without a domain corpus (compute-matched either way)",
     )
     p.add_argument("--shape", help="data/ingested/shape.json: what this project has")
-    p.add_argument(
-        "--needs",
-        action="append",
-        choices=["corpus", "task", "candidate"],
-        default=[],
-        help="skip (writing a SKIPPED.json output) when the project has no domain corpus / task, "
-        "or (candidate) when --stage is not in evaluate.candidates",
-    )
+    p.add_argument("--needs", action="append", choices=["corpus", "task", "candidate"], default=[],
+                   help="skip (writing a SKIPPED.json output) when the project has no domain "
+                   "corpus / task, or (candidate) when --stage is not in evaluate.candidates")  # fmt: skip
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--seq-len", type=int)

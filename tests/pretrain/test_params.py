@@ -33,7 +33,7 @@ def test_bad_values_name_the_key():
         build(TrainParams, {"mask_rate": 1.5}, "pretrain.dapt")
     with pytest.raises(ConfigError, match="random_token_ratio must be"):
         build(TrainParams, {"mask_token_ratio": 0.9, "random_token_ratio": 0.2}, "pretrain.dapt")
-    with pytest.raises(ConfigError, match="either swa.count or ema_decay"):
+    with pytest.raises(ConfigError, match=r"either swa\.count or ema_decay"):
         build(TrainParams, {"swa": {"count": 2}, "ema_decay": 0.99}, "pretrain.dapt")
     with pytest.raises(ConfigError, match="need more than max_steps 10"):
         build(TrainParams, {"max_steps": 10, "swa": {"count": 3, "every": 5}}, "pretrain.dapt")
