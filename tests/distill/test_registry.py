@@ -60,14 +60,15 @@ def test_a_student_that_loses_more_than_the_margin_is_not_registered(served_cham
     import mlflow
     from mlflow import MlflowClient
 
-    from components.finetune.data import read_labels, read_split
+    from components.data.labels import read_label_file
+    from components.finetune.data import read_split
     from components.finetune.run import finetune
     from components.tracking import stage_run
     from tests.finetune.tiny import build_backbone, write_task
 
     proj = served_champion["project"]
     files = write_task(tmp_path / "task", n_train=90, n_eval=30)
-    labels = read_labels(files["labels"])
+    labels = read_label_file(files["labels"])
     train, dev, test = (read_split(files[s], labels) for s in ("train", "dev", "test"))
     # A teacher that learned the task (its keywords decide the class) ...
     ft = FinetuneParams(

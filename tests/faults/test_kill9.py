@@ -27,7 +27,7 @@ from tests.faults.conftest import Project
 
 SEED = int(os.environ.get("DAPT_FAULT_SEED", "15"))
 # Numbers that measure time, not results: they differ between any two runs.
-TIMING = re.compile(r"second|per_s|_s$|mfu|rss|throughput|peak_flops|^time|elapsed")
+TIMING = re.compile(r"second|per_s|_s$|mfu|rss|throughput|peak_flops|^time|elapsed|latency")
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults")]
 
