@@ -14,6 +14,7 @@ clone starts with (``dapt params --init-profile`` writes it to profile.yaml; mak
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import os
 import posixpath
@@ -22,7 +23,7 @@ import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, TypeVar, get_args, get_origin
 
 import yaml
 
@@ -31,6 +32,8 @@ from components.errors import ConfigError
 PROFILES = ("smoke", "demo", "full")
 DEFAULT_PROFILE = "demo"
 PROFILE_FILE = "profile.yaml"
+# Marks a derived field in the JSON schema pydantic writes (params_schema drops those fields).
+DERIVED_MARK = "x-derived-from"
 T = TypeVar("T")
 
 # section -> "module:Class"; imported lazily so reading one section never imports torch.
@@ -68,7 +71,14 @@ def param(
     ``derived`` names the one params key a stage copies into this field (``domain.lang``):
     setting the field in its own section is an error, so a value never lives in two places.
     """
-    meta = {"ge": ge, "gt": gt, "le": le, "lt": lt, "help": help, "derived": derived}
+    # pydantic reads the metadata keys that are Field() arguments (bounds, description,
+    # json_schema_extra); help and derived are this module's.
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
+    meta: dict[str, Any] = {**bounds, "help": help, "derived": derived}
+    if help:
+        meta["description"] = help
+    if derived:
+        meta["json_schema_extra"] = {DERIVED_MARK: derived}  # the schema leaves it out
     if isinstance(default, list | dict):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta, **kw)
     return field(default=default, metadata=meta, **kw)
@@ -152,121 +162,189 @@ class TrackingParams:
         ]
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+# What a pydantic error type says in a message: ``{value}`` is the bad value, ``{kind}`` its type.
+_TYPE_MESSAGES = {
+    "int_type": "expected an integer, got {value}",
+    "float_type": "expected a number, got {value}",
+    "bool_type": "expected true or false, got {value}",
+    "string_type": "expected a string, got {value}",
+    "list_type": "expected a list, got {kind} {value}",
+    "dict_type": "expected a mapping, got {kind}",
+    "dataclass_type": "expected a mapping, got {kind}",
+}
+_BOUND_WORDS = {
+    "greater_than_equal": ("ge", ">="),
+    "greater_than": ("gt", ">"),
+    "less_than_equal": ("le", "<="),
+    "less_than": ("lt", "<"),
+}
 
 
-def _coerce(tp: Any, value: Any, key: str) -> Any:
-    origin, args = get_origin(tp), get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(arg, value, key)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(
-            errors[0] if len(errors) == 1 else f"{key}: {value!r} matches none of {tp}"
-        )
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, args))}")
-        return value
-    if origin in (list, tuple):
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
-        inner = args[0] if args else Any
-        return [_coerce(inner, v, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
-        inner = args[1] if len(args) == 2 else Any
-        return {str(k): _coerce(inner, v, f"{key}.{k}") for k, v in value.items()}
-    if is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
-        return build(tp, value, key)
-    if tp is Any:
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported parameter type {_type_name(tp)}")
+def _dataclasses_in(tp: Any):
+    if isinstance(tp, type) and is_dataclass(tp):
+        yield tp
+    for arg in get_args(tp):
+        yield from _dataclasses_in(arg)
 
 
-def _check_range(f: dataclasses.Field, value: Any, key: str) -> None:
-    if value is None or not isinstance(value, int | float) or isinstance(value, bool):
+def _prepare(cls: type) -> None:
+    """Make pydantic read dataclass ``cls`` (and those inside its fields) as a params file needs:
+    strict values (no ``"3"`` for 3, no 1 for true; an int is a float), unknown keys refused."""
+    if "__pydantic_config__" in cls.__dict__:
         return
-    m = f.metadata
-    for name, ok, word in (
-        ("ge", lambda b: value >= b, ">="),
-        ("gt", lambda b: value > b, ">"),
-        ("le", lambda b: value <= b, "<="),
-        ("lt", lambda b: value < b, "<"),
-    ):
-        bound = m.get(name)
-        if bound is not None and not ok(bound):
-            raise ConfigError(f"{key}: {value!r} is out of range (must be {word} {bound})")
+    # A stdlib dataclass takes pydantic settings only from these attributes: TypeAdapter(config=)
+    # refuses dataclasses, and the modules declaring them stay free of pydantic.
+    cls.__pydantic_config__ = {"strict": True, "extra": "forbid"}
+    cls.__get_pydantic_core_schema__ = classmethod(_core_schema)
+    for tp in typing.get_type_hints(cls).values():
+        for inner in _dataclasses_in(tp):
+            _prepare(inner)
 
 
-def build(cls: type[T], data: dict[str, Any], key: str) -> T:
-    """Build dataclass ``cls`` from ``data``; every error names the full key path."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    renamed = getattr(cls, "RENAMED", {})
-    for name in unknown:
-        if name in renamed:
-            raise ConfigError(f"{key}.{name}: {renamed[name]}")
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}: unknown key (known keys: {', '.join(known)})")
-    kwargs = {}
-    for name, f in known.items():
-        sub = f"{key}.{name}"
-        if name in data and f.metadata.get("derived") and not _internal(key):
-            raise ConfigError(
-                f"{sub}: set by {f.metadata['derived']} (one place per value): remove it here"
+def _core_schema(cls: type, source: Any, handler: Any) -> Any:
+    from pydantic_core import core_schema
+
+    schema = handler(source)
+    dc = handler.resolve_ref_schema(schema)
+    # Strict mode would want a dataclass instance where params.yaml has a mapping; the fields
+    # inside stay strict.
+    dc["strict"] = False
+    derived = {f.name: f.metadata["derived"] for f in fields(cls) if f.metadata.get("derived")}
+    for f in dc["schema"]["fields"]:
+        if f["name"] in derived:
+            # Wrapped inside the default, so only a value that is given is refused.
+            node = f["schema"] if f["schema"]["type"] == "default" else f
+            node["schema"] = core_schema.with_info_before_validator_function(
+                _refuse_derived(derived[f["name"]]), node["schema"]
             )
-        if name in data:
-            kwargs[name] = _coerce(hints[name], data[name], sub)
-            _check_range(f, kwargs[name], sub)
-        elif f.default is MISSING and f.default_factory is MISSING:
-            hint = f.metadata.get("help")
-            raise ConfigError(f"{sub}: required key is missing" + (f" ({hint})" if hint else ""))
-    obj = cls(**kwargs)
-    check = getattr(obj, "check", None)
-    if check is not None:
-        for problem in check() or []:
-            raise ConfigError(f"{key}.{problem}")
+    return schema
+
+
+def _refuse_derived(source: str):
+    from pydantic_core import PydanticCustomError
+
+    def refuse(value: Any, info: Any) -> Any:
+        if not (info.context or {}).get("internal"):
+            raise PydanticCustomError("derived", "set by {source}", {"source": source})
+        return value
+
+    return refuse
+
+
+@functools.cache
+def adapter(cls: type) -> Any:
+    """The pydantic TypeAdapter of a params dataclass (built once: it takes milliseconds)."""
+    from pydantic import TypeAdapter
+
+    _prepare(cls)
+    return TypeAdapter(cls)
+
+
+def _str_keys(value: Any) -> Any:
+    # YAML reads `1: x` as an int key; mapping keys in params.yaml are names (labels, strategies).
+    if isinstance(value, dict):
+        return {str(k): _str_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_str_keys(v) for v in value]
+    return value
+
+
+def _type_at(cls: type, loc: tuple) -> Any:
+    """The declared type at pydantic error location ``loc`` inside ``cls`` (None: not a field)."""
+    tp: Any = cls
+    for part in loc:
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
+            tp = args[0]  # Optional[X]: pydantic's location has no step for it
+        if isinstance(tp, type) and is_dataclass(tp):
+            tp = typing.get_type_hints(tp).get(part)
+        elif get_origin(tp) in (list, dict):
+            tp = get_args(tp)[-1]
+        else:
+            return None
+    return tp
+
+
+def _field(cls: type, loc: tuple) -> dataclasses.Field | None:
+    owner = _type_at(cls, loc[:-1])
+    if not (loc and isinstance(owner, type) and is_dataclass(owner)):
+        return None
+    return {f.name: f for f in fields(owner)}.get(loc[-1])
+
+
+def _problem(cls: type, err: dict, key: str) -> str:
+    """A pydantic error as a ConfigError message: the full key, the value, the limit or fix."""
+    loc = err["loc"]
+    key += "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+    value, kind = err["input"], err["type"]
+    f = _field(cls, loc)
+    if kind == "unexpected_keyword_argument":
+        owner = _type_at(cls, loc[:-1])
+        renamed = getattr(owner, "RENAMED", {})
+        if loc[-1] in renamed:
+            return f"{key}: {renamed[loc[-1]]}"
+        return f"{key}: unknown key (known keys: {', '.join(f.name for f in fields(owner))})"
+    if kind == "derived":
+        return f"{key}: set by {err['ctx']['source']} (one place per value): remove it here"
+    if kind == "missing":
+        hint = f.metadata.get("help") if f else ""
+        return f"{key}: required key is missing" + (f" ({hint})" if hint else "")
+    if kind == "literal_error":
+        allowed = get_args(_type_at(cls, loc)) or (err["ctx"]["expected"],)
+        return f"{key}: {value!r} is not one of {', '.join(map(repr, allowed))}"
+    if kind in _BOUND_WORDS:
+        name, word = _BOUND_WORDS[kind]
+        bound = f.metadata.get(name) if f else err["ctx"][name]  # as written: 1, not 1.0
+        return f"{key}: {value!r} is out of range (must be {word} {bound})"
+    if kind in _TYPE_MESSAGES:
+        return f"{key}: " + _TYPE_MESSAGES[kind].format(
+            value=repr(value), kind=type(value).__name__
+        )
+    return f"{key}: {value!r}: {err['msg']}"
+
+
+def _first(err: dict) -> int:
+    # A renamed or misspelt key explains more than what follows from it: report it first.
+    return 0 if err["type"] == "unexpected_keyword_argument" else 1
+
+
+def build(cls: type[T], data: dict[str, Any], key: str, *, internal: bool = False) -> T:
+    """Build dataclass ``cls`` from ``data``; every error names the full key path.
+
+    ``internal``: the code itself fills in derived fields (``with_derived``)."""
+    from pydantic import ValidationError
+
+    try:
+        obj = adapter(cls).validate_python(_str_keys(data), context={"internal": internal})
+    except ValidationError as exc:
+        err = min(exc.errors(), key=_first)
+        raise ConfigError(_problem(cls, err, key)) from None
+    _run_checks(obj, key)
     return obj
 
 
-def _internal(key: str) -> bool:
-    """Keys built by the code itself (``with_derived``) may set derived fields."""
-    return key.startswith("<")
+def _run_checks(obj: Any, key: str) -> None:
+    """Each dataclass's ``check()`` (rules across its fields), innermost first."""
+    for f in fields(obj):
+        value, sub = getattr(obj, f.name), f"{key}.{f.name}"
+        if isinstance(value, list):
+            items = [(f"{sub}[{i}]", v) for i, v in enumerate(value)]
+        elif isinstance(value, dict):
+            items = [(f"{sub}.{k}", v) for k, v in value.items()]
+        else:
+            items = [(sub, value)]
+        for item_key, item in items:
+            if is_dataclass(item):
+                _run_checks(item, item_key)
+    check = getattr(obj, "check", None)
+    for problem in (check() if check else None) or []:
+        raise ConfigError(f"{key}.{problem}")
 
 
 def with_derived(obj: T, **values: Any) -> T:
     """A copy of a params object with derived fields filled in (same checks as loading)."""
     data = {**dataclasses.asdict(obj), **values}
-    return build(type(obj), data, f"<{type(obj).__name__}>")
+    return build(type(obj), data, f"<{type(obj).__name__}>", internal=True)
 
 
 def deep_merge(base: dict, override: dict) -> dict:
