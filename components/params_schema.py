@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema
 
-from components.config import DERIVED_MARK, PROFILES, SECTIONS, adapter, section_class
+from components.config import PROFILES, SECTIONS, section_class
+from components.params_model import DERIVED_MARK, adapter
 
 SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema"
 # Keys whose value is data, not a schema; keys left out (``$defs`` are inlined where used).
