@@ -107,25 +107,31 @@ def _str_keys(value: Any) -> Any:
     return value
 
 
+def _unwrap(tp: Any) -> Any:
+    """``X`` for ``X | None`` (pydantic's error locations have no step for it)."""
+    args = [a for a in get_args(tp) if a is not type(None)]
+    if get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
+        return args[0]
+    return tp
+
+
 def _type_at(cls: type, loc: tuple) -> Any:
-    """The declared type at pydantic error location ``loc`` inside ``cls`` (None: not a field)."""
+    """The declared type at pydantic error location ``loc`` inside ``cls`` (None: unknown)."""
     tp: Any = cls
     for part in loc:
-        args = [a for a in get_args(tp) if a is not type(None)]
-        if get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
-            tp = args[0]  # Optional[X]: pydantic's location has no step for it
+        tp = _unwrap(tp)
         if isinstance(tp, type) and is_dataclass(tp):
             tp = typing.get_type_hints(tp).get(part)
         elif get_origin(tp) in (list, dict):
             tp = get_args(tp)[-1]
         else:
             return None
-    return tp
+    return _unwrap(tp)
 
 
 def _field(cls: type, loc: tuple) -> dataclasses.Field | None:
     owner = _type_at(cls, loc[:-1])
-    if not (loc and isinstance(owner, type) and is_dataclass(owner)):
+    if not (loc and is_dataclass(owner)):
         return None
     return {f.name: f for f in fields(owner)}.get(loc[-1])
 
@@ -136,8 +142,8 @@ def _problem(cls: type, err: dict, key: str) -> str:
     key += "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
     value, kind = err["input"], err["type"]
     f = _field(cls, loc)
-    if kind == "unexpected_keyword_argument":
-        owner = _type_at(cls, loc[:-1])
+    owner = _type_at(cls, loc[:-1])
+    if kind in ("unexpected_keyword_argument", "extra_forbidden") and is_dataclass(owner):
         renamed = getattr(owner, "RENAMED", {})
         if loc[-1] in renamed:
             return f"{key}: {renamed[loc[-1]]}"
@@ -152,7 +158,8 @@ def _problem(cls: type, err: dict, key: str) -> str:
         return f"{key}: {value!r} is not one of {', '.join(map(repr, allowed))}"
     if kind in _BOUND_WORDS:
         name, word = _BOUND_WORDS[kind]
-        bound = f.metadata.get(name) if f else err["ctx"][name]  # as written: 1, not 1.0
+        # As written in param(): 1, not the 1.0 pydantic reports for a float field.
+        bound = f.metadata.get(name, err["ctx"][name]) if f else err["ctx"][name]
         return f"{key}: {value!r} is out of range (must be {word} {bound})"
     if kind in _TYPE_MESSAGES:
         return f"{key}: " + _TYPE_MESSAGES[kind].format(
@@ -163,7 +170,7 @@ def _problem(cls: type, err: dict, key: str) -> str:
 
 def _first(err: dict) -> int:
     # A renamed or misspelt key explains more than what follows from it: report it first.
-    return 0 if err["type"] == "unexpected_keyword_argument" else 1
+    return 0 if err["type"] in ("unexpected_keyword_argument", "extra_forbidden") else 1
 
 
 def validate(cls: type[T], data: dict[str, Any], key: str, *, internal: bool = False) -> T:
