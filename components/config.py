@@ -18,15 +18,14 @@ import importlib
 import os
 import posixpath
 import re
-import types
-import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, TypeVar
 
 import yaml
 
 from components.errors import ConfigError
+from components.params_model import DERIVED_MARK, validate
 
 PROFILES = ("smoke", "demo", "full")
 DEFAULT_PROFILE = "demo"
@@ -68,7 +67,14 @@ def param(
     ``derived`` names the one params key a stage copies into this field (``domain.lang``):
     setting the field in its own section is an error, so a value never lives in two places.
     """
-    meta = {"ge": ge, "gt": gt, "le": le, "lt": lt, "help": help, "derived": derived}
+    # pydantic reads the metadata keys that are Field() arguments (bounds, description,
+    # json_schema_extra); help and derived are this module's.
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
+    meta: dict[str, Any] = {**bounds, "help": help, "derived": derived}
+    if help:
+        meta["description"] = help
+    if derived:
+        meta["json_schema_extra"] = {DERIVED_MARK: derived}  # the schema leaves it out
     if isinstance(default, list | dict):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta, **kw)
     return field(default=default, metadata=meta, **kw)
@@ -152,121 +158,37 @@ class TrackingParams:
         ]
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+def build(cls: type[T], data: dict[str, Any], key: str, *, internal: bool = False) -> T:
+    """Build dataclass ``cls`` from ``data``; every error names the full key path.
 
-
-def _coerce(tp: Any, value: Any, key: str) -> Any:
-    origin, args = get_origin(tp), get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(arg, value, key)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(
-            errors[0] if len(errors) == 1 else f"{key}: {value!r} matches none of {tp}"
-        )
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, args))}")
-        return value
-    if origin in (list, tuple):
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
-        inner = args[0] if args else Any
-        return [_coerce(inner, v, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
-        inner = args[1] if len(args) == 2 else Any
-        return {str(k): _coerce(inner, v, f"{key}.{k}") for k, v in value.items()}
-    if is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
-        return build(tp, value, key)
-    if tp is Any:
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported parameter type {_type_name(tp)}")
-
-
-def _check_range(f: dataclasses.Field, value: Any, key: str) -> None:
-    if value is None or not isinstance(value, int | float) or isinstance(value, bool):
-        return
-    m = f.metadata
-    for name, ok, word in (
-        ("ge", lambda b: value >= b, ">="),
-        ("gt", lambda b: value > b, ">"),
-        ("le", lambda b: value <= b, "<="),
-        ("lt", lambda b: value < b, "<"),
-    ):
-        bound = m.get(name)
-        if bound is not None and not ok(bound):
-            raise ConfigError(f"{key}: {value!r} is out of range (must be {word} {bound})")
-
-
-def build(cls: type[T], data: dict[str, Any], key: str) -> T:
-    """Build dataclass ``cls`` from ``data``; every error names the full key path."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    renamed = getattr(cls, "RENAMED", {})
-    for name in unknown:
-        if name in renamed:
-            raise ConfigError(f"{key}.{name}: {renamed[name]}")
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}: unknown key (known keys: {', '.join(known)})")
-    kwargs = {}
-    for name, f in known.items():
-        sub = f"{key}.{name}"
-        if name in data and f.metadata.get("derived") and not _internal(key):
-            raise ConfigError(
-                f"{sub}: set by {f.metadata['derived']} (one place per value): remove it here"
-            )
-        if name in data:
-            kwargs[name] = _coerce(hints[name], data[name], sub)
-            _check_range(f, kwargs[name], sub)
-        elif f.default is MISSING and f.default_factory is MISSING:
-            hint = f.metadata.get("help")
-            raise ConfigError(f"{sub}: required key is missing" + (f" ({hint})" if hint else ""))
-    obj = cls(**kwargs)
-    check = getattr(obj, "check", None)
-    if check is not None:
-        for problem in check() or []:
-            raise ConfigError(f"{key}.{problem}")
+    ``internal``: the code itself fills in derived fields (``with_derived``)."""
+    obj = validate(cls, data, key, internal=internal)
+    _run_checks(obj, key)
     return obj
 
 
-def _internal(key: str) -> bool:
-    """Keys built by the code itself (``with_derived``) may set derived fields."""
-    return key.startswith("<")
+def _run_checks(obj: Any, key: str) -> None:
+    """Each dataclass's ``check()`` (rules across its fields), innermost first."""
+    for f in fields(obj):
+        value, sub = getattr(obj, f.name), f"{key}.{f.name}"
+        if isinstance(value, list):
+            items = [(f"{sub}[{i}]", v) for i, v in enumerate(value)]
+        elif isinstance(value, dict):
+            items = [(f"{sub}.{k}", v) for k, v in value.items()]
+        else:
+            items = [(sub, value)]
+        for item_key, item in items:
+            if is_dataclass(item):
+                _run_checks(item, item_key)
+    check = getattr(obj, "check", None)
+    for problem in (check() if check else None) or []:
+        raise ConfigError(f"{key}.{problem}")
 
 
 def with_derived(obj: T, **values: Any) -> T:
     """A copy of a params object with derived fields filled in (same checks as loading)."""
     data = {**dataclasses.asdict(obj), **values}
-    return build(type(obj), data, f"<{type(obj).__name__}>")
+    return build(type(obj), data, f"<{type(obj).__name__}>", internal=True)
 
 
 def deep_merge(base: dict, override: dict) -> dict:

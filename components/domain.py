@@ -46,7 +46,7 @@ class PetSpec:
 
     def check(self) -> list[str]:
         if "{text}" not in self.template or "{mask}" not in self.template:
-            return ["pet.template: must contain {text} and {mask}"]
+            return ["template: must contain {text} and {mask}"]
         return []
 
 

@@ -1,6 +1,6 @@
-"""The JSON schema of params.yaml (``dapt params --schema``), read from the same typed sections
-the loader builds (components/config.py), so an editor flags what ``dapt params`` would refuse:
-unknown keys, wrong types, values out of range, a profile name that does not exist.
+"""The JSON schema of params.yaml (``dapt params --schema``), written by pydantic from the same
+validators the loader uses (components/config.py), so an editor flags what ``dapt params`` would
+refuse: unknown keys, wrong types, values out of range, a profile name that does not exist.
 
 Derived fields (``lang``, filled in from ``domain.lang``) are left out: setting them in their own
 section is an error. Rules a section's ``check()`` enforces across fields (exactly one mining
@@ -9,77 +9,70 @@ budget, paths inside the project) are not in the schema; ``dapt params`` still c
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import MISSING, fields, is_dataclass
-from typing import Any, Literal, get_args, get_origin
+import copy
+from typing import Any
+
+from pydantic.json_schema import GenerateJsonSchema
 
 from components.config import PROFILES, SECTIONS, section_class
+from components.params_model import DERIVED_MARK, adapter
 
 SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema"
-_BOUNDS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
+# Keys whose value is data, not a schema; keys left out (``$defs`` are inlined where used).
+_DATA = {"default", "enum", "const", "examples"}
+_DROP = {"title", "$defs"}
 
 
-def type_schema(tp: Any, *, partial: bool = False) -> dict[str, Any]:
-    """The schema of one parameter type (``partial``: no key required, for profile overrides)."""
-    origin, args = get_origin(tp), get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        return {"anyOf": [type_schema(a, partial=partial) for a in args]}
-    if origin is Literal:
-        return {"enum": list(args)}
-    if origin in (list, tuple):
-        return {"type": "array", "items": type_schema(args[0], partial=partial) if args else {}}
-    if origin is dict:
-        inner = type_schema(args[1], partial=partial) if len(args) == 2 else {}
-        return {"type": "object", "additionalProperties": inner}
-    if is_dataclass(tp):
-        return dataclass_schema(tp, partial=partial)
-    simple = {
-        bool: "boolean",
-        int: "integer",
-        float: "number",
-        str: "string",
-        type(None): "null",
-    }
-    return {"type": simple[tp]} if tp in simple else {}
+class _Generator(GenerateJsonSchema):
+    # No generated titles ("Max Steps"): the key says it, the description explains it.
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    # Defaults built by a factory (lists, nested sections) are shown like plain ones.
+    def get_default_value(self, schema: Any) -> Any:
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            return factory()
+        return super().get_default_value(schema)
+
+
+def _tidy(node: Any, defs: dict[str, Any], *, partial: bool) -> Any:
+    """``node`` with ``$ref`` inlined (one self-contained object per section), derived fields,
+    titles and, when ``partial`` (profile overrides), required keys removed."""
+    if isinstance(node, list):
+        return [_tidy(v, defs, partial=partial) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = defs[node["$ref"].rsplit("/", 1)[-1]]
+        node = {**copy.deepcopy(target), **{k: v for k, v in node.items() if k != "$ref"}}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROP or (key == "required" and partial):
+            continue
+        if key in _DATA:
+            out[key] = value
+        elif key == "properties":
+            out[key] = {
+                name: _tidy(sub, defs, partial=partial)
+                for name, sub in value.items()
+                if DERIVED_MARK not in sub
+            }
+        elif key == "description":
+            out[key] = " ".join(value.split())  # docstrings: one line, as an editor shows it
+        else:
+            out[key] = _tidy(value, defs, partial=partial)
+    if "required" in out:
+        out["required"] = [k for k in out["required"] if k in out.get("properties", {})]
+        if not out["required"]:
+            del out["required"]
+    return out
 
 
 def dataclass_schema(cls: type, *, partial: bool = False) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    props: dict[str, Any] = {}
-    required = []
-    for f in fields(cls):
-        if f.metadata.get("derived"):
-            continue
-        prop = type_schema(hints[f.name], partial=partial)
-        prop.update({_BOUNDS[k]: f.metadata[k] for k in _BOUNDS if f.metadata.get(k) is not None})
-        if f.metadata.get("help"):
-            prop["description"] = f.metadata["help"]
-        default = _default(f)
-        if default is not MISSING:
-            prop["default"] = default
-        elif not partial:
-            required.append(f.name)
-        props[f.name] = prop
-    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
-    if cls.__doc__ and not cls.__doc__.startswith(f"{cls.__name__}("):
-        schema["description"] = " ".join(cls.__doc__.split())
-    if required:
-        schema["required"] = required
-    return schema
-
-
-def _default(f: dataclasses.Field) -> Any:
-    if f.default is not MISSING:
-        value = f.default
-    elif f.default_factory is not MISSING:
-        value = f.default_factory()
-    else:
-        return MISSING
-    if is_dataclass(value):
-        return dataclasses.asdict(value)
-    return value
+    """The schema of params dataclass ``cls`` (``partial``: no key required)."""
+    raw = adapter(cls).json_schema(schema_generator=_Generator)
+    return _tidy(raw, raw.get("$defs", {}), partial=partial)
 
 
 def section_schema(section: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 import textwrap
 
 import pytest
+import yaml
 
 from components.config import load_all, load_section, read_params_file
 from components.errors import ConfigError
@@ -54,6 +55,40 @@ def test_bad_params_name_the_key(tmp_path, body, message):
         load_all(path) if body.startswith(("profile", "validat:")) else load_section(
             "validate", path
         )
+
+
+def test_pydantic_errors_name_the_dotted_key_the_value_and_the_fix(tmp_path):
+    """Validation is pydantic's (components/params_model.py); its errors still say where (a
+    nested key, a list index), what was given, and what would be accepted."""
+    cases = {
+        "pretrain:\n  dapt: {lr: 2}\n": "pretrain.dapt.lr: 2 is out of range (must be <= 1.0)",
+        "pretrain:\n  dapt: {swa: {count: many}}\n": (
+            "pretrain.dapt.swa.count: expected an integer, got 'many'"
+        ),
+        "mine:\n  dsir: {orders: [1, '2']}\n": "mine.dsir.orders[1]: expected an integer, got '2'",
+        "decontaminate:\n  splits: [dev, train]\n": (
+            "decontaminate.splits[1]: 'train' is not one of 'dev', 'test'"
+        ),
+        "pretrain:\n  dapt: {grad_accum: 4}\n": "pretrain.dapt.grad_accum: replaced by global_batch",
+        "mine:\n  hygiene: {max_chars: 1}\n": "mine.hygiene.max_chars: must be >= min_chars",
+    }
+    for body, message in cases.items():
+        section = body.split(":")[0]
+        with pytest.raises(ConfigError) as err:
+            load_section(section, params_file(tmp_path, body))
+        assert str(err.value).startswith(message), (body, str(err.value))
+    # A list item of a nested mapping: the index, then the key the item lacks, with its help.
+    domain = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))["domain"]
+    domain["corpus"].append({"format": "jsonl"})
+    path = params_file(tmp_path, yaml.safe_dump({"domain": domain}, allow_unicode=True))
+    n = len(domain["corpus"]) - 1
+    with pytest.raises(
+        ConfigError, match=rf"^domain\.corpus\[{n}\]\.path: required key is missing"
+    ):
+        load_section("domain", path)
+    # Keys of a derived field name where its one value lives.
+    with pytest.raises(ConfigError, match=r"^finetune\.pet\.template: set by domain\.task\.pet"):
+        load_section("finetune", params_file(tmp_path, "finetune:\n  pet: {template: x}\n"))
 
 
 def test_profile_overrides_apply_to_their_section_only(tmp_path):

@@ -18,6 +18,7 @@ from tests.conftest import ROOT
 # docs/architecture.md.
 LAYERS: list[tuple[str, list[str]]] = [
     ("ground", ["errors", "serving"]),
+    ("parameter model", ["params_model"]),
     ("parameters", ["config"]),
     ("parameter schema", ["params_schema"]),
     ("data", ["data"]),

@@ -45,7 +45,7 @@ class HygieneParams:
 
     def check(self) -> list[str]:
         if self.max_chars < self.min_chars:
-            return ["hygiene.max_chars: must be >= min_chars"]
+            return ["max_chars: must be >= min_chars"]
         return []
 
 
@@ -65,7 +65,7 @@ class DSIRParams:
 
     def check(self) -> list[str]:
         if not self.orders or any(not 1 <= n <= 8 for n in self.orders):
-            return ["dsir.orders: give one or more orders between 1 and 8"]
+            return ["orders: give one or more orders between 1 and 8"]
         return []
 
 
@@ -87,7 +87,7 @@ class KNNParams:
 
     def check(self) -> list[str]:
         if not self.orders or any(not 1 <= n <= 8 for n in self.orders):
-            return ["knn.orders: give one or more orders between 1 and 8"]
+            return ["orders: give one or more orders between 1 and 8"]
         return []
 
 
