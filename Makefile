@@ -82,7 +82,7 @@ kfp: build/kfp/domain_adaptation.yaml
 
 $(KFP_VENV)/.installed: | $(STAMP)
 	test -x $(KFP_VENV)/bin/python || $(UV) venv -q --python $(PYTHON) $(KFP_VENV)
-	$(UV) pip install -q --python $(KFP_VENV)/bin/python "kfp==2.17.0" "pyyaml>=6"
+	$(UV) pip install -q --python $(KFP_VENV)/bin/python "kfp==2.17.0" "pyyaml>=6" "pydantic==2.14.3"
 	touch $@
 
 build/kfp/domain_adaptation.yaml: $(KFP_VENV)/.installed dvc.yaml params.yaml $(wildcard components/orchestration/*.py)

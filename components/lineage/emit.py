@@ -23,8 +23,9 @@ from typing import Any
 
 import yaml
 
+from components.orchestration.lineage_names import PARENT_ENV
+
 EVENTS_DIR = "reports/lineage"
-PARENT_ENV = "DAPT_LINEAGE_PARENT"  # namespace/job/runId of the pipeline (or Airflow task) run
 _CURRENT: dict[str, str] = {}  # the stage run of this process: parent of registration events
 
 

@@ -21,7 +21,7 @@ from airflow.sdk import (
     task,
 )
 
-from components.orchestration.lineage_names import inlets_outlets, project_namespace
+from components.orchestration.lineage_names import PARENT_ENV, inlets_outlets, project_namespace
 from components.orchestration.pods import pod_spec, prepare_task_id, sync_task_id
 from components.orchestration.settings import Settings
 
@@ -78,7 +78,7 @@ def _lineage_parent() -> None:
         ti = get_current_context()["ti"]
     except Exception:  # not inside a task (a direct call): no parent
         return
-    os.environ["DAPT_LINEAGE_PARENT"] = lineage_parent(ti)
+    os.environ[PARENT_ENV] = lineage_parent(ti)
 
 
 def lineage_parent(ti: Any) -> str:

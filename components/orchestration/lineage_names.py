@@ -19,6 +19,10 @@ import yaml
 
 from components.orchestration.graph import StageGraph
 
+# The parent run (namespace/job/runId of the pipeline or Airflow task run) a stage's events name:
+# set by the Airflow task wrapper, rendered into a pod's env, copied into a TrainJob's.
+PARENT_ENV = "DAPT_LINEAGE_PARENT"
+
 
 def namespace(domain_name: str | None) -> str:
     return os.environ.get("OPENLINEAGE_NAMESPACE") or f"dapt-{domain_name or 'project'}"

@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from components.orchestration.lineage_names import PARENT_ENV
 from components.orchestration.params import KubernetesParams
 
 POD_INPUT_ENV = "DAPT_POD_INPUT"
@@ -42,7 +43,7 @@ def lineage_env(k8s: KubernetesParams, environ: Mapping[str, str] | None = None)
     ``lineage_transport``, else the scheduler's ``OPENLINEAGE_*`` variables (no credentials),
     else Airflow's ``[openlineage] transport`` unless it writes files on the scheduler's disk."""
     environ = os.environ if environ is None else environ
-    env = {"DAPT_LINEAGE_PARENT": LINEAGE_PARENT}
+    env = {PARENT_ENV: LINEAGE_PARENT}
     if environ.get("OPENLINEAGE_NAMESPACE"):  # the job namespace is part of every name
         env["OPENLINEAGE_NAMESPACE"] = environ["OPENLINEAGE_NAMESPACE"]
     if k8s.lineage_transport:

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from components.orchestration.pods import POD_INPUT_ENV, PODRUN
+from components.orchestration.lineage_names import PARENT_ENV
+from components.orchestration.pods import POD_INPUT_ENV, PODRUN, lineage_env
 from components.orchestration.trainjob import (
     GROUP,
     LOCK_MARKER,
@@ -230,6 +231,12 @@ def stage_job(root: str | Path, stage: str, pod_input: str, run_id: str = "") ->
 
     s = load_settings(root)
     dist = load_section("pretrain", Path(root) / "params.yaml", profile=s.profile).distributed
+    # The same OpenLineage settings a pod gets, but the parent is this task's own run, set in
+    # the environment by the task wrapper (a TrainJob's env is not rendered by Airflow).
+    env = {POD_INPUT_ENV: pod_input, **lineage_env(s.params.kubernetes)}
+    env.pop(PARENT_ENV)
+    if os.environ.get(PARENT_ENV):
+        env[PARENT_ENV] = os.environ[PARENT_ENV]
     return trainjob_manifest(
         stage,
         [*PODRUN, "--stage", stage, "--print-lock"],
@@ -237,7 +244,7 @@ def stage_job(root: str | Path, stage: str, pod_input: str, run_id: str = "") ->
         nodes=dist.nnodes,
         procs_per_node=dist.nproc_per_node,
         name=trainjob_name(stage, run_id),
-        env={POD_INPUT_ENV: pod_input},
+        env=env,
     )
 
 

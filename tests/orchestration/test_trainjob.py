@@ -170,10 +170,14 @@ def test_failed_job_raises_with_its_message_and_the_pod_logs():
     assert "torch.OutOfMemoryError: CUDA out of memory" in text  # the cause, from the logs
 
 
-def test_stage_task_submits_the_stage_job_and_fails_with_the_job_error():
+def test_stage_task_submits_the_stage_job_and_fails_with_the_job_error(monkeypatch):
     """run_stage_job is all the Airflow task of a TrainJob stage does (airflow_dags._trainjob):
     the job of this project's params, and the job's error as the task's."""
     pod_input = json.dumps({"profile": "demo", "digests": {}, "locks": {}})
+    # The task wrapper set this task run as the lineage parent; the pods' stage events name it.
+    parent = "default/domain_adaptation.dapt/0193c1e2-0000-7000-8000-000000000000"
+    monkeypatch.setenv("DAPT_LINEAGE_PARENT", parent)
+    monkeypatch.setenv("OPENLINEAGE_URL", "http://marquez:5000")
     with Replay() as api:
         api.add("POST", JOBS, fixture("trainjob-created.json", 201))
         api.add("GET", f"{JOBS}/{NAME}", fixture("trainjob-complete.json"))
@@ -187,6 +191,8 @@ def test_stage_task_submits_the_stage_job_and_fails_with_the_job_error():
     assert (trainer["numNodes"], trainer["numProcPerNode"]) == (dist.nnodes, dist.nproc_per_node)
     assert trainer["command"][-3:] == ["--stage", "dapt", "--print-lock"]
     assert {"name": "DAPT_POD_INPUT", "value": pod_input} in trainer["env"]
+    assert {"name": "DAPT_LINEAGE_PARENT", "value": parent} in trainer["env"]
+    assert {"name": "OPENLINEAGE_URL", "value": "http://marquez:5000"} in trainer["env"]
 
     with Replay() as api:
         api.add("POST", JOBS, fixture("trainjob-created.json", 201))
