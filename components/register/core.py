@@ -35,7 +35,11 @@ class ClassifierGate:
 def classifier_inputs(
     results: dict[Unit, RunResult], choice: dict, baseline: str, control: str
 ) -> ClassifierGate:
-    by = {(c.candidate, c.strategy): c for c in combos(results) if c.strategy != "pet"}
+    by = {
+        (c.candidate, c.strategy): c
+        for c in combos(results)
+        if c.strategy != "pet" and c.budget is None  # label-budget points: the curve's own gate
+    }
     chosen = by[(choice["candidate"], choice["strategy"])]
     base = scores_of(by.get((baseline, chosen.strategy)))
     if base is None:
