@@ -174,7 +174,8 @@ def label_budget_curve(all_combos: list[core.Combo], plan: dict, inp: Inputs) ->
     curve = budget.curve(all_combos, strategy) if plan.get("label_budgets") else {}
     if not curve:
         return "", {}
-    per_class = plan["rows"]["train"] / max(len(plan["labels"]), 1)
+    used = plan.get("train_rows_used", plan["rows"]["train"])
+    per_class = used / max(len(plan["labels"]), 1)
     png = inp.out_dir / "label_budget.png"
     budget.plot(curve, max(per_class, *plan["label_budgets"]), png, strategy)
     write_json(inp.out_dir / "label_budget.json", {"strategy": strategy, "curve": curve})

@@ -219,6 +219,8 @@ def run_stage(
         "budget_strategy": ev.budget_strategy,
         "labels": p.task.labels,
         "rows": {"train": len(p.task.train), "dev": len(p.task.dev), "test": len(p.task.test)},
+        # what a full-data run trains on (finetune.max_train_rows): the curve's "all" point
+        "train_rows_used": min(len(p.task.train), p.ft.max_train_rows or len(p.task.train)),
     }
     write_json(out / "plan.json", settings)
     return {
