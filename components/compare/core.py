@@ -22,6 +22,12 @@ class Combo:
     strategy: str
     shots: int | None
     runs: list[tuple[Unit, RunResult]] = field(default_factory=list)
+    budget: int | None = None  # train labels per class (label-budget curve); None = all
+
+    @property
+    def column(self) -> str:
+        """The combination's column in the tables: ``full``, ``full-8pc``."""
+        return self.key.split("/", 1)[1]
 
     def stat(self, metric: str) -> tuple[float, float]:
         v = np.array([getattr(r, metric) for _, r in self.runs])
@@ -37,7 +43,7 @@ def combos(results: dict[Unit, RunResult]) -> list[Combo]:
     out = []
     for key, runs in by_combo(results).items():
         u = runs[0][0]
-        out.append(Combo(key, u.candidate, u.strategy, u.shots, runs))
+        out.append(Combo(key, u.candidate, u.strategy, u.shots, runs, u.budget))
     return out
 
 
@@ -47,11 +53,15 @@ def choose(all_combos: list[Combo], control: str = "", extra: tuple[str, ...] = 
     The compute-matched control is never one (it tells a domain gain from extra training; were
     it chosen, the gate would have nothing to compare it with), nor is PET (a scoring method
     reported beside the classifiers), nor an ``extra`` strategy (run on some candidates only:
-    the gate would have no baseline or control of its strategy)."""
+    the gate would have no baseline or control of its strategy), nor a label-budget point (a
+    point of the curve, trained on part of the labels)."""
     eligible = [
         c
         for c in all_combos
-        if c.strategy != "pet" and c.candidate != control and c.strategy not in extra
+        if c.strategy != "pet"
+        and c.candidate != control
+        and c.strategy not in extra
+        and c.budget is None
     ]
     return max(eligible, key=lambda c: (c.stat("dev_macro_f1")[0], c.key), default=None)
 
@@ -64,10 +74,14 @@ def _cell(c: Combo | None, metric: str) -> str:
 
 
 def markdown_table(all_combos: list[Combo], metric: str) -> str:
+    """Candidates x strategies, then a column per label budget (``full-8pc``: 8 labels per
+    class), fewest labels first."""
     classifiers = [c for c in all_combos if c.strategy != "pet"]
     cands = list(dict.fromkeys(c.candidate for c in classifiers))
-    strategies = list(dict.fromkeys(c.strategy for c in classifiers))
-    by = {(c.candidate, c.strategy): c for c in classifiers}
+    full = [c for c in classifiers if c.budget is None]
+    budgeted = sorted((c for c in classifiers if c.budget is not None), key=lambda c: c.budget)
+    strategies = list(dict.fromkeys(c.column for c in full + budgeted))
+    by = {(c.candidate, c.column): c for c in classifiers}
     lines = ["| candidate | " + " | ".join(strategies) + " |", "|---" * (len(strategies) + 1) + "|"]
     for cand in cands:
         lines.append(f"| {cand} | " + " | ".join(_cell(by.get((cand, s)), metric) for s in strategies) + " |")  # fmt: skip

@@ -9,7 +9,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.compare import core
+from components.compare import budget, core
 from components.config import active_profile, load_section, read_params_file
 from components.data.outputs import OutputSet, shown
 from components.data.readers import DocumentReader
@@ -153,12 +153,34 @@ def run_stage(domain: DomainParams, candidates: list[str], control: str, inp: In
     }
     write_json(inp.out_dir / "results.json", {"meta": meta, "results": results_json})
     write_json(inp.out_dir / "choice.json", choice)
+    curve_md, curve = label_budget_curve(all_combos, plan_data, inp)
     with atomic_open(inp.report) as f:
         f.write(core.report_markdown(all_combos, chosen, report, meta, skipped, _plain(ppl)))
+        f.write(curve_md)
     metrics = core.metrics_dict(all_combos, chosen)
+    if curve:  # nested dicts, not lists: MLflow logs their numeric leaves
+        metrics["label_budget"] = {
+            cand: {str(p["labels_per_class"]): p for p in ps} for cand, ps in curve.items()
+        }
     metrics["perplexity"] = _plain(ppl)
     metrics["choice"] = choice
     return metrics
+
+
+def label_budget_curve(all_combos: list[core.Combo], plan: dict, inp: Inputs) -> tuple[str, dict]:
+    """(the report's section, the curve) when the matrix ran label budgets: its table, its plot
+    (``label_budget.png`` beside the tables) and ``label_budget.json``."""
+    strategy = plan.get("budget_strategy", "full")
+    curve = budget.curve(all_combos, strategy) if plan.get("label_budgets") else {}
+    if not curve:
+        return "", {}
+    used = plan.get("train_rows_used", plan["rows"]["train"])
+    per_class = used / max(len(plan["labels"]), 1)
+    png = inp.out_dir / "label_budget.png"
+    budget.plot(curve, max(per_class, *plan["label_budgets"]), png, strategy)
+    write_json(inp.out_dir / "label_budget.json", {"strategy": strategy, "curve": curve})
+    link = os.path.relpath(shown(png), Path(shown(inp.report)).parent)
+    return "\n" + budget.markdown(curve, strategy, link) + "\n", curve
 
 
 def _plain(ppl: dict[str, dict]) -> dict[str, dict]:

@@ -49,6 +49,15 @@ class EvaluateParams:
     workers: int = param(
         0, ge=0, help="fine-tuning runs at once, one torch thread each (0 = all cores)"
     )
+    label_budgets: list[int] = param(
+        [],
+        help="labels per class of the label-budget curve (stratified train subsets, nested, the "
+        "same for every backbone); the full train set is always its last point; [] = no curve",
+    )
+    budget_strategy: str = param("full", help="the strategy the label-budget curve runs")
+    user_budget: int = param(
+        0, ge=0, help="labels per class the user has, for the recommendation (0 = all of them)"
+    )
     pet: PetEvalParams = field(default_factory=PetEvalParams)
     gate: GateParams = field(default_factory=GateParams)
 
@@ -68,6 +77,12 @@ class EvaluateParams:
                 return [f"extra_strategies.{s}: not a classifier strategy"]
             if bad := [c for c in cands if c not in self.candidates]:
                 return [f"extra_strategies.{s}: {bad[0]!r} is not a candidate"]
+        if any(n < 1 for n in self.label_budgets):
+            return ["label_budgets: every budget is at least 1 label per class"]
+        if self.budget_strategy not in STRATEGIES or self.budget_strategy == "pet":
+            return [f"budget_strategy: {self.budget_strategy!r} is not a classifier strategy"]
+        if self.user_budget and self.user_budget not in self.label_budgets:
+            return [f"user_budget: {self.user_budget} is not one of label_budgets (0 = all)"]
         unknown = [b for b in self.pet.backbones if b not in self.candidates]
         if unknown:
             return [f"pet.backbones: {unknown[0]!r} is not a candidate"]

@@ -66,6 +66,26 @@ def few_shot(split: Split, shots: int, seed: int) -> Split:
     return split.take(rng.permutation(np.asarray(keep)))
 
 
+def budget_rows(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Row indices of the label-budget subset: ``per_class`` rows of each class (all of a class
+    that has fewer), in the original order.
+
+    Each class's rows are put in one seeded order that does not depend on ``per_class``, and the
+    first ``per_class`` are taken: the 8-per-class subset is inside the 32 one (a curve point
+    adds labels, it does not draw other ones). Only the labels and the seed decide it, so every
+    backbone trains a seed on the very same rows (what keeps the comparison paired)."""
+    keep: list[np.ndarray] = []
+    for c in np.unique(labels):
+        rows = np.flatnonzero(labels == c)
+        order = np.random.default_rng([seed, int(c)]).permutation(len(rows))
+        keep.append(rows[order[:per_class]])
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
+
+
+def budget_subset(split: Split, per_class: int, seed: int) -> Split:
+    return split.take(budget_rows(split.labels, per_class, seed))
+
+
 def auto_max_len(tokenizer, texts: list[str], percentile: float, cap: int) -> int:
     """Tokens per example from the task: the ``percentile`` of the texts' lengths with
     [CLS]/[SEP], rounded up to a multiple of 8, between 16 and ``cap`` (the model's positions)."""

@@ -4,6 +4,7 @@ Layout of the output folder (what ``compare`` and ``register`` read)::
 
     <candidate>/<strategy>/seed<k>/result.json     scores, dev and test predictions, curve
     <candidate>/<strategy>/seed<k>/model/          checkpoint: only the dev-best seed keeps one
+    <candidate>/<strategy>-<n>pc/seed<k>/          label-budget run: n train labels per class
     skipped.json                                   candidates left out, with the reason
     plan.json                                      the resolved settings (max_len, seeds, ...)
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from components.data.writers import write_json
 from components.finetune.core import RunResult
-from components.finetune.data import Split
+from components.finetune.data import Split, budget_subset
 from components.finetune.params import FinetuneParams
 from components.finetune.run import finetune
 
@@ -37,12 +38,16 @@ class Unit:
     strategy: str
     seed: int
     shots: int | None = None
+    budget: int | None = None  # train labels per class (the label-budget curve); None = all
 
     @property
     def combo(self) -> str:
-        """``<candidate>/<strategy>``; PET adds its shots: ``dapt/pet-32shot``."""
+        """``<candidate>/<strategy>``; PET adds its shots: ``dapt/pet-32shot``; a label budget
+        its labels per class: ``dapt/full-8pc``."""
         if self.strategy == "pet":
             return f"{self.candidate}/pet-{self.shots}shot"
+        if self.budget is not None:
+            return f"{self.candidate}/{self.strategy}-{self.budget}pc"
         return f"{self.candidate}/{self.strategy}"
 
     def folder(self, root: Path) -> Path:
@@ -56,9 +61,12 @@ def plan(
     pet_backbones: list[str],
     pet_shots: list[int],
     extra: dict[str, list[str]] | None = None,
+    budgets: list[int] | None = None,
+    budget_strategy: str = "full",
 ) -> list[Unit]:
     """Every candidate x strategy x seed, the ``extra`` strategies on their own candidates only,
-    and PET."""
+    PET, and the label-budget curve (every candidate x budget x seed with ``budget_strategy``;
+    its full-data point is that strategy's own run, planned here when not already)."""
     units = [Unit(c, s, k) for c in candidates for s in strategies for k in range(seeds)]
     for s, names in (extra or {}).items():
         if s not in strategies:
@@ -70,11 +78,23 @@ def plan(
             # zero-shot PET has no randomness: one run is the whole distribution
             for k in range(1 if shots == 0 else seeds):
                 units.append(Unit(c, "pet", k, shots))
+    if budgets:
+        planned = set(units)
+        units += [
+            u for c in candidates for k in range(seeds)
+            if (u := Unit(c, budget_strategy, k)) not in planned
+        ]  # fmt: skip
+        for n in sorted(set(budgets)):
+            units += [
+                Unit(c, budget_strategy, k, budget=n) for c in candidates for k in range(seeds)
+            ]
     return units
 
 
 def _job(args: tuple) -> RunResult:
     backbone, unit, labels, train, dev, test, ft, out = args
+    if unit.budget is not None:  # seed = the run's seed: same rows for every backbone
+        train = budget_subset(train, unit.budget, unit.seed)
     return finetune(
         backbone, unit.strategy, labels, train, dev, test, ft, unit.seed, out, unit.shots
     )
@@ -177,4 +197,9 @@ def from_path(candidate: str, key: str, seed: str) -> Unit:
     if not seed.startswith("seed") or not seed[4:].isdigit():
         raise ValueError(f"not a seed folder: {seed!r}")
     shots = int(key[4:-4]) if key.startswith("pet-") and key.endswith("shot") else None
-    return Unit(candidate, "pet" if shots is not None else key, int(seed[4:]), shots)
+    if shots is not None:
+        return Unit(candidate, "pet", int(seed[4:]), shots)
+    strategy, _, budget = key.rpartition("-")
+    if strategy and budget.endswith("pc") and budget[:-2].isdigit():
+        return Unit(candidate, strategy, int(seed[4:]), budget=int(budget[:-2]))
+    return Unit(candidate, key, int(seed[4:]))

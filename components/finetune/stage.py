@@ -38,6 +38,8 @@ class MatrixSpec:
     pet_shots: list[int]
     baseline: str
     extra: dict[str, list[str]] = field(default_factory=dict)  # strategy -> candidates
+    budgets: list[int] = field(default_factory=list)  # label-budget curve: labels per class
+    budget_strategy: str = "full"
 
 
 @dataclass
@@ -131,8 +133,9 @@ def prepare(
     pet_backbones = [b for b in ev.pet_backbones if b in folders]
     check_pet(ft, task.labels, bool(pet_backbones and ev.pet_shots))
     found = matrix.plan(
-        list(folders), ev.strategies, ev.seeds, pet_backbones, ev.pet_shots, ev.extra
-    )
+        list(folders), ev.strategies, ev.seeds, pet_backbones, ev.pet_shots, ev.extra,
+        ev.budgets, ev.budget_strategy,
+    )  # fmt: skip
     run_ft, digest = matrix.run_params(ft, ev.workers), units.task_digest(task_dir)
     keys = {u: units.unit_key(u, run_ft, folders[u.candidate], digest) for u in found}
     return Prepared(ft, folders, skipped, task, found, keys)
@@ -212,8 +215,12 @@ def run_stage(
         "candidates": p.folders,
         "seeds": ev.seeds,
         "extra_strategies": {s: c for s, c in ev.extra.items() if s not in ev.strategies},
+        "label_budgets": sorted(set(ev.budgets)),
+        "budget_strategy": ev.budget_strategy,
         "labels": p.task.labels,
         "rows": {"train": len(p.task.train), "dev": len(p.task.dev), "test": len(p.task.test)},
+        # what a full-data run trains on (finetune.max_train_rows): the curve's "all" point
+        "train_rows_used": min(len(p.task.train), p.ft.max_train_rows or len(p.task.train)),
     }
     write_json(out / "plan.json", settings)
     return {
@@ -233,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
         list(overrides) or ev.candidates, args.strategy or ev.strategies, args.seeds or ev.seeds,
         ev.workers, [] if overrides else ev.pet.backbones, ev.pet.shots,
         next(iter(overrides), ev.baseline), {} if overrides else ev.extra_strategies,
+        [] if overrides else ev.label_budgets, ev.budget_strategy,
     )  # fmt: skip
     files = [str(Path(args.task) / f) for f in ("train.jsonl", "dev.jsonl", "test.jsonl")]
     if domain.task is not None:
@@ -270,7 +278,7 @@ def _child_runs(tracker):
     def log(unit, result) -> None:
         with mlflow.start_run(run_name=f"{unit.combo}/seed{unit.seed}", nested=True):
             mlflow.set_tags({"stage": "finetune", "candidate": unit.candidate, "strategy": unit.strategy})  # fmt: skip
-            mlflow.log_params({"seed": unit.seed, "shots": unit.shots, "best_step": result.best_step})  # fmt: skip
+            mlflow.log_params({"seed": unit.seed, "shots": unit.shots, "label_budget": unit.budget, "best_step": result.best_step})  # fmt: skip
             summary = dataclasses.asdict(result)
             keys = ("macro_f1", "accuracy", "dev_macro_f1", "dev_accuracy", "seconds")
             mlflow.log_metrics({k: summary[k] for k in keys})

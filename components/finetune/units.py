@@ -1,4 +1,5 @@
-"""The fine-tune matrix fanned out: one unit of work per (candidate, strategy, seed[, shots]).
+"""The fine-tune matrix fanned out: one unit of work per (candidate, strategy, seed[, shots or
+label budget]).
 
 An orchestrator runs units as separate tasks (``dapt finetune --unit <id>``: Airflow's dynamic
 task mapping, one pod each on a cluster) into a staging folder beside the stage output
@@ -39,7 +40,8 @@ def staging(out: str | Path) -> Path:
 
 
 def unit_id(unit: Unit) -> str:
-    """``dapt/lora/seed0``, ``base/pet-32shot/seed1``: the unit's folder under the output."""
+    """``dapt/lora/seed0``, ``base/pet-32shot/seed1``, ``dapt/full-8pc/seed2``: the unit's
+    folder under the output."""
     return f"{unit.combo}/seed{unit.seed}"
 
 

@@ -75,6 +75,20 @@ def failure(log: str) -> tuple[str | None, list[str]]:
     return stage, (blocks[-1] if blocks else [])
 
 
+def recommendation_lines(gate: dict) -> list[str]:
+    """The label-budget recommendation register computed (reports/gate.json): the headline at
+    the user's budget, then one sentence per budget."""
+    rec = gate.get("recommendation")
+    if not rec:
+        return []
+    lines = [f"Recommendation ({rec['user_budget']} labels per class): {rec['headline']}"]
+    lines += [f"  {b['text']}" for b in rec.get("budgets", [])]
+    lines += [
+        f"  not recommended: {n} ({why})" for n, why in rec.get("not_recommended", {}).items()
+    ]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="summary")
     p.add_argument("log")
@@ -102,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         gate = _json(Path("reports/gate.json"))
         if gate and gate.get("reason"):
             print(f"Gate: {gate['reason']}")
+        for line in recommendation_lines(gate or {}):
+            print(line)
         student = _json(Path("reports/distill.json"))
         if student and student.get("reason"):
             print(f"Distilled student: {student['reason']}")

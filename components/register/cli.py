@@ -11,6 +11,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--evaluation", default="reports/evaluation", help="compare's output folder")
     p.add_argument("--task", default="data/ingested/task")
     p.add_argument("--decontamination", default="metrics/decontaminate.json")
+    p.add_argument(
+        "--pretrain-metrics", default="metrics", help="the pretrain stages' metrics (costs)"
+    )
     p.add_argument("--out", default="models/classifier", help="the chosen model (replaced)")
     p.add_argument("--gate", default="reports/gate.json", help="the decision, as JSON")
     p.add_argument("--stage", default="register", help="dvc.yaml stage whose lineage is recorded")

@@ -15,6 +15,7 @@ from components.compare.core import Combo, combos
 from components.evaluate.gate import Comparison, Decision, Scores, decide
 from components.evaluate.params import GateParams
 from components.evaluate.perplexity import TextNLL, paired_gain
+from components.evaluate.recommend import Budget, Point, paired_point
 from components.finetune.core import RunResult
 from components.finetune.matrix import Unit
 
@@ -35,7 +36,11 @@ class ClassifierGate:
 def classifier_inputs(
     results: dict[Unit, RunResult], choice: dict, baseline: str, control: str
 ) -> ClassifierGate:
-    by = {(c.candidate, c.strategy): c for c in combos(results) if c.strategy != "pet"}
+    by = {
+        (c.candidate, c.strategy): c
+        for c in combos(results)
+        if c.strategy != "pet" and c.budget is None  # label-budget points: the curve's own gate
+    }
     chosen = by[(choice["candidate"], choice["strategy"])]
     base = scores_of(by.get((baseline, chosen.strategy)))
     if base is None:
@@ -113,3 +118,22 @@ def intervals(decision: Decision) -> list[dict]:
         }
         for c in decision.comparisons
     ]
+
+
+def budget_points(
+    results: dict[Unit, RunResult],
+    strategy: str,
+    budgets: list[int],
+    y: np.ndarray,
+    p: GateParams,
+    base: str,
+    control: str,
+) -> list[Point]:
+    """The label-budget curve's paired comparisons, fewest labels first, the full train set
+    (the strategy's own runs) last."""
+    by: dict[Budget, dict[str, Scores]] = {}
+    for c in combos(results):
+        if c.strategy == strategy and (c.budget is None or c.budget in budgets):
+            by.setdefault(c.budget, {})[c.candidate] = scores_of(c)  # type: ignore[assignment]
+    order: list[Budget] = [*sorted(b for b in by if b is not None), None]
+    return [paired_point(b, by[b], y, p, base, control) for b in order if b in by]

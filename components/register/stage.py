@@ -34,6 +34,7 @@ class Paths:
     task: Path
     out: Path  # the chosen model is copied here (a fresh folder)
     decontamination: Path
+    pretrain_metrics: Path = Path("metrics")  # <stage>.json: what each candidate's pretraining cost
 
 
 def _client(track: bool):
@@ -155,6 +156,9 @@ def _classifier(domain, ev, paths, choice, client, name):
         if mv is not None:
             reference, note = registry.champion_scores(client, mv, test_md5)
     review = harm_review(paths, ev)
+    recommendation = None
+    if plan.get("label_budgets"):
+        review, recommendation = label_budget(results, plan, y, ev, review, paths)
     decision = core.classifier_decision(g, reference, y, ev.gate, note)
     decision = refuse_harmful(decision, choice["candidate"], review)
     unit, _ = g.chosen.kept
@@ -171,6 +175,8 @@ def _classifier(domain, ev, paths, choice, client, name):
         "harm_review": review,
         "_decision": decision,
     }
+    if recommendation is not None:
+        gate["recommendation"] = recommendation
     artifacts = {
         "gate/predictions.json": {
             "seeds": cand.seeds,
@@ -211,6 +217,29 @@ def _encoder(domain, ev, paths, choice, client, name):
     }
     artifacts = {"gate/heldout.json": {k: v for k, v in ppl[cand].items() if k != "folder"}}
     return gate, artifacts, Path(domain.candidate_dir(cand))
+
+
+def label_budget(results, plan: dict, y, ev: EvaluateParams, review: dict, paths: Paths):
+    """(the harm review with the label-budget refusal, the recommendation): the paired gain of
+    every candidate over the base at each budget, and the cheapest significant one."""
+    from components.evaluate import recommend as rec
+
+    points = core.budget_points(
+        results, plan["budget_strategy"], plan["label_budgets"], y, ev.gate, ev.baseline,
+        ev.control,
+    )  # fmt: skip
+    review = rec.extend_review(review, rec.losing_everywhere(points, ev.baseline))
+    metrics = {}
+    for name in ev.candidates:
+        path = paths.pretrain_metrics / f"{name}.json"
+        metrics[name] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    costs = rec.pretrain_costs(metrics, ev.candidates)
+    user = ev.user_budget or None
+    found = rec.recommend(
+        points, costs, ev.candidates, review, ev.gate, ev.baseline, ev.control, user
+    )
+    print(f"[register] recommendation: {found['headline']}")
+    return review, found
 
 
 def harm_review(paths: Paths, ev: EvaluateParams) -> dict[str, dict]:
@@ -259,6 +288,8 @@ def lineage_tags(domain, ev, paths, gate, decision, stage: str) -> dict[str, Any
             gate.get("harm_review", {}).get(_name(gate), {}).get("recommended", "-")
         ),
     }
+    if "recommendation" in gate:  # the label-budget headline, computed (evaluate/recommend.py)
+        tags["recommendation"] = gate["recommendation"]["headline"]
     if "test_md5" in gate:
         tags["gate.test_md5"] = gate["test_md5"]
         tags["gate.seed_macro_f1"] = json.dumps(gate["seed_macro_f1"])
@@ -308,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         paths = Paths(
             Path(args.runs), Path(args.evaluation), Path(args.task), outs.dir(args.out),
-            Path(args.decontamination),
+            Path(args.decontamination), Path(args.pretrain_metrics),
         )  # fmt: skip
         gate = run_stage(domain, ev, paths, track, args.stage)
         t.metrics({"promoted": float(gate.get("promote", False))})

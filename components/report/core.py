@@ -161,7 +161,8 @@ def evaluation(root: Path) -> str | None:
         [k, f"{v['dev_macro_f1_mean'] * 100:.1f} ± {v['dev_macro_f1_std'] * 100:.1f}",
          f"{v['macro_f1_mean'] * 100:.1f} ± {v['macro_f1_std'] * 100:.1f}",
          f"{v['accuracy_mean'] * 100:.1f} ± {v['accuracy_std'] * 100:.1f}", v["seeds"]]
-        for k, v in m.items() if isinstance(v, dict) and "macro_f1_mean" in v
+        for k, v in m.items()
+        if isinstance(v, dict) and "macro_f1_mean" in v and not _budget_key(k)
     ]  # fmt: skip
     out = ""
     if rows:
@@ -186,6 +187,47 @@ def evaluation(root: Path) -> str | None:
     if cm.exists() and rows:
         out += "<h3>Confusion matrix of the chosen model on test (row-normalised)</h3>" + _img(cm)
     return out or None
+
+
+def _budget_key(key: str) -> bool:
+    """``dapt/full-8pc``: a label-budget point, shown in its own table, not as a row here."""
+    tail = key.rsplit("-", 1)[-1]
+    return "/" in key and tail.endswith("pc") and tail[:-2].isdigit()
+
+
+def label_budget(root: Path) -> str | None:
+    """The curve (compare: a column per budget, the plot) and the recommendation (register)."""
+    data = _json(root / "reports/evaluation/label_budget.json")
+    if not data or not data.get("curve"):
+        return None
+    curve = data["curve"]
+    cols = list(dict.fromkeys(p["labels_per_class"] for ps in curve.values() for p in ps))
+    rows = []
+    for cand, ps in curve.items():
+        at = {p["labels_per_class"]: p for p in ps}
+        rows.append([cand] + [
+            f"{at[c]['macro_f1_mean'] * 100:.1f} ± {at[c]['macro_f1_std'] * 100:.1f}"
+            if c in at else "–"
+            for c in cols
+        ])  # fmt: skip
+    heads = ["candidate"] + [f"{c}/class" if c != "all" else "all" for c in cols]
+    out = f"<p>Test macro-F1 (%) of <code>{html.escape(str(data.get('strategy')))}</code> "
+    out += "by train labels per class, mean ± std over seeds.</p>" + _table(heads, rows)
+    png = root / "reports/evaluation/label_budget.png"
+    if png.exists():
+        out += _img(png)
+    rec = (_json(root / "reports/gate.json") or {}).get("recommendation")
+    if rec:
+        out += f"<p><b>Recommendation</b> ({html.escape(str(rec['user_budget']))} labels per "
+        out += f"class): {html.escape(rec['headline'])}.</p>"
+        out += _table(
+            ["labels per class", "recommended", "why"],
+            [[b["labels_per_class"], b["recommended"] or "keep the base", b["text"]]
+             for b in rec.get("budgets", [])],
+        )  # fmt: skip
+        for name, why in rec.get("not_recommended", {}).items():
+            out += f"<p>Not recommended: {html.escape(name)} ({html.escape(why)}).</p>"
+    return out
 
 
 def gate(root: Path) -> str | None:
@@ -299,6 +341,7 @@ SECTIONS = [
     ("Top new words", new_words),
     ("Pretraining loss curves", loss_curves),
     ("Evaluation", evaluation),
+    ("Label-budget curve", label_budget),
     ("Gate decision", gate),
     ("Distilled student", distillation),
 ]
