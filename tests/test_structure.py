@@ -246,3 +246,19 @@ def test_the_checks_can_fail():
     assert is_cli("components.pretrain.cli") and is_cli("components.params_cli")
     assert not is_cli("components.client")
     assert RANK["register"] > RANK["finetune"] > RANK["pretrain"] > RANK["modeling"]
+
+
+def test_bytecode_never_counts_in_a_code_dependency_hash():
+    """A stage locks its code folders' hashes; a later stage importing a module writes a .pyc
+    into them. DVC must not see it, or `dvc status` reports stages changed that did not."""
+    from dvc.repo import Repo
+
+    ignore = Repo(str(ROOT)).dvcignore
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    folders = {d for s in stages.values() for d in s.get("deps", []) if (ROOT / d).is_dir()}
+    code = sorted(f for f in folders if f.startswith("components"))
+    assert code, "no code folder among the stage deps"
+    for folder in code:
+        pyc = ROOT / folder / "__pycache__" / "core.cpython-311.pyc"
+        assert ignore.is_ignored_file(str(pyc)), folder
+        assert not ignore.is_ignored_file(str(ROOT / folder / "core.py")), folder
