@@ -16,6 +16,14 @@ from components.data.gate import require_inputs
 from components.tracking import tracked
 
 
+def registry_arguments(p: argparse.ArgumentParser, stage: str, no_mlflow: str) -> None:
+    """The arguments of a stage that registers a model: its dvc.yaml name (lineage), the params
+    file, and the switch that decides without registering."""
+    p.add_argument("--stage", default=stage, help="dvc.yaml stage whose lineage is recorded")
+    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--no-mlflow", action="store_true", help=no_mlflow)
+
+
 def profile_of(params_file: str | os.PathLike) -> str | None:
     """The active profile; None without a params file (ad-hoc use outside a project)."""
     return active_profile(read_params_file(params_file)) if Path(params_file).exists() else None

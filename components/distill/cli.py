@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from components.stagerun import registry_arguments
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gate", default="reports/gate.json", help="register's decision")
@@ -13,9 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unlabeled", nargs="*", default=[], help="JSONL texts for soft targets only")
     p.add_argument("--out", default="models/student", help="the student (replaced)")
     p.add_argument("--report", default="reports/distill.json", help="teacher vs student, as JSON")
-    p.add_argument("--stage", default="distill", help="dvc.yaml stage whose lineage is recorded")
-    p.add_argument("--params", default="params.yaml")
-    p.add_argument("--no-mlflow", action="store_true", help="distil and gate, register nothing")
+    registry_arguments(p, "distill", no_mlflow="distil and gate, register nothing")
 
 
 def run(args: argparse.Namespace) -> int:

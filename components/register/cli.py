@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from components.stagerun import registry_arguments
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", default="models/finetune")
@@ -16,9 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default="models/classifier", help="the chosen model (replaced)")
     p.add_argument("--gate", default="reports/gate.json", help="the decision, as JSON")
-    p.add_argument("--stage", default="register", help="dvc.yaml stage whose lineage is recorded")
-    p.add_argument("--params", default="params.yaml")
-    p.add_argument("--no-mlflow", action="store_true", help="decide, but register nothing")
+    registry_arguments(p, "register", no_mlflow="decide, but register nothing")
 
 
 def run(args: argparse.Namespace) -> int:
