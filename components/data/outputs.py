@@ -125,6 +125,12 @@ def _siblings(final: Path) -> Iterable[tuple[Path, re.Match | None, bool]]:
             yield entry, None, _old_enough(entry)
 
 
+def resume_folder(final: str | os.PathLike) -> Path:
+    """Where a long-running writer of ``final`` keeps what it resumes from (pretraining's
+    checkpoints): beside the output, removed once the output is complete."""
+    return Path(f"{final}.checkpoints")
+
+
 def recover(final: str | os.PathLike) -> list[str]:
     """Finish or clean up what dead writers left beside ``final``; returns what was done.
 

@@ -183,6 +183,8 @@ def run_stage(root: str | Path, stage: str, lock_wait: float = 1800.0) -> dict[s
             raise NonRetryableError(f"stage {stage} failed, not retried: {why}") from exc
         raise
     seconds = round(time.perf_counter() - start, 3)
+    if not ran:
+        clear_resume_state(root, stage)
     result = {"stage": stage, "ran": bool(ran), "seconds": seconds}
     print(
         f"[orchestration] stage {stage}: {'ran' if ran else 'up to date, skipped'} in {seconds} s"
@@ -244,6 +246,21 @@ def clean_leftovers(root: str | Path, stage: str) -> list[str]:
     for line in done:
         print(f"[orchestration] stage {stage}: {line}")
     return done
+
+
+def clear_resume_state(root: str | Path, stage: str) -> None:
+    """A stage DVC skipped has complete outputs: checkpoints beside them are what a run killed
+    after writing its output but before clearing them left, and nothing will resume from them."""
+    import shutil
+
+    from components.data.outputs import resume_folder
+    from components.orchestration.graph import load
+
+    for out in load(Path(root) / "dvc.yaml").stages[stage].outs:
+        folder = resume_folder(Path(root) / out)
+        if folder.is_dir():
+            shutil.rmtree(folder)
+            print(f"[orchestration] stage {stage}: up to date, removed {folder.name}")
 
 
 def push(

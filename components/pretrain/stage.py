@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from components.config import active_profile, load_section, read_params_file
+from components.data.outputs import resume_folder
 from components.pretrain.params import PretrainParams, TrainParams
 
 
@@ -288,7 +289,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             file=sys.stderr,
         )
     out = Path(args.out)
-    ckpt = Path(args.checkpoint_dir or f"{out}.checkpoints")
+    ckpt = Path(args.checkpoint_dir) if args.checkpoint_dir else resume_folder(out)
     fault = os.environ.get("DAPT_PRETRAIN_FAULT_AFTER_STEP")
     parts = fingerprint_parts(args, p, corpora)
     kwargs = {

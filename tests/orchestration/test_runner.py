@@ -95,3 +95,19 @@ def test_fanout_plan_skips_an_up_to_date_stage_and_maps_the_units_not_staged(pro
     with pytest.raises(RuntimeError, match="exited with 3") as crashed:
         runner.run_command(project, [sys.executable, "-c", "raise SystemExit(3)"])
     assert not isinstance(crashed.value, runner.NonRetryableError)  # retried
+
+
+def test_a_skipped_stage_loses_the_checkpoints_a_kill_after_its_output_left(project):
+    """Killed after writing its output, before clearing its checkpoints: the output matches
+    dvc.lock, so DVC skips the stage, and the runner removes what nothing will resume from."""
+    assert runner.run_stage(project, "ok", lock_wait=0)["ran"]
+    ckpt = project / "ok.txt.checkpoints"
+    (ckpt / "step-4").mkdir(parents=True)
+    (ckpt / "step-4" / "state.pt").write_bytes(b"x")
+    assert not runner.run_stage(project, "ok", lock_wait=0)["ran"]
+    assert not ckpt.exists()
+    # a stage that runs keeps them until its own code clears them (it resumes from them)
+    (ckpt / "step-4").mkdir(parents=True)
+    (project / "ok.txt").unlink()
+    assert runner.run_stage(project, "ok", lock_wait=0)["ran"]
+    assert ckpt.exists()
