@@ -142,10 +142,21 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
             "ray_init_s": round(init_s, 1), **extra}  # fmt: skip
 
 
-def measure(cmd: list[str]) -> tuple[dict, float, float]:
-    """(child's JSON result, "largest single-process peak PSS MB (its name)", peak total PSS)."""
+def kill_tree(proc: psutil.Process) -> None:
+    for p in [*proc.children(recursive=True), proc]:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+
+
+def measure(cmd: list[str], max_total_mb: float) -> tuple[dict | None, str, float]:
+    """(child's JSON result, "largest single-process peak PSS MB (its name)", peak total PSS).
+
+    The result is None when the child failed or was stopped for passing ``max_total_mb`` (the
+    kernel's OOM killer would otherwise pick a victim on this machine, possibly not the child).
+    """
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     top = total = 0.0
+    stopped = False
     top_name = ""
     me = psutil.Process(proc.pid)
     while proc.poll() is None:
@@ -164,11 +175,16 @@ def measure(cmd: list[str]) -> tuple[dict, float, float]:
             total = max(total, sum(r for r, _ in rss))
         except psutil.Error:
             pass
+        if total > max_total_mb and not stopped:
+            stopped = True
+            kill_tree(me)
         time.sleep(0.2)
     # The stage and Ray Data also print to stdout: the result is the line the child marked.
     out = [x for x in proc.stdout.read().splitlines() if x.startswith('{"stage"')]
-    if proc.returncode != 0 or not out:
-        raise SystemExit(f"{cmd} failed with {proc.returncode}")
+    if stopped or proc.returncode != 0 or not out:
+        why = f"stopped above {max_total_mb:.0f} MB" if stopped else f"exit {proc.returncode}"
+        print(f"{' '.join(cmd[-4:-1])}: {why}", file=sys.stderr, flush=True)
+        return None, f"{round(top)} ({top_name})", round(total)
     return json.loads(out[-1]), f"{round(top)} ({top_name})", round(total)
 
 
@@ -178,6 +194,13 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data",
                     help="the shared data folder (default: ../shared/data)")  # fmt: skip
     ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
+    ap.add_argument("--engines", nargs="+", default=["local", "ray"], choices=["local", "ray"])
+    ap.add_argument(
+        "--max-total-mb",
+        type=float,
+        default=0.85 * psutil.virtual_memory().total / 1e6,
+        help="stop a run whose processes together pass this PSS (default: 85%% of this machine's memory)",
+    )
     ap.add_argument(
         "--one", nargs=4, metavar=("STAGE", "ENGINE", "FACTOR", "WORK"), help=argparse.SUPPRESS
     )
@@ -197,9 +220,13 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|---|---|")
         for factor in args.factors:
             for stage in args.stages:
-                for engine in ("local", "ray"):
+                for engine in args.engines:
                     cmd = [sys.executable, __file__, "--one", stage, engine, str(factor), str(work)]
-                    r, top, total = measure(cmd)
+                    r, top, total = measure(cmd, args.max_total_mb)
+                    if r is None:
+                        print(f"| {stage} | {engine} | x{factor} | - | - | - | {top} | {total} | "
+                              "did not finish: see stderr |", flush=True)  # fmt: skip
+                        continue
                     notes = {
                         k: v
                         for k, v in r.items()

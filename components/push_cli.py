@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
 
-OVERRIDE = "dapt-env-override"
+from components.remote import env_remote
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,14 +14,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def push_command(targets: list[str]) -> list[str]:
     """The `dvc push` command line; registers the override remote in .dvc/config.local if set."""
-    url = os.environ.get("DAPT_DVC_REMOTE")
-    if not url:
-        return ["dvc", "push", *targets]
-    print(f"[push] DAPT_DVC_REMOTE={url} overrides the default DVC remote", file=sys.stderr)
-    subprocess.run(
-        ["dvc", "remote", "add", "--local", "-f", OVERRIDE, url], check=True, capture_output=True
-    )
-    return ["dvc", "push", "-r", OVERRIDE, *targets]
+    name = env_remote(announce=True)
+    return ["dvc", "push", *(["-r", name] if name else []), *targets]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ files inside the drop folder are deliveries: other paths and symbolic links are 
   task fails without retry, no input changes and no asset event is emitted.
 """
 
-from components.orchestration.airflow_dags import build_corpus_handoff
+from components.orchestration.airflow_handoff import build_corpus_handoff
 from components.orchestration.settings import load_settings, project_root
 
 dag = build_corpus_handoff(load_settings(project_root(__file__)), __doc__)

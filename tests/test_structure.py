@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("parameters", ["config"]),
     ("parameter schema", ["params_schema"]),
     ("data", ["data"]),
-    ("shared", ["modeling", "domain", "profiles", "tracking", "execution"]),
+    ("shared", ["modeling", "domain", "profiles", "tracking", "execution", "remote"]),
     ("stage runner", ["stagerun"]),
     (
         "data stages and orchestration",

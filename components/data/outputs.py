@@ -131,6 +131,12 @@ def resume_folder(final: str | os.PathLike) -> Path:
     return Path(f"{final}.checkpoints")
 
 
+def units_folder(final: str | os.PathLike) -> Path:
+    """Where a fanned-out stage's units stage their results (one folder per unit id), beside
+    the output; the stage takes them into ``final`` and removes the folder."""
+    return Path(f"{final}.units")
+
+
 def recover(final: str | os.PathLike) -> list[str]:
     """Finish or clean up what dead writers left beside ``final``; returns what was done.
 

@@ -68,9 +68,7 @@ def _apply(batch: dict[str, Any], fn: Callable, state: Any) -> dict[str, list]:
     return {"result": [pickle.dumps(fn(docs, state), protocol=5)]}
 
 
-def ordered_block_map(
-    paths: list[str], fn: Callable, state: Any, batch_docs: int
-) -> Iterator[Any]:
+def ordered_block_map(paths: list[str], fn: Callable, state: Any, batch_docs: int) -> Iterator[Any]:
     """``fn(documents, state)`` for consecutive blocks of at most ``batch_docs`` documents of
     ``paths``, run on Ray workers, yielded in input order (the drivers merge sequentially).
 

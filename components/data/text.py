@@ -31,6 +31,8 @@ def is_han(ch: str) -> bool:
     """Whether the character ``ch`` is Han. One regex call: whole-word masking asks this per
     token boundary, and a Python loop over the ranges was 3.5x slower."""
     return HAN_RE.match(ch) is not None
+
+
 LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _SENT_END_RE = re.compile(r"([。！？!?；;…]+[”’」』）)]*|\n+)")
 

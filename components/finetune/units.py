@@ -22,21 +22,20 @@ import os
 import shutil
 from pathlib import Path
 
+from components.data.outputs import units_folder
 from components.data.writers import write_json
 from components.errors import ConfigError
 from components.finetune.core import RunResult
 from components.finetune.matrix import RESULT, Unit, from_path
 from components.finetune.params import FinetuneParams
 
-SUFFIX = ".units"
 KEY = "unit.json"  # written last: a unit without it was interrupted and runs again
 TASK_FILES = ("train.jsonl", "dev.jsonl", "test.jsonl", "labels.txt")
 
 
 def staging(out: str | Path) -> Path:
     """Where fanned-out units write, beside the stage output (not an output DVC tracks)."""
-    out = Path(out)
-    return out.with_name(out.name + SUFFIX)
+    return units_folder(out)
 
 
 def unit_id(unit: Unit) -> str:

@@ -16,13 +16,17 @@ from airflow.sdk import (
     Asset,
     AssetOrTimeSchedule,
     CronTriggerTimetable,
-    Param,
     TaskGroup,
     task,
 )
 
 from components.orchestration.lineage_names import PARENT_ENV, inlets_outlets, project_namespace
-from components.orchestration.pods import pod_spec, prepare_task_id, sync_task_id
+from components.orchestration.pods import (
+    gather_task_id,
+    pod_spec,
+    prepare_task_id,
+    sync_task_id,
+)
 from components.orchestration.settings import Settings
 
 TAGS = ["dapt", "dvc"]
@@ -128,6 +132,25 @@ def _fanout_units(root: str, cmd: str, units: list[str]) -> None:
         raise AirflowFailException(str(exc)) from exc
 
 
+def _fanout_pod_arguments(
+    root: str, stage: str, cmd: str, per_task: int, lock_wait: int
+) -> list[list[str]]:
+    from components.orchestration.pods import unit_arguments
+
+    return unit_arguments(stage, _fanout_plan(root, stage, cmd, per_task, lock_wait))
+
+
+def _gather_units(pod_input: str, results: list[Any] | None) -> str:
+    """The stage pod's input: the prepare task's, plus every unit the mapped pods pushed."""
+    payload = json.loads(pod_input)
+    units: dict[str, Any] = {}
+    for result in results or []:
+        found = json.loads(result) if isinstance(result, str) else result
+        units.update((found or {}).get("units", {}))
+    print(f"[orchestration] {len(units)} unit(s) pushed by the unit pods")
+    return json.dumps({**payload, "units": units})
+
+
 def _push(root: str, enabled: bool, lock_wait: int) -> int:
     from components.orchestration import runner
 
@@ -177,6 +200,8 @@ def _sync(root: str, stage: str, entry: dict[str, Any] | str) -> None:
 
 
 def _where(s: Settings, stage: str) -> str:
+    if s.fans_out_to_pods(stage):
+        return "pods (GPU), one per unit group, then the stage's pod"
     if s.runs_in_pod(stage):
         return "TrainJob (GPU)" if stage in s.params.kubernetes.trainjob_stages else "pod (GPU)"
     return "local, fanned out" if s.fans_out(stage) else "local"
@@ -237,6 +262,9 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
                         **lineage,
                     )(_trainjob)(root, name, prep)
                     entry = pod
+                elif s.fans_out_to_pods(name):
+                    pod = _pod_fanout_tasks(s, name, doc_md, lineage, prep)
+                    entry = pod.output
                 else:
                     pod = _pod_task(s, name, doc_md, lineage)
                     entry = pod.output
@@ -296,90 +324,37 @@ def _pod_task(s: Settings, name: str, doc_md: str, lineage: dict[str, list]):
     return pod_operator_from_spec(spec, doc_md=doc_md, **lineage)
 
 
+def _pod_fanout_tasks(s: Settings, name: str, doc_md: str, lineage: dict[str, list], prep: Any):
+    """plan -> one pod per ``fanout_units_per_task`` units (mapped) -> gather -> the stage pod.
+
+    The unit pods push their staged units to the DVC remote; the stage pod pulls them all,
+    runs ``dvc repro`` (taking each unit staged with its key, running any other) and pushes the
+    one output, as a plain pod stage does (podrun, unit_transfer)."""
+    from components.orchestration.pods import mapped_pod_operator, unit_pod_spec
+
+    p, root = s.params, str(s.root)
+    cmd = s.graph.stages[name].cmd
+    plan = task(task_id=f"{name}_plan", pool=p.pool, doc_md=f"`{cmd} --plan`")(
+        _fanout_pod_arguments
+    )(root, name, cmd, p.fanout_units_per_task, p.lock_wait_seconds)
+    units = mapped_pod_operator(
+        unit_pod_spec(name, p.kubernetes),
+        plan,
+        max_active_tis_per_dagrun=p.fanout_max_parallel or None,
+        doc_md=f"`{cmd} --unit <id>` in a pod: {p.fanout_units_per_task} unit(s) per pod",
+    )
+    # none_failed: an up-to-date stage maps zero pods (skipped); the stage pod's dvc repro decides.
+    gather = task(task_id=gather_task_id(name), trigger_rule="none_failed")(_gather_units)(
+        prep, units.output
+    )
+    spec = pod_spec(name, p.kubernetes, gpu=True, input_task=gather_task_id(name))
+    pod = pod_operator_from_spec(spec, doc_md=doc_md, **lineage)
+    prep >> plan >> units
+    gather >> pod
+    return pod
+
+
 def pod_operator_from_spec(spec: dict[str, Any], **kwargs: Any):
     from components.orchestration.pods import pod_operator  # provider import: only in pod mode
 
     return pod_operator(spec, **kwargs)
-
-
-# ---- corpus_handoff -------------------------------------------------------------------------
-
-
-def _pick(root: str, drop: str, patterns: list[str], path: str | None) -> str:
-    """The delivery to process: the triggered path if it is a delivery (a regular file inside
-    the drop folder), else the oldest file in the drop folder."""
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
-    from components.errors import ConfigError, InputError
-    from components.orchestration import handoff
-
-    try:
-        handoff.deliveries_folder(Path(root))  # before anything moves: where would it go?
-        chosen = handoff.pick(Path(root), drop, patterns, path or None)
-    except (InputError, ConfigError) as exc:
-        raise AirflowFailException(f"refused: {exc}") from exc  # not transient: no retry
-    if chosen is None:
-        raise AirflowSkipException(f"nothing delivered in {Path(root) / drop}")
-    return str(chosen)
-
-
-def _validate(
-    root: str, delivery: str, reports: str, quarantine: str, drop: str, patterns: list[str]
-) -> dict[str, str]:
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from components.errors import ConfigError, InputError
-    from components.orchestration import handoff
-
-    try:
-        outcome = handoff.validate_delivery(
-            Path(root), Path(delivery), reports, quarantine, drop, patterns
-        )
-    except (InputError, ConfigError) as exc:
-        raise AirflowFailException(f"refused: {exc}") from exc
-    if not outcome["passed"]:
-        # A data failure is not transient: no retry, nothing downstream, the report says why.
-        raise AirflowFailException(
-            f"delivery rejected, quarantined in {outcome['quarantine']} "
-            f"(report: {outcome['report']})"
-        )
-    return outcome
-
-
-def build_corpus_handoff(s: Settings, doc: str) -> DAG:
-    h = s.params.handoff
-    asset = corpus_asset(s)
-    root = str(s.root)
-    with DAG(
-        dag_id="corpus_handoff",
-        schedule=cron(h.schedule) if h.schedule else None,
-        catchup=False,
-        max_active_runs=1,  # two runs must not pick the same file
-        default_args=default_args(s),
-        tags=[*TAGS, "data", "handoff"],
-        doc_md=doc,
-        params={
-            "path": Param(
-                None,
-                type=["null", "string"],
-                description="a delivered file to process (default: oldest file in the drop folder)",
-            )
-        },
-    ) as dag:
-        picked = task(task_id="pick_delivery")(_pick)(
-            root, h.drop_folder, list(h.patterns), "{{ params.path or '' }}"
-        )
-        checked = task(task_id="validate_delivery")(_validate)(
-            root, picked, h.report_folder, h.quarantine_folder, h.drop_folder, list(h.patterns)
-        )
-
-        @task(task_id="version_delivery", pool=s.params.pool, outlets=[asset])
-        def version(outcome: dict[str, str], **context: Any) -> dict[str, str]:
-            from components.orchestration import handoff
-
-            info = handoff.version_delivery(Path(root), outcome, h.drop_folder, list(h.patterns))
-            context["outlet_events"][asset].extra = info
-            return info
-
-        version(checked)
-    return dag

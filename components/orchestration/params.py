@@ -117,7 +117,9 @@ class OrchestrationParams:
     # Fan-out (components/finetune/units.py): a listed stage becomes plan -> mapped unit tasks ->
     # the stage itself, which takes the staged units and locks the one output.
     fanout_stages: list[str] = param(
-        ["finetune"], help="stages whose command takes --plan FILE and --unit ID (local execution)"
+        ["finetune"],
+        help="stages whose command takes --plan FILE and --unit ID (mapped tasks locally, one "
+        "pod per task on Kubernetes)",
     )
     fanout_units_per_task: int = param(
         0,

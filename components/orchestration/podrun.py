@@ -13,6 +13,12 @@
 4. write ``{S: <dvc.lock entry>}`` to ``--xcom`` / ``--out`` for whoever runs next, or print it
    (``--print-lock``: a TrainJob has no XCom sidecar; trainjob_run.lock_entry reads it back).
 
+A fanned-out stage (the fine-tune matrix) on Kubernetes: ``--unit ID`` pods pull the parents, run
+the stage's command with those ``--unit`` arguments, push the staged unit folders to the DVC
+remote and write ``{"units": {ID: entry}}`` as XCom (unit_transfer.py); the stage's own pod gets
+every entry in its input (``"units"``), pulls them into its staging folder and runs ``dvc repro``,
+which takes each unit staged with the key it would run it with.
+
 In a multi-node TrainJob every node runs this; nodes other than 0 (``PET_NODE_RANK``) pull the
 inputs and run the stage's command directly (it joins node 0's torchrun rendezvous), leaving DVC
 bookkeeping, outputs and the push to node 0.
@@ -29,9 +35,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from components.orchestration import runner
+from components.orchestration import runner, unit_transfer
 from components.orchestration.pods import POD_INPUT_ENV
 from components.orchestration.trainjob import LOCK_MARKER, SECRET_ENV_DIR
+from components.remote import env_remote
 
 
 def load_secret_env(folder: str | None) -> list[str]:
@@ -66,7 +73,7 @@ def apply_input(root: Path, payload: dict[str, Any]) -> dict[str, Any]:
     """Check the pod's checkout against the workspace; returns the parents' lock entries."""
     from components.config import PROFILES
 
-    unknown = sorted(set(payload) - {"digests", "profile", "locks"})
+    unknown = sorted(set(payload) - {"digests", "profile", "locks", "units"})
     if unknown:
         raise PodInputError(
             f"{POD_INPUT_ENV} carries {', '.join(unknown)}: a pod never takes files from its "
@@ -99,14 +106,12 @@ def apply_input(root: Path, payload: dict[str, Any]) -> dict[str, Any]:
     return locks
 
 
-def _configure_remote(root: Path) -> None:
-    url = os.environ.get("DAPT_DVC_REMOTE")
-    if url:
-        subprocess.run(
-            ["dvc", "remote", "add", "--local", "--default", "--force", "pod", url],
-            cwd=root,
-            check=True,
-        )
+def payload_units(payload: dict[str, Any]) -> dict[str, Any]:
+    """The unit entries other pods pushed (checked by unit_transfer before any is used)."""
+    units = payload.get("units") or {}
+    if not isinstance(units, dict):
+        raise PodInputError(f"{POD_INPUT_ENV}: units must map unit ids to DVC entries")
+    return units
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--xcom", help="write the stage's lock entry here (Airflow XCom file)")
     p.add_argument("--out", help="write the stage's lock entry here (Kubeflow output)")
     p.add_argument("--print-lock", action="store_true", help="print the lock entry (TrainJob)")
+    p.add_argument(
+        "--unit", action="append", default=[], help="run only this unit of a fanned-out stage"
+    )
     p.add_argument("--root", default=".")
     args = p.parse_args(argv)
     root = Path(args.root).resolve()
@@ -125,13 +133,14 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(payload, dict):
             raise PodInputError(f"{POD_INPUT_ENV} must be a JSON object")
         locks = {**apply_input(root, payload), **runner.parse_locks(args.locks)}
+        staged = payload_units(payload)
     except (PodInputError, ValueError) as exc:
         print(f"[podrun] error: {exc}", file=sys.stderr)
         return 2
     exported = load_secret_env(os.environ.get(SECRET_ENV_DIR))
     if exported:
         print(f"[podrun] environment from the mounted secret: {', '.join(exported)}")
-    _configure_remote(root)
+    env_remote(root, default=True)  # unit_transfer's dvc commands take the default remote
     if locks:
         runner.merge_lock(root, locks)
         runner.pull(root, list(locks))
@@ -141,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         runner.tool_path()
         cmd = load(root / "dvc.yaml").stages[args.stage].cmd
         return subprocess.run(cmd, shell=True, cwd=root).returncode
+    if args.unit:
+        return _run_units(root, args.stage, args.unit, [args.xcom, args.out])
+    try:
+        unit_transfer.pull_units(root, args.stage, staged)
+    except unit_transfer.UnitTransferError as exc:
+        print(f"[podrun] error: {exc}", file=sys.stderr)
+        return 2
     runner.run_stage(root, args.stage)
     runner.push(root, [args.stage])
     entry = json.dumps(runner.lock_entries(root, [args.stage]))
@@ -149,6 +165,26 @@ def main(argv: list[str] | None = None) -> int:
         Path(target).write_text(entry, encoding="utf-8")
     if args.print_lock:
         print("\n" + LOCK_MARKER + entry, flush=True)
+    return 0
+
+
+def _run_units(root: Path, stage: str, ids: list[str], targets: list[str | None]) -> int:
+    """A unit pod: the stage's command for these units, their folders to the remote."""
+    import shlex
+
+    from components.orchestration.graph import load
+
+    try:
+        ids = [unit_transfer.check_unit_id(u) for u in ids]
+    except unit_transfer.UnitTransferError as exc:
+        print(f"[podrun] error: {exc}", file=sys.stderr)
+        return 2
+    cmd = load(root / "dvc.yaml").stages[stage].cmd
+    runner.run_command(root, [*shlex.split(cmd), *(a for u in ids for a in ("--unit", u))])
+    entry = json.dumps({"units": unit_transfer.push_units(root, stage, ids)})
+    for target in filter(None, targets):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).write_text(entry, encoding="utf-8")
     return 0
 
 

@@ -8,6 +8,9 @@ Data moves through the DVC remote: a local ``<stage>_prepare`` task pushes the p
 and hands the pod dvc.yaml, params.yaml and the parents' dvc.lock entries; the pod pulls, runs
 ``dvc repro --single-item``, pushes, and returns its dvc.lock entry as XCom; ``<stage>_sync``
 writes that entry into the workspace's dvc.lock and pulls the outputs for downstream stages.
+A fanned-out stage adds ``<stage>_plan`` (its units, in groups) -> ``<stage>_units`` (one mapped
+pod per group, each pushing its staged units) -> ``<stage>_gather`` (their entries into the
+stage pod's input) before the stage's own pod (podrun, unit_transfer).
 """
 
 from __future__ import annotations
@@ -76,10 +79,21 @@ def sync_task_id(stage: str) -> str:
     return f"{stage}_sync"
 
 
-def pod_spec(stage: str, k8s: KubernetesParams, *, gpu: bool = True) -> dict[str, Any]:
-    """Keyword arguments of ``KubernetesPodOperator`` for one stage (plain data, testable)."""
+def units_task_id(stage: str) -> str:
+    return f"{stage}_units"
+
+
+def gather_task_id(stage: str) -> str:
+    return f"{stage}_gather"
+
+
+def pod_spec(
+    stage: str, k8s: KubernetesParams, *, gpu: bool = True, input_task: str | None = None
+) -> dict[str, Any]:
+    """Keyword arguments of ``KubernetesPodOperator`` for one stage (plain data, testable);
+    its input (``DAPT_POD_INPUT``) is the XCom of ``input_task`` (default: the prepare task)."""
     gpu_res = {k8s.gpu_resource: str(k8s.gpus)} if gpu else {}
-    pull = "ti.xcom_pull(task_ids='" + prepare_task_id(stage) + "')"
+    pull = "ti.xcom_pull(task_ids='" + (input_task or prepare_task_id(stage)) + "')"
     env = {POD_INPUT_ENV: "{{ " + pull + " }}", **lineage_env(k8s)}
     if k8s.dvc_remote:
         env["DAPT_DVC_REMOTE"] = k8s.dvc_remote
@@ -108,9 +122,41 @@ def pod_spec(stage: str, k8s: KubernetesParams, *, gpu: bool = True) -> dict[str
     }
 
 
+def unit_pod_spec(stage: str, k8s: KubernetesParams) -> dict[str, Any]:
+    """The mapped pods of a fanned-out stage: the stage's pod spec, its ``arguments`` given per
+    mapped task (:func:`unit_arguments`), its input the prepare task's."""
+    spec = pod_spec(stage, k8s)
+    spec.pop("arguments")
+    spec["task_id"] = units_task_id(stage)
+    spec["name"] = f"dapt-{stage}-units".replace("_", "-").lower()
+    spec["labels"] = {**spec["labels"], "dapt/part": "units"}
+    return spec
+
+
+def unit_arguments(stage: str, groups: list[list[str]]) -> list[list[str]]:
+    """podrun's arguments for each mapped unit pod: one group of unit ids each."""
+    base = ["--stage", stage, "--xcom", XCOM_PATH]
+    return [[*base, *(a for u in group for a in ("--unit", u))] for group in groups]
+
+
 def pod_operator(spec: dict[str, Any], **task_kwargs: Any):
     """The ``KubernetesPodOperator`` for a :func:`pod_spec` (imports the provider)."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    return KubernetesPodOperator(**_operator_kwargs(spec), **task_kwargs)
+
+
+def mapped_pod_operator(spec: dict[str, Any], arguments: Any, **task_kwargs: Any):
+    """One pod per element of ``arguments`` (an XCom list of argument lists): Airflow's
+    dynamic task mapping over ``KubernetesPodOperator`` (imports the provider)."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    return KubernetesPodOperator.partial(**_operator_kwargs(spec), **task_kwargs).expand(
+        arguments=arguments
+    )
+
+
+def _operator_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
     from kubernetes.client import models as k8s
 
     spec = dict(spec)
@@ -119,7 +165,7 @@ def pod_operator(spec: dict[str, Any], **task_kwargs: Any):
     env_from = (
         [k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=secret))] if secret else None
     )
-    return KubernetesPodOperator(
+    return dict(
         container_resources=k8s.V1ResourceRequirements(
             requests=res["requests"], limits=res["limits"]
         ),
@@ -130,5 +176,4 @@ def pod_operator(spec: dict[str, Any], **task_kwargs: Any):
             run_as_non_root=True, allow_privilege_escalation=False
         ),
         **spec,
-        **task_kwargs,
     )

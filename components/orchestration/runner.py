@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from components.remote import env_remote
+
 T = TypeVar("T")
 # Exit codes of `dapt` commands that mean "your input or params are wrong" (components/cli.py);
 # 3 is an unexpected error, negative codes are signals: both may pass on another try.
@@ -274,7 +276,7 @@ def push(
 
     def action() -> Any:
         with contextlib.chdir(root), Repo(str(root)) as repo:
-            return repo.push(targets=targets, remote=remote or os.environ.get("DAPT_DVC_REMOTE"))
+            return repo.push(targets=targets, remote=remote or env_remote(root))
 
     with plain_output():
         pushed = with_lock_wait(action, lock_wait, "dvc push")
@@ -286,7 +288,7 @@ def pull(root: str | Path, targets: list[str]) -> None:
     from dvc.repo import Repo
 
     with contextlib.chdir(root), Repo(str(root)) as repo:
-        repo.pull(targets=targets, remote=os.environ.get("DAPT_DVC_REMOTE"))
+        repo.pull(targets=targets, remote=env_remote(root))
 
 
 def lock_entries(root: str | Path, stages: list[str]) -> dict[str, Any]:

@@ -29,8 +29,17 @@ class Settings:
         return self.execution == "kubernetes" and stage in self.params.gpu_stages
 
     def fans_out(self, stage: str) -> bool:
-        """Mapped unit tasks (local execution only: a pod per unit is not built yet)."""
+        """Mapped unit tasks on the workers (local execution)."""
         return not self.runs_in_pod(stage) and self.params.fans_out(stage)
+
+    def fans_out_to_pods(self, stage: str) -> bool:
+        """One pod per group of units, then the stage's own pod (Kubernetes execution; a
+        TrainJob stage is one distributed job instead)."""
+        return (
+            self.runs_in_pod(stage)
+            and self.params.fans_out(stage)
+            and stage not in self.params.kubernetes.trainjob_stages
+        )
 
     def path(self, rel: str) -> Path:
         p = Path(rel)

@@ -72,6 +72,8 @@ def main(path: str) -> None:
                         "pool": t.pool,
                         "upstream": sorted(t.upstream_task_ids),
                         "type": type(t).__name__,
+                        # a mapped task's operator (type is MappedOperator)
+                        "operator": getattr(t, "operator_class", type(t)).__name__,
                         # OpenLineage datasets as "namespace name" (what the provider would send)
                         "inlets": [_dataset(d) for d in t.inlets],
                         "outlets": [_dataset(d) for d in t.outlets],

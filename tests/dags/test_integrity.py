@@ -159,3 +159,34 @@ def test_kubernetes_execution_sends_gpu_stages_to_pods_and_pretraining_to_trainj
     # The provider costs ~2.5 s of parse time: paid only when pods are in use.
     assert report["kubernetes_provider"]
     print(f"parse time with pods: {report['parse_seconds']}")
+
+
+def test_kubernetes_fan_out_maps_one_pod_per_unit_group_before_the_stage_pod(tmp_path):
+    """Kubernetes execution with fan-out: prepare -> plan -> mapped unit pods -> gather (their
+    units into the stage pod's input, even when none was mapped) -> the stage pod -> sync."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params["orchestration"] |= {"fanout_units_per_task": 2, "fanout_max_parallel": 4}
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "dvc.yaml", project)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")  # fmt: skip
+    report = parse(
+        ROOT / "dags/domain_adaptation.py",
+        tmp_path,
+        DAPT_PROJECT_ROOT=str(project),
+        DAPT_EXECUTION="kubernetes",
+    )
+    assert report["import_errors"] == {}
+    tasks = report["dags"]["domain_adaptation"]["tasks"]
+    plan, units = tasks["finetune_plan"], tasks["finetune_units"]
+    gather, stage = tasks["finetune_gather"], tasks["finetune"]
+    assert plan["upstream"] == ["finetune_prepare"] and plan["type"] == "_PythonDecoratedOperator"
+    assert units["operator"] == "KubernetesPodOperator" and units["mapped"]
+    assert units["expand_from"] == ["finetune_plan"] and units["max_active_tis_per_dagrun"] == 4
+    assert gather["upstream"] == ["finetune_prepare", "finetune_units"]
+    assert gather["trigger_rule"] == "none_failed"
+    assert stage["type"] == "KubernetesPodOperator" and not stage["mapped"]
+    assert set(stage["upstream"]) == {"finetune_gather", "finetune_prepare"}
+    assert tasks["finetune_sync"]["upstream"] == ["finetune"]
+    # pretraining stays one TrainJob each; no other stage fans out
+    assert {t for t, v in tasks.items() if v["mapped"]} == {"finetune_units"}

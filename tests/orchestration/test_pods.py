@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 
 from components.orchestration.params import KubernetesParams
-from components.orchestration.pods import PODRUN, pod_operator, pod_spec
+from components.orchestration.pods import (
+    PODRUN,
+    XCOM_PATH,
+    gather_task_id,
+    mapped_pod_operator,
+    pod_operator,
+    pod_spec,
+    unit_arguments,
+    unit_pod_spec,
+    units_task_id,
+)
 
 
 def test_pod_spec_requests_gpus_on_gpu_nodes_with_the_training_image():
@@ -76,3 +86,34 @@ def test_pod_lineage_env_names_the_transport_and_parent_never_credentials():
     assert lineage_env(KubernetesParams(), {"AIRFLOW__OPENLINEAGE__TRANSPORT": files}) == {
         "DAPT_LINEAGE_PARENT": LINEAGE_PARENT
     }
+
+
+def test_unit_pods_are_the_stage_pod_mapped_over_groups_of_units():
+    """A fanned-out stage on Kubernetes: one pod per group of units, same image, resources and
+    input as the stage's pod, each with its units as podrun arguments (tests/orchestration/
+    test_unit_transfer.py runs that protocol against a real DVC remote)."""
+    from airflow.sdk import DAG
+
+    k8s = KubernetesParams(gpus=1, dvc_remote="s3://bucket/dvc")
+    groups = unit_arguments(
+        "finetune", [["base/full/seed0", "dapt/full/seed0"], ["base/full/seed1"]]
+    )
+    assert groups == [
+        ["--stage", "finetune", "--xcom", XCOM_PATH, "--unit", "base/full/seed0", "--unit", "dapt/full/seed0"],
+        ["--stage", "finetune", "--xcom", XCOM_PATH, "--unit", "base/full/seed1"],
+    ]  # fmt: skip
+    spec = unit_pod_spec("finetune", k8s)
+    stage = pod_spec("finetune", k8s, input_task=gather_task_id("finetune"))
+    assert spec["task_id"] == units_task_id("finetune") and "arguments" not in spec
+    assert spec["image"] == stage["image"] and spec["resources"] == stage["resources"]
+    # unit pods start from the prepare task's input; the stage pod from the gathered one
+    assert "finetune_prepare" in spec["env_vars"]["DAPT_POD_INPUT"]
+    assert "finetune_gather" in stage["env_vars"]["DAPT_POD_INPUT"]
+    assert spec["env_vars"]["DAPT_DVC_REMOTE"] == stage["env_vars"]["DAPT_DVC_REMOTE"]
+    with DAG("units"):
+        op = mapped_pod_operator(spec, groups, max_active_tis_per_dagrun=3)
+    assert type(op).__name__ == "MappedOperator" and op.max_active_tis_per_dagrun == 3
+    assert op.expand_input.value == {"arguments": groups}
+    assert op.partial_kwargs["image"] == k8s.image_gpu
+    assert op.partial_kwargs["container_resources"].limits["nvidia.com/gpu"] == "1"
+    assert op.partial_kwargs["cmds"] == PODRUN
