@@ -103,15 +103,25 @@ def assert_lineage_datasets(tasks: dict, graph, in_pods: list[str]) -> None:
     assert in_pods == [n for n in in_pods if tasks[n]["type"] == "KubernetesPodOperator"]
 
 
-def test_fanned_out_finetune_expands_over_its_plan(tmp_path):
-    """orchestration.fanout_units_per_task > 0: the finetune group is plan -> mapped unit tasks
-    (outside the workspace pool) -> the DVC stage, which runs even when no unit was mapped."""
+def fanout_project(tmp_path, units_per_task: int, max_parallel: int):
+    """The project's dvc.yaml with params.yaml turning the fine-tune fan-out on."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    params["orchestration"] |= {"fanout_units_per_task": 1, "fanout_max_parallel": 2}
+    params["orchestration"] |= {
+        "fanout_units_per_task": units_per_task,
+        "fanout_max_parallel": max_parallel,
+    }
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(ROOT / "dvc.yaml", project)
-    (project / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")  # fmt: skip
+    text = yaml.safe_dump(params, allow_unicode=True)
+    (project / "params.yaml").write_text(text, encoding="utf-8")
+    return project
+
+
+def test_fanned_out_finetune_expands_over_its_plan(tmp_path):
+    """orchestration.fanout_units_per_task > 0: the finetune group is plan -> mapped unit tasks
+    (outside the workspace pool) -> the DVC stage, which runs even when no unit was mapped."""
+    project = fanout_project(tmp_path, units_per_task=1, max_parallel=2)
     report = parse(ROOT / "dags/domain_adaptation.py", tmp_path, DAPT_PROJECT_ROOT=str(project))
     assert report["import_errors"] == {}
     tasks = report["dags"]["domain_adaptation"]["tasks"]
@@ -164,12 +174,7 @@ def test_kubernetes_execution_sends_gpu_stages_to_pods_and_pretraining_to_trainj
 def test_kubernetes_fan_out_maps_one_pod_per_unit_group_before_the_stage_pod(tmp_path):
     """Kubernetes execution with fan-out: prepare -> plan -> mapped unit pods -> gather (their
     units into the stage pod's input, even when none was mapped) -> the stage pod -> sync."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    params["orchestration"] |= {"fanout_units_per_task": 2, "fanout_max_parallel": 4}
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(ROOT / "dvc.yaml", project)
-    (project / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")  # fmt: skip
+    project = fanout_project(tmp_path, units_per_task=2, max_parallel=4)
     report = parse(
         ROOT / "dags/domain_adaptation.py",
         tmp_path,
