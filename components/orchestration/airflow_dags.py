@@ -120,14 +120,12 @@ def _fanout_plan(root: str, stage: str, cmd: str, per_task: int, lock_wait: int)
 
 
 def _fanout_units(root: str, cmd: str, units: list[str]) -> None:
-    import shlex
-
     from airflow.sdk.exceptions import AirflowFailException
 
     from components.orchestration import runner
 
     try:
-        runner.run_command(root, [*shlex.split(cmd), *(a for u in units for a in ("--unit", u))])
+        runner.run_units(root, cmd, units)
     except runner.NonRetryableError as exc:
         raise AirflowFailException(str(exc)) from exc
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from components.orchestration.pods import PODRUN
 from components.orchestration.settings import Settings, load_settings
+from components.remote import ENV as REMOTE_ENV
 
 TRAINJOB_RUN = ["python", "-m", "components.orchestration.trainjob_run"]
 
@@ -80,7 +81,7 @@ def build_pipeline(s: Settings):
                 t.set_accelerator_type(k8s.gpu_resource)
                 t.set_accelerator_limit(k8s.gpus)
             if k8s.dvc_remote:
-                t.set_env_variable("DAPT_DVC_REMOTE", k8s.dvc_remote)
+                t.set_env_variable(REMOTE_ENV, k8s.dvc_remote)
             tasks[name] = t
 
     return pipeline

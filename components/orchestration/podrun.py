@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from components.orchestration import runner, unit_transfer
+from components.orchestration.graph import load
 from components.orchestration.pods import POD_INPUT_ENV
 from components.orchestration.trainjob import LOCK_MARKER, SECRET_ENV_DIR
 from components.remote import env_remote
@@ -106,14 +107,6 @@ def apply_input(root: Path, payload: dict[str, Any]) -> dict[str, Any]:
     return locks
 
 
-def payload_units(payload: dict[str, Any]) -> dict[str, Any]:
-    """The unit entries other pods pushed (checked by unit_transfer before any is used)."""
-    units = payload.get("units") or {}
-    if not isinstance(units, dict):
-        raise PodInputError(f"{POD_INPUT_ENV}: units must map unit ids to DVC entries")
-    return units
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="podrun", description=__doc__.splitlines()[0])
     p.add_argument("--stage", required=True)
@@ -133,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(payload, dict):
             raise PodInputError(f"{POD_INPUT_ENV} must be a JSON object")
         locks = {**apply_input(root, payload), **runner.parse_locks(args.locks)}
-        staged = payload_units(payload)
-    except (PodInputError, ValueError) as exc:
+        # Checked before anything is pulled or run: ids and entries other pods sent.
+        staged = unit_transfer.check_entries(payload.get("units") or {})
+        units = [unit_transfer.check_unit_id(u) for u in args.unit]
+    except (PodInputError, unit_transfer.UnitTransferError, ValueError) as exc:
         print(f"[podrun] error: {exc}", file=sys.stderr)
         return 2
     exported = load_secret_env(os.environ.get(SECRET_ENV_DIR))
@@ -145,47 +140,28 @@ def main(argv: list[str] | None = None) -> int:
         runner.merge_lock(root, locks)
         runner.pull(root, list(locks))
     if int(os.environ.get("PET_NODE_RANK", "0")) > 0:
-        from components.orchestration.graph import load
-
         runner.tool_path()
         cmd = load(root / "dvc.yaml").stages[args.stage].cmd
         return subprocess.run(cmd, shell=True, cwd=root).returncode
-    if args.unit:
-        return _run_units(root, args.stage, args.unit, [args.xcom, args.out])
-    try:
-        unit_transfer.pull_units(root, args.stage, staged)
-    except unit_transfer.UnitTransferError as exc:
-        print(f"[podrun] error: {exc}", file=sys.stderr)
-        return 2
+    if units:  # a unit pod: the stage's command for these units, their folders to the remote
+        runner.run_units(root, load(root / "dvc.yaml").stages[args.stage].cmd, units)
+        pushed = unit_transfer.push_units(root, args.stage, units)
+        _write(json.dumps({"units": pushed}), [args.xcom, args.out])
+        return 0
+    unit_transfer.pull_units(root, args.stage, staged)
     runner.run_stage(root, args.stage)
     runner.push(root, [args.stage])
     entry = json.dumps(runner.lock_entries(root, [args.stage]))
-    for target in filter(None, (args.xcom, args.out)):
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        Path(target).write_text(entry, encoding="utf-8")
+    _write(entry, [args.xcom, args.out])
     if args.print_lock:
         print("\n" + LOCK_MARKER + entry, flush=True)
     return 0
 
 
-def _run_units(root: Path, stage: str, ids: list[str], targets: list[str | None]) -> int:
-    """A unit pod: the stage's command for these units, their folders to the remote."""
-    import shlex
-
-    from components.orchestration.graph import load
-
-    try:
-        ids = [unit_transfer.check_unit_id(u) for u in ids]
-    except unit_transfer.UnitTransferError as exc:
-        print(f"[podrun] error: {exc}", file=sys.stderr)
-        return 2
-    cmd = load(root / "dvc.yaml").stages[stage].cmd
-    runner.run_command(root, [*shlex.split(cmd), *(a for u in ids for a in ("--unit", u))])
-    entry = json.dumps({"units": unit_transfer.push_units(root, stage, ids)})
+def _write(entry: str, targets: list[str | None]) -> None:
     for target in filter(None, targets):
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         Path(target).write_text(entry, encoding="utf-8")
-    return 0
 
 
 if __name__ == "__main__":

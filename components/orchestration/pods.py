@@ -22,6 +22,7 @@ from typing import Any
 
 from components.orchestration.lineage_names import PARENT_ENV
 from components.orchestration.params import KubernetesParams
+from components.remote import ENV as REMOTE_ENV
 
 POD_INPUT_ENV = "DAPT_POD_INPUT"
 XCOM_PATH = "/airflow/xcom/return.json"
@@ -96,7 +97,7 @@ def pod_spec(
     pull = "ti.xcom_pull(task_ids='" + (input_task or prepare_task_id(stage)) + "')"
     env = {POD_INPUT_ENV: "{{ " + pull + " }}", **lineage_env(k8s)}
     if k8s.dvc_remote:
-        env["DAPT_DVC_REMOTE"] = k8s.dvc_remote
+        env[REMOTE_ENV] = k8s.dvc_remote
     return {
         "task_id": stage,
         "name": f"dapt-{stage}".replace("_", "-").lower(),

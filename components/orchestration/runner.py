@@ -222,6 +222,13 @@ def run_command(root: str | Path, argv: list[str]) -> None:
         raise RuntimeError(f"{' '.join(argv)} exited with {code}")
 
 
+def run_units(root: str | Path, cmd: str, units: list[str]) -> None:
+    """A fanned-out stage's command for some of its units (a mapped task, a unit pod)."""
+    import shlex
+
+    run_command(root, [*shlex.split(cmd), *(a for u in units for a in ("--unit", u))])
+
+
 def fanout_plan(root: str | Path, cmd: str, per_task: int) -> list[list[str]]:
     """The units the stage's ``--plan`` lists that are not staged yet, ``per_task`` per task."""
     import shlex
@@ -274,9 +281,11 @@ def push(
     """Push cached outputs to the DVC remote; returns the number of files transferred."""
     from dvc.repo import Repo
 
+    name = remote or env_remote(root)  # registered before DVC opens the repo and its config
+
     def action() -> Any:
         with contextlib.chdir(root), Repo(str(root)) as repo:
-            return repo.push(targets=targets, remote=remote or env_remote(root))
+            return repo.push(targets=targets, remote=name)
 
     with plain_output():
         pushed = with_lock_wait(action, lock_wait, "dvc push")
@@ -287,8 +296,9 @@ def push(
 def pull(root: str | Path, targets: list[str]) -> None:
     from dvc.repo import Repo
 
+    name = env_remote(root)
     with contextlib.chdir(root), Repo(str(root)) as repo:
-        repo.pull(targets=targets, remote=env_remote(root))
+        repo.pull(targets=targets, remote=name)
 
 
 def lock_entries(root: str | Path, stages: list[str]) -> dict[str, Any]:

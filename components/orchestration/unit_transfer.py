@@ -60,6 +60,13 @@ def check_entry(unit: str, entry: Any) -> dict[str, Any]:
     return dict(entry)
 
 
+def check_entries(entries: Any) -> dict[str, dict[str, Any]]:
+    """``{unit id: entry}`` as other pods pushed it, every id and entry checked."""
+    if not isinstance(entries, dict):
+        raise UnitTransferError("units must map unit ids to DVC entries")
+    return {check_unit_id(u): check_entry(u, e) for u, e in entries.items()}
+
+
 def staging_folder(root: str | Path, stage: str) -> Path:
     """``<first out>.units`` of ``stage`` in dvc.yaml (where its ``--unit`` runs write)."""
     outs = load(Path(root) / "dvc.yaml").stages[stage].outs
@@ -107,7 +114,7 @@ def pull_units(root: str | Path, stage: str, entries: dict[str, Any]) -> list[st
     Every entry is checked before anything is fetched; a unit already staged is replaced (the
     stage still compares each unit's key before it takes it)."""
     root = Path(root)
-    checked = {check_unit_id(u): check_entry(u, e) for u, e in entries.items()}
+    checked = check_entries(entries)
     if not checked:
         return []
     staging = staging_folder(root, stage)

@@ -111,3 +111,18 @@ def test_a_skipped_stage_loses_the_checkpoints_a_kill_after_its_output_left(proj
     (project / "ok.txt").unlink()
     assert runner.run_stage(project, "ok", lock_wait=0)["ran"]
     assert ckpt.exists()
+
+
+def test_a_remote_url_in_the_environment_is_where_push_and_pull_go(project, tmp_path, monkeypatch):
+    """DAPT_DVC_REMOTE is a URL (orchestration.kubernetes.dvc_remote, `dapt push`): DVC takes
+    remote names, so the runner registers it (components/remote.py) before pushing or pulling."""
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    monkeypatch.setenv("DAPT_DVC_REMOTE", str(remote))
+    runner.run_stage(project, "ok", lock_wait=0)
+    assert runner.push(project, ["ok"], lock_wait=0) == 1
+    assert any(p.is_file() for p in remote.rglob("*"))
+    (project / "ok.txt").unlink()
+    subprocess.run(["dvc", "cache", "dir", str(tmp_path / "empty-cache")], cwd=project, check=True, env=tool_env())  # fmt: skip
+    runner.pull(project, ["ok"])
+    assert (project / "ok.txt").read_text(encoding="utf-8") == "ok\n"
