@@ -292,11 +292,14 @@ def mine(
     from components.mine.ray_driver import ray_mapper
 
     with ray_session():
-        metrics = _mine(seed_paths, pool_paths, out, params, plot, progress, ray_mapper(batch_docs))
-    return {**metrics, "engine": "ray"}
+        return _mine(
+            seed_paths, pool_paths, out, params, plot, progress, ray_mapper(batch_docs), batch_docs
+        )
 
 
-def _mine(seed_paths, pool_paths, out: Path, params: MineParams, plot, progress, mapper) -> dict:
+def _mine(
+    seed_paths, pool_paths, out: Path, params: MineParams, plot, progress, mapper, ray_batch=None
+) -> dict:
     from tqdm import tqdm
 
     from components.mine.outputs import plot_histogram, select_cutoff, write_outputs
@@ -319,17 +322,29 @@ def _mine(seed_paths, pool_paths, out: Path, params: MineParams, plot, progress,
         warn(w)
     t_fit = time.perf_counter()
     model = MineModel(params, fit_model(params, seed.stats, pool.stats, seed.seed_texts))
-    deduper = Deduper(params.hygiene)
-    deduper.add_seed(
-        np.concatenate(seed.hashes) if seed.hashes else np.zeros(0, np.uint64),
-        np.concatenate(seed.sigs) if seed.sigs else None,
-    )
+    seed_hashes = np.concatenate(seed.hashes) if seed.hashes else np.zeros(0, np.uint64)
+    seed_sigs = np.concatenate(seed.sigs) if seed.sigs else None
     seed_docs = seed.stats["n_docs"]
     del seed
     t_score, cpu_score = time.perf_counter(), cpu_seconds()
     scratch_path = out / ".records.bin"
+    extra: dict = {}
     with open(scratch_path, "wb") as scratch, bar("mine: score", pool_bytes) as b:
-        counts, n_bytes, score_cpu = score_pool(pool_paths, model, deduper, scratch, mapper, b)
+        if ray_batch is None:
+            deduper = Deduper(params.hygiene)
+            deduper.add_seed(seed_hashes, seed_sigs)
+            counts, n_bytes, score_cpu = score_pool(pool_paths, model, deduper, scratch, mapper, b)
+            unindexed = deduper.unindexed
+        else:  # scoring, dedup and the cutoff on Ray: the same decisions (ray_dedup.py)
+            from components.mine.ray_dedup import score_dedup_select
+
+            res = score_dedup_select(
+                pool_paths, model, seed_hashes, seed_sigs, params, scratch, ray_batch
+            )
+            b.update(res["n_bytes"])
+            counts, n_bytes, score_cpu = res["counts"], res["n_bytes"], res["score_seconds"]
+            unindexed = res["unindexed"]
+            extra = {"engine": "ray", "dedup": res["dedup"]}
     score_wall = time.perf_counter() - t_score
     cpu_score = cpu_seconds() - cpu_score  # workers are reaped when the pass ends: included
     n_docs = sum(counts.values())
@@ -338,7 +353,10 @@ def _mine(seed_paths, pool_paths, out: Path, params: MineParams, plot, progress,
         if n_docs
         else (np.zeros(0, dtype=RECORD))
     )
-    cutoff, ties, _, hist_range = select_cutoff(records, params)
+    if ray_batch is None:
+        cutoff, ties, _, hist_range = select_cutoff(records, params)
+    else:
+        cutoff, ties, _, hist_range = res["cutoff"]
     clean = counts.get("clean", 0)
     if params.top_n and params.top_n > clean:
         warnings.append(
@@ -368,7 +386,7 @@ def _mine(seed_paths, pool_paths, out: Path, params: MineParams, plot, progress,
         "selected_bytes": sel_bytes,
         "not_selected_docs": clean - n_sel,
         "dropped": dropped,
-        "dedup_unindexed_docs": deduper.unindexed,
+        "dedup_unindexed_docs": unindexed,
         "cutoff_score": cutoff if math.isfinite(cutoff) else None,
         "score_range": list(hist_range) if math.isfinite(hist_range[0]) else None,
         "seed_docs": seed_docs,
@@ -387,4 +405,5 @@ def _mine(seed_paths, pool_paths, out: Path, params: MineParams, plot, progress,
         },
         "peak_rss_mb": peak_rss_mb(),
         "warnings": warnings,
+        **extra,
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,48 +22,69 @@ def _chunks(records: np.ndarray, size: int = 1 << 20) -> Iterator[np.ndarray]:
         yield records[i : i + size]
 
 
+def clean_range(c: np.ndarray) -> tuple[float, float, int]:
+    """(lowest, highest, count) of the clean scores of a chunk of records."""
+    s = c["score"][c["reason"] == 0]
+    if not len(s):
+        return math.inf, -math.inf, 0
+    return float(s.min()), float(s.max()), len(s)
+
+
+def bin_of(s: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    if hi == lo:
+        return np.zeros(len(s), dtype=np.int64)
+    return np.clip(((s - lo) / (hi - lo) * _HIST_BINS).astype(np.int64), 0, _HIST_BINS - 1)
+
+
+def clean_hist(c: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return np.bincount(bin_of(c["score"][c["reason"] == 0], lo, hi), minlength=_HIST_BINS)
+
+
+def clean_in_bin(c: np.ndarray, lo: float, hi: float, b: int) -> np.ndarray:
+    s = c["score"][c["reason"] == 0]
+    return s[bin_of(s, lo, hi) == b]
+
+
+def clean_ge(c: np.ndarray, threshold: float) -> int:
+    return int(((c["reason"] == 0) & (c["score"] >= threshold)).sum())
+
+
+# fn(chunk, *args) over every chunk of records -> the list of results (any order: all merges
+# below are sums, minima and maxima). Locally over a memory map; the Ray engine over blocks.
+ChunkMap = Callable[..., list]
+
+
 def select_cutoff(records: np.ndarray, params: MineParams) -> tuple[float, int, int, tuple]:
+    """``cutoff_from`` over the chunks of a records array (the local engine)."""
+    return cutoff_from(lambda fn, *a: [fn(c, *a) for c in _chunks(records)], params)
+
+
+def cutoff_from(map_chunks: ChunkMap, params: MineParams) -> tuple[float, int, int, tuple]:
     """(cutoff score, ties to take at the cutoff, wanted count, (lo, hi) of clean scores).
 
-    Exact n-th largest in bounded memory: a fixed histogram finds the bin holding the cutoff,
-    a second pass gathers only that bin's scores.
+    Exact n-th largest in bounded memory and as a global top-k over any number of workers: a
+    fixed histogram finds the bin holding the cutoff, a second pass gathers only that bin's
+    scores.
     """
-    lo, hi, n = math.inf, -math.inf, 0
-    for c in _chunks(records):
-        s = c["score"][c["reason"] == 0]
-        if len(s):
-            lo, hi, n = min(lo, float(s.min())), max(hi, float(s.max())), n + len(s)
+    ranges = map_chunks(clean_range)
+    lo = min((r[0] for r in ranges), default=math.inf)
+    hi = max((r[1] for r in ranges), default=-math.inf)
+    n = sum(r[2] for r in ranges)
     if params.threshold is not None:
-        return params.threshold, n, sum_clean_ge(records, params.threshold), (lo, hi)
+        return params.threshold, n, sum(map_chunks(clean_ge, params.threshold)), (lo, hi)
     want = min(params.top_n, n) if params.top_n else min(n, math.ceil(params.fraction * n))
     if want == 0:
         return math.inf, 0, 0, (lo, hi)
-
-    def bin_of(s: np.ndarray) -> np.ndarray:
-        if hi == lo:
-            return np.zeros(len(s), dtype=np.int64)
-        return np.clip(((s - lo) / (hi - lo) * _HIST_BINS).astype(np.int64), 0, _HIST_BINS - 1)
-
     hist = np.zeros(_HIST_BINS, dtype=np.int64)
-    for c in _chunks(records):
-        hist += np.bincount(bin_of(c["score"][c["reason"] == 0]), minlength=_HIST_BINS)
+    for h in map_chunks(clean_hist, lo, hi):
+        hist += h
     above = np.cumsum(hist[::-1])[::-1]  # above[b] = clean docs in bins >= b
     b = int(np.nonzero(above >= want)[0].max())
     higher = int(above[b + 1]) if b + 1 < _HIST_BINS else 0
-    inside = []
-    for c in _chunks(records):
-        s = c["score"][c["reason"] == 0]
-        inside.append(s[bin_of(s) == b])
-    vals = np.sort(np.concatenate(inside))[::-1]
+    vals = np.sort(np.concatenate(map_chunks(clean_in_bin, lo, hi, b)))[::-1]
     cutoff = float(vals[want - higher - 1])
     ties = want - higher - int((vals > cutoff).sum())
     return cutoff, ties, want, (lo, hi)
-
-
-def sum_clean_ge(records: np.ndarray, threshold: float) -> int:
-    return sum(
-        int(((c["reason"] == 0) & (c["score"] >= threshold)).sum()) for c in _chunks(records)
-    )
 
 
 def _decide(chunk: np.ndarray, cutoff: float, ties: int, edges, hists) -> tuple[list, int]:

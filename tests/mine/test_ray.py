@@ -4,29 +4,41 @@ ids and metrics on bundled sample text with planted duplicates (exact, near, in 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from components.mine.core import mine
+from components.mine.params import HygieneParams
 from tests.mine.conftest import small_params, write_jsonl
 
 pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
 
 # Differ between engines by nature: wall/CPU time, memory, the local process count.
-TIMING = ("seconds", "throughput_mb_s", "peak_rss_mb", "workers", "engine")
+TIMING = ("seconds", "throughput_mb_s", "peak_rss_mb", "workers", "engine", "dedup")
 
 
-@pytest.mark.parametrize("method", ["dsir", "moore_lewis"])
+@pytest.mark.parametrize(
+    ("method", "budget"),
+    [
+        ("dsir", {"top_n": 40}),
+        # a dedup memory smaller than the pool: the cap decides what later documents meet
+        ("moore_lewis", {"top_n": 0, "fraction": 0.3, "hygiene": HygieneParams(dedup_max_docs=30)}),
+    ],
+)
 def test_ray_selects_the_same_documents_with_the_same_scores(
-    ray_cluster, mixture, tmp_path, method
+    ray_cluster, mixture, tmp_path, method, budget
 ):
     rows = list(mixture["pool_rows"])
     seed_text = mixture["seed"].read_text(encoding="utf-8").splitlines()[0]
     rows.insert(10, {"id": "dup-seed", "text": json.loads(seed_text)["text"]})
     rows.insert(50, {"id": "dup-exact", "text": rows[40]["text"]})
     rows.insert(90, {"id": "dup-near", "text": rows[80]["text"] + "。"})
+    # early copies too: with a small dedup memory only these are caught, the late ones are kept
+    rows.insert(14, {"id": "dup-exact-early", "text": rows[4]["text"]})
+    rows.insert(16, {"id": "dup-near-early", "text": rows[6]["text"] + "。"})
     pool = write_jsonl(tmp_path / "pool.jsonl", rows)
-    params = small_params(method=method, top_n=40)
+    params = small_params(method=method, **budget)
     out = {}
     for engine in ("local", "ray"):
         (tmp_path / engine).mkdir()
@@ -44,7 +56,11 @@ def test_ray_selects_the_same_documents_with_the_same_scores(
         }
         out[engine] = ({k: v for k, v in metrics.items() if k not in TIMING}, files)
     metrics, files = out["local"]
-    assert metrics["selected_docs"] == 40
+    if method == "dsir":
+        assert metrics["selected_docs"] == 40
+    else:  # 30 % of the clean pool, and the cap was reached
+        assert metrics["selected_docs"] == math.ceil(0.3 * metrics["clean_docs"])
+        assert metrics["dedup_unindexed_docs"] > 0
     assert metrics["dropped"]["in_seed"] >= 1 and metrics["dropped"]["exact_dup"] >= 1
     assert metrics["dropped"]["near_dup"] >= 1
     assert out["ray"] == out["local"]
