@@ -297,12 +297,53 @@ def mine(
         )
 
 
+def _score_select_write(pool_paths, model, seed_hashes, seed_sigs, params, out, mapper, bar):
+    """Passes 2 and 3 of the local engine: score + sequential dedup into a scratch file of
+    records, the cutoff from it, then scores.jsonl and selected.jsonl."""
+    from components.mine.outputs import select_cutoff, write_outputs
+
+    t_score, cpu_start = time.perf_counter(), cpu_seconds()
+    deduper = Deduper(params.hygiene)
+    deduper.add_seed(seed_hashes, seed_sigs)
+    scratch_path = out / ".records.bin"
+    pool_bytes = sum(os.path.getsize(p) for p in pool_paths)
+    with open(scratch_path, "wb") as scratch, bar("mine: score", pool_bytes) as b:
+        counts, n_bytes, score_cpu = score_pool(pool_paths, model, deduper, scratch, mapper, b)
+    score_wall = time.perf_counter() - t_score
+    cpu_score = cpu_seconds() - cpu_start  # workers are reaped when the pass ends: included
+    n_docs = sum(counts.values())
+    records = (
+        np.memmap(scratch_path, dtype=RECORD, mode="r", shape=(n_docs,))
+        if n_docs
+        else (np.zeros(0, dtype=RECORD))
+    )
+    cut = select_cutoff(records, params)
+    cutoff, ties, _, hist_range = cut
+    n_sel, sel_bytes, hists = write_outputs(
+        pool_paths, records, cutoff, ties, out, hist_range, REASONS
+    )
+    del records
+    scratch_path.unlink()
+    return {
+        "counts": counts,
+        "n_bytes": n_bytes,
+        "score_seconds": score_cpu,
+        "score_wall": score_wall,
+        "score_cpu": cpu_score,
+        "n_sel": n_sel,
+        "sel_bytes": sel_bytes,
+        "hists": hists,
+        "cutoff": cut,
+        "unindexed": deduper.unindexed,
+    }
+
+
 def _mine(
     seed_paths, pool_paths, out: Path, params: MineParams, plot, progress, mapper, ray_batch=None
 ) -> dict:
     from tqdm import tqdm
 
-    from components.mine.outputs import plot_histogram, select_cutoff, write_outputs
+    from components.mine.outputs import plot_histogram
 
     t0 = time.perf_counter()
     workers = resolve_workers(params)
@@ -327,47 +368,34 @@ def _mine(
     seed_docs = seed.stats["n_docs"]
     del seed
     t_score, cpu_score = time.perf_counter(), cpu_seconds()
-    scratch_path = out / ".records.bin"
     extra: dict = {}
-    with open(scratch_path, "wb") as scratch, bar("mine: score", pool_bytes) as b:
-        if ray_batch is None:
-            deduper = Deduper(params.hygiene)
-            deduper.add_seed(seed_hashes, seed_sigs)
-            counts, n_bytes, score_cpu = score_pool(pool_paths, model, deduper, scratch, mapper, b)
-            unindexed = deduper.unindexed
-        else:  # scoring, dedup and the cutoff on Ray: the same decisions (ray_dedup.py)
-            from components.mine.ray_dedup import score_dedup_select
+    if ray_batch is None:
+        res = _score_select_write(
+            pool_paths, model, seed_hashes, seed_sigs, params, out, mapper, bar
+        )
+        score_wall, cpu_score = res["score_wall"], res["score_cpu"]
+    else:  # scoring, dedup, the cutoff and the writing on Ray: the same bytes (ray_dedup.py)
+        from components.mine.ray_dedup import score_dedup_select
 
+        with bar("mine: score", pool_bytes) as b:
             res = score_dedup_select(
-                pool_paths, model, seed_hashes, seed_sigs, params, scratch, ray_batch
+                pool_paths, model, seed_hashes, seed_sigs, params, out, ray_batch
             )
             b.update(res["n_bytes"])
-            counts, n_bytes, score_cpu = res["counts"], res["n_bytes"], res["score_seconds"]
-            unindexed = res["unindexed"]
-            extra = {"engine": "ray", "dedup": res["dedup"]}
-    score_wall = time.perf_counter() - t_score
-    cpu_score = cpu_seconds() - cpu_score  # workers are reaped when the pass ends: included
-    n_docs = sum(counts.values())
-    records = (
-        np.memmap(scratch_path, dtype=RECORD, mode="r", shape=(n_docs,))
-        if n_docs
-        else (np.zeros(0, dtype=RECORD))
-    )
-    if ray_batch is None:
-        cutoff, ties, _, hist_range = select_cutoff(records, params)
-    else:
-        cutoff, ties, _, hist_range = res["cutoff"]
+        score_wall = time.perf_counter() - t_score  # here: dedup, cutoff and writing included
+        extra = {"engine": "ray", "dedup": res["dedup"]}
+        cpu_score = cpu_seconds() - cpu_score  # the driver's only: Ray workers are not children
+    counts, n_bytes, score_cpu = res["counts"], res["n_bytes"], res["score_seconds"]
+    n_sel, sel_bytes, hists = res["n_sel"], res["sel_bytes"], res["hists"]
+    cutoff, unindexed = res["cutoff"][0], res["unindexed"]
     clean = counts.get("clean", 0)
+    n_docs = sum(counts.values())
     if params.top_n and params.top_n > clean:
         warnings.append(
             f"budget top_n={params.top_n} exceeds the {clean} clean pool documents: all selected"
         )
         warn(warnings[-1])
-    n_sel, sel_bytes, hists = write_outputs(
-        pool_paths, records, cutoff, ties, out, hist_range, REASONS
-    )
-    del records
-    scratch_path.unlink()
+    hist_range = res["cutoff"][3]
     if plot is not None:
         plot_histogram(plot, hists, cutoff, params.method)
     dropped = {r: counts.get(r, 0) for r in (*QUALITY_REASONS, *DEDUP_REASONS)}

@@ -98,20 +98,39 @@ def _decide(chunk: np.ndarray, cutoff: float, ties: int, edges, hists) -> tuple[
     at = clean & (score == cutoff)
     kept = (clean & (score > cutoff)) | (at & (np.cumsum(at) <= ties))
     ties -= min(int(at.sum()), ties)
+    add_hists(hists, edges, score, clean, kept)
+    rows = list(zip(score.tolist(), code.tolist(), kept.tolist(), strict=True))
+    return rows, ties
+
+
+def hist_edges(hist_range) -> np.ndarray | None:
+    lo, hi = hist_range
+    return np.linspace(lo, hi if hi > lo else lo + 1, 51) if math.isfinite(lo) else None
+
+
+def add_hists(hists, edges, score: np.ndarray, clean: np.ndarray, kept: np.ndarray) -> None:
+    """Add a chunk's clean scores to the plot's histograms (selected, clean not selected)."""
     if edges is not None and clean.any():
         b = np.clip(np.searchsorted(edges, score[clean], "right") - 1, 0, 49)
         hists[0] += np.bincount(b[kept[clean]], minlength=50)
         hists[1] += np.bincount(b[~kept[clean]], minlength=50)
-    rows = list(zip(score.tolist(), code.tolist(), kept.tolist(), strict=True))
-    return rows, ties
+
+
+def output_lines(doc, score: float, code: int, kept: bool, reasons) -> tuple[str, str | None]:
+    """A document's line of scores.jsonl and, when kept, of selected.jsonl."""
+    reason = None if kept else (reasons[code - 1] if code else "not_selected")
+    row = {"id": doc.id, "score": round(score, 6), "kept": kept, "reason": reason}
+    if not kept:
+        return dump_jsonl_line(row), None
+    doc.metadata["mine_score"] = round(score, 6)
+    return dump_jsonl_line(row), dump_jsonl_line(doc.to_json())
 
 
 def write_outputs(
     pool_paths, records: np.ndarray, cutoff: float, ties: int, out: Path, hist_range, reasons
 ):
     """scores.jsonl (every pool document) and selected.jsonl; returns (selected, bytes, hists)."""
-    lo, hi = hist_range
-    edges = np.linspace(lo, hi if hi > lo else lo + 1, 51) if math.isfinite(lo) else None
+    edges = hist_edges(hist_range)
     hists = [np.zeros(50, np.int64), np.zeros(50, np.int64)]  # selected, clean not selected
     n_sel = sel_bytes = 0
     i = 0
@@ -132,12 +151,10 @@ def write_outputs(
                     rows.reverse()  # pop() from the end is O(1)
                 score, code, kept = rows.pop()
                 i += 1
-                reason = None if kept else (reasons[code - 1] if code else "not_selected")
-                row = {"id": doc.id, "score": round(score, 6), "kept": kept, "reason": reason}
-                fs.write(dump_jsonl_line(row))
-                if kept:
-                    doc.metadata["mine_score"] = round(score, 6)
-                    fsel.write(dump_jsonl_line(doc.to_json()))
+                line, selected = output_lines(doc, score, code, kept, reasons)
+                fs.write(line)
+                if selected is not None:
+                    fsel.write(selected)
                     n_sel += 1
                     sel_bytes += len(doc.text.encode("utf-8"))
     if i != len(records):

@@ -30,7 +30,7 @@ from components.data.readers import DocumentReader
 from components.mine.core import _CODE, REASONS, RECORD, MineModel, score_texts
 from components.mine.dedup import Involved, band_slices, bucket_pairs, resolve
 from components.mine.filters import lsh_bands
-from components.mine.outputs import cutoff_from
+from components.mine.outputs import add_hists, cutoff_from, hist_edges, output_lines
 from components.mine.params import MineParams
 
 # key = file index << 40 | line << 8 | text field: pool order, whatever the blocks are
@@ -45,7 +45,7 @@ def score_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
     import ray
 
     state = ray.get(ref)
-    keys, texts, readers = [], [], {}
+    keys, texts, lines, readers = [], [], [], {}
     for path, lineno, line in zip(batch["path"], batch["lineno"], batch["line"], strict=True):
         path = str(path)
         reader = readers.get(path) or readers.setdefault(path, DocumentReader(path))
@@ -53,6 +53,7 @@ def score_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
         for field, doc in enumerate(reader.jsonl_line(int(lineno), str(line))):
             keys.append(base | field)
             texts.append(doc.text)
+            lines.append(str(line))  # the writing pass makes the Document again from it
     r = score_texts(texts, state["model"])
     q = np.array([_CODE[x] if x else 0 for x in r.quality], dtype=np.uint8)
     q[(q == 0) & np.isin(r.hashes, state["seed_hashes"])] = _CODE["in_seed"]
@@ -72,6 +73,7 @@ def score_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
         "erank": np.cumsum(eligible) - 1,
         "n_bytes": np.array([len(t.encode("utf-8")) for t in texts], dtype=np.int64),
         "score_s": np.array([r.score_seconds] + [0.0] * (n - 1))[:n],
+        "line": lines,
     }
 
 
@@ -129,21 +131,80 @@ def involved_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
     return {c: batch[c][m] for c in ("key", "block", "erank", "hash", "has_sig")}
 
 
-def final_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
-    import ray
-
-    keys, codes = ray.get(ref)  # involved keys (ascending) and their reason codes (0 = kept)
+def _codes(batch: dict[str, Any], keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Final reason codes of a batch: quality and seed codes, then ``resolve``'s decisions."""
     code = batch["q"].copy()
     if len(keys):
         at = np.minimum(np.searchsorted(keys, batch["key"]), len(keys) - 1)
         hit = batch["eligible"] & (keys[at] == batch["key"])
         code[hit] = codes[at[hit]]
+    return code
+
+
+def _kept(score, code, key, cutoff: float, tied: np.ndarray) -> np.ndarray:
+    """The budget: clean and above the cutoff, or one of the first ``ties`` at it (``tied``)."""
+    clean = code == 0
+    return clean & ((score > cutoff) | ((score == cutoff) & np.isin(key, tied)))
+
+
+def final_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
+    import ray
+
+    keys, codes = ray.get(ref)  # involved keys (ascending) and their reason codes (0 = kept)
     return {
+        "key": batch["key"],
         "score": batch["score"],
-        "reason": code,
+        "reason": _codes(batch, keys, codes),
         "n_bytes": batch["n_bytes"],
         "score_s": batch["score_s"],
     }
+
+
+def at_cutoff(batch: dict[str, Any], cutoff: float) -> dict[str, Any]:
+    return {"key": batch["key"][(batch["reason"] == 0) & (batch["score"] == cutoff)]}
+
+
+def block_totals(batch: dict[str, Any], cutoff: float, tied: np.ndarray, edges) -> dict:
+    """Counters, selected documents and bytes, and the plot's histograms of a block."""
+    score, code = batch["score"], batch["reason"]
+    kept = _kept(score, code, batch["key"], cutoff, tied)
+    hists = [np.zeros(50, np.int64), np.zeros(50, np.int64)]
+    add_hists(hists, edges, score, code == 0, kept)
+    out = {
+        "codes": np.bincount(code, minlength=len(REASONS) + 1),
+        "n_sel": int(kept.sum()),
+        "sel_bytes": int(batch["n_bytes"][kept].sum()),
+        "n_bytes": int(batch["n_bytes"].sum()),
+        "score_s": float(batch["score_s"].sum()),
+        "hists": hists,
+    }
+    return {"r": [pickle.dumps(out, protocol=5)]}
+
+
+def format_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
+    """Each document's lines of scores.jsonl and selected.jsonl, made by ``output_lines``."""
+    import ray
+
+    st = ray.get(ref)
+    code = _codes(batch, st["keys"], st["codes"])
+    kept = _kept(batch["score"], code, batch["key"], st["cutoff"], st["tied"])
+    scores, selected, readers = [], [], {}
+    for key, line, s, c, k in zip(
+        batch["key"].tolist(),
+        batch["line"],
+        batch["score"].tolist(),
+        code.tolist(),
+        kept.tolist(),
+        strict=True,
+    ):
+        path = st["paths"][key >> _FILE_SHIFT]
+        reader = readers.get(path) or readers.setdefault(path, DocumentReader(path))
+        lineno, field = (key >> _LINE_SHIFT) & ((1 << 32) - 1), key & ((1 << _LINE_SHIFT) - 1)
+        doc = list(reader.jsonl_line(lineno, str(line)))[field]
+        a, b = output_lines(doc, s, c, k, REASONS)
+        scores.append(a)
+        selected.append(b or "")
+    return {"key": batch["key"], "scores": scores, "selected": selected}
 
 
 def _records(batch: dict[str, Any]) -> np.ndarray:
@@ -162,11 +223,11 @@ def score_dedup_select(
     seed_hashes: np.ndarray,
     seed_sigs: np.ndarray | None,
     params: MineParams,
-    scratch,
+    out,
     batch_docs: int,
 ) -> dict:
-    """Pass 2 on Ray: appends the final records to ``scratch`` in pool order and returns the
-    counters, the cutoff and the shuffle statistics."""
+    """Passes 2 and 3 on Ray: writes ``out``/{scores,selected}.jsonl and returns the counters,
+    the cutoff, the selection's totals and histograms, and the dedup statistics."""
     import os
 
     import pyarrow as pa
@@ -178,7 +239,7 @@ def score_dedup_select(
     files = {os.path.abspath(p): i for i, p in enumerate(pool_paths)}
     ds = lines_dataset(pool_paths)
     if ds is None:
-        return _empty(params)
+        return _empty(params, out)
     state = {"model": model, "files": files, "seed_hashes": np.unique(seed_hashes)}
     rows = ds.map_batches(
         score_rows, batch_size=batch_docs, batch_format="numpy", fn_kwargs={"ref": ray.put(state)}
@@ -267,36 +328,73 @@ def score_dedup_select(
         )
         return [pickle.loads(x) for b in out.iter_batches(batch_format="numpy") for x in b["r"]]
 
-    cutoff = cutoff_from(map_chunks, params)
+    cut = cutoff_from(map_chunks, params)
+    totals = _write(rows, final, cut, {"keys": involved.keys, "codes": codes}, pool_paths, out)
+    dedup = {"involved_docs": len(involved.keys), "pairs": len(pairs), "eligible_docs": n_eligible}
+    return {**totals, "unindexed": unindexed, "cutoff": cut, "dedup": dedup}
+
+
+def _write(rows, final, cut: tuple, decided: dict, pool_paths: list[str], out) -> dict:
+    """Counters and totals summed over blocks; scores.jsonl and selected.jsonl formatted by the
+    workers into ordered parts (``raysink``), then assembled into the canonical files."""
+    import os
+    import shutil
+
+    import ray
+
+    from components.data.raysink import OrderedPartsSink, assemble
+    from components.data.writers import atomic_open
+
+    cutoff, ties, _, hist_range = cut
+    at = final.map_batches(at_cutoff, batch_format="numpy", fn_kwargs={"cutoff": cutoff})
+    at_keys = sorted(int(k) for b in at.iter_batches(batch_format="numpy") for k in b["key"])
+    tied = np.array(at_keys[:ties], dtype=np.int64)  # the first ``ties`` in pool order
+    edges = hist_edges(hist_range)
+    kw = {"cutoff": cutoff, "tied": tied, "edges": edges}
+    blocks = final.map_batches(block_totals, batch_format="numpy", fn_kwargs=kw)
     counts: Counter = Counter()
-    n_bytes, score_s = 0, 0.0
-    for b in final.iter_batches(batch_format="numpy"):
-        rec = _records(b)
-        scratch.write(rec.tobytes())
-        for code, n in enumerate(np.bincount(rec["reason"], minlength=len(REASONS) + 1).tolist()):
-            if n:
-                counts[REASONS[code - 1] if code else "clean"] += n
-        n_bytes += int(b["n_bytes"].sum())
-        score_s += float(b["score_s"].sum())
+    t = {"n_sel": 0, "sel_bytes": 0, "n_bytes": 0, "score_s": 0.0}
+    hists = [np.zeros(50, np.int64), np.zeros(50, np.int64)]
+    for b in blocks.iter_batches(batch_format="numpy"):
+        for blob in b["r"]:
+            r = pickle.loads(blob)
+            for code, n in enumerate(r["codes"].tolist()):
+                if n:
+                    counts[REASONS[code - 1] if code else "clean"] += n
+            for k in t:
+                t[k] += r[k]
+            hists[0] += r["hists"][0]
+            hists[1] += r["hists"][1]
+    parts = out / ".parts"
+    shutil.rmtree(parts, ignore_errors=True)
+    paths = [os.path.abspath(p) for p in pool_paths]
+    state = ray.put({**decided, "cutoff": cutoff, "tied": tied, "paths": paths})
+    formatted = rows.map_batches(format_rows, batch_format="numpy", fn_kwargs={"ref": state})
+    formatted.write_datasink(OrderedPartsSink(parts, {"scores": "scores", "selected": "selected"}))
+    for name in ("scores", "selected"):
+        with atomic_open(out / f"{name}.jsonl", "wb") as f:
+            assemble(parts, name, f)
+    shutil.rmtree(parts)
     return {
         "counts": counts,
-        "n_bytes": n_bytes,
-        "score_seconds": score_s,
-        "unindexed": unindexed,
-        "cutoff": cutoff,
-        "dedup": {
-            "involved_docs": len(involved.keys),
-            "pairs": len(pairs),
-            "eligible_docs": n_eligible,
-        },
+        "n_bytes": t["n_bytes"],
+        "score_seconds": t["score_s"],
+        "n_sel": t["n_sel"],
+        "sel_bytes": t["sel_bytes"],
+        "hists": (edges, *hists),
     }
 
 
-def _empty(params: MineParams) -> dict:
+def _empty(params: MineParams, out) -> dict:
+    for name in ("scores", "selected"):
+        (out / f"{name}.jsonl").write_bytes(b"")
     return {
         "counts": Counter(),
         "n_bytes": 0,
         "score_seconds": 0.0,
+        "n_sel": 0,
+        "sel_bytes": 0,
+        "hists": (None, np.zeros(50, np.int64), np.zeros(50, np.int64)),
         "unindexed": 0,
         "cutoff": cutoff_from(lambda fn, *a: [], params),
         "dedup": {"involved_docs": 0, "pairs": 0, "eligible_docs": 0},
