@@ -1,13 +1,18 @@
 """English candidates: multi-word terms (2..max_words) and single words that the base vocabulary
-splits into ``min_pieces`` or more WordPiece pieces. One process (English corpora in this project
-are small); the scores are the ones of ``core`` with words in place of characters."""
+splits into ``min_pieces`` or more WordPiece pieces; the scores are the ones of ``core`` with words
+in place of characters.
+
+Counting has one pure per-block function, ``count_block``, and two drivers: the local one
+(``count_ngrams``: blocks of ``newwords.shard_mb`` of text in one process, merged in order) and
+the Ray one (``english_ray.count_ray_en``: the same function on Ray Data blocks, hash-partitioned
+exact merge). Both hand ``score_counts`` the same tables in the same order."""
 
 from __future__ import annotations
 
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -30,14 +35,53 @@ def word_runs(text: str) -> Iterable[list[str]]:
         yield run
 
 
-def count_ngrams(texts: Iterable[str], max_n: int) -> list[Counter]:
-    """counters[n-1][tuple of n words]."""
+def count_block(
+    texts: Iterable[str], max_n: int, marks: list[tuple[int, ...]] | None = None
+) -> list[Counter]:
+    """counters[n-1][tuple of n words] of one block of texts, in first-seen order.
+
+    ``marks`` (the Ray driver's): after each text, the size of every counter, i.e. which rows
+    that text saw first; the shuffle loses order, and this is what restores it."""
     counters = [Counter() for _ in range(max_n)]
     for text in texts:
         for run in word_runs(text):
             for n in range(1, min(max_n, len(run)) + 1):
                 counters[n - 1].update(tuple(run[i : i + n]) for i in range(len(run) - n + 1))
+        if marks is not None:
+            marks.append(tuple(len(c) for c in counters))
     return counters
+
+
+def blocks(texts: Iterable[str], chars: int) -> Iterator[list[str]]:
+    """Consecutive texts of about ``chars`` characters together (texts stay apart: a word run
+    never spans two of them, which joining them with a newline would allow)."""
+    buf: list[str] = []
+    size = 0
+    for t in texts:
+        buf.append(t)
+        size += len(t) + 1
+        if size >= chars:
+            yield buf
+            buf, size = [], 0
+    if buf:
+        yield buf
+
+
+def merge_into(total: list[Counter], block: list[Counter]) -> list[Counter]:
+    """Exact sums. Counter.update adds a block's new keys after the known ones, in the block's
+    order: merging blocks in input order keeps the first-seen order of one pass over all text."""
+    for t, c in zip(total, block, strict=True):
+        t.update(c)
+    return total
+
+
+def count_ngrams(texts: Iterable[str], max_n: int, block_chars: int = 2_000_000) -> list[Counter]:
+    """counters[n-1][tuple of n words] (the local driver: blocks counted and merged in order)."""
+    total: list[Counter] | None = None
+    for block in blocks(texts, block_chars):
+        counted = count_block(block, max_n)
+        total = counted if total is None else merge_into(total, counted)
+    return total if total is not None else [Counter() for _ in range(max_n)]
 
 
 def wordpiece_count(word: str, vocab: set[str]) -> int | None:
@@ -63,9 +107,19 @@ def en_candidates(
     p: NewwordsParams,
     vocab: set[str],
 ) -> Candidates:
+    chars = int(p.shard_mb * 1e6)
+    c = count_ngrams(texts, p.max_words + 1, chars)
+    bg = count_ngrams(background, p.max_words, chars) if background is not None else None
+    return score_counts(c, bg, p, vocab)
+
+
+def score_counts(
+    c: list[Counter], bg: list[Counter] | None, p: NewwordsParams, vocab: set[str], workers: int = 1
+) -> Candidates:
+    """Candidates from domain counts up to max_words + 1 words and background counts up to
+    max_words (None: no background). Reads domain rows in table order (ties in the ranking keep
+    it), so both drivers must give the same order, not only the same counts."""
     top = p.max_words + 1
-    c = count_ngrams(texts, top)
-    bg = count_ngrams(background, p.max_words) if background is not None else None
     n_words = sum(c[0].values())
     right_s: dict[tuple, float] = defaultdict(float)
     left_s: dict[tuple, float] = defaultdict(float)
@@ -106,5 +160,11 @@ def en_candidates(
     words, *cols = zip(*rows, strict=True)
     *arrays, lmax, rmax = (np.asarray(x, dtype=np.float64) for x in cols)
     return Candidates(
-        list(words), *arrays, n_words, n_bg, stats={"workers": 1}, left_max=lmax, right_max=rmax
+        list(words),
+        *arrays,
+        n_words,
+        n_bg,
+        stats={"workers": workers},
+        left_max=lmax,
+        right_max=rmax,
     )

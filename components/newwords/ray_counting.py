@@ -9,6 +9,8 @@
 4. gather  the partitions' disjoint, sorted tables are concatenated and re-sorted per length:
            ``core.zh_candidates`` then scores them exactly as it scores the local counts.
 
+Steps 1-3 are ``hash_shuffle``, which the English counter (``english_ray.py``) shares.
+
 What the reduce keeps (it changes no score): scoring reads domain n-grams of count >= min_count
 (candidates), their prefixes and suffixes (at least as frequent), and one-character extensions
 of count > 1 (neighbour entropy; single occurrences add 1*log 1 = 0); so domain rows of count 1
@@ -23,6 +25,7 @@ import math
 import os
 import pickle
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -131,6 +134,60 @@ def _concat(partitions: list[list[Table]], n: int) -> Table:
     return {f: cat[f][order] for f in FIELDS}
 
 
+def hash_shuffle(
+    sides: list[tuple[list[str], dict]],
+    map_fn: Callable,
+    reduce_fn: Callable,
+    reduce_kwargs: dict,
+    *,
+    batch_docs: int,
+    parts: int = 0,
+) -> tuple[list, int, int]:
+    """Steps 1-3 for any per-block counter (Chinese here, English in ``english_ray``).
+
+    ``sides``: (JSONL paths, ``map_fn`` keyword arguments) per input role. ``map_fn(batch,
+    parts=, **kw)`` returns one row per partition (``part``, pickled ``payload``);
+    ``reduce_fn(group, **reduce_kwargs)`` merges one partition's rows into one row (``part``,
+    pickled ``payload``, ``shuffle_bytes``). Returns (the unpickled reduce payloads in partition
+    order, partitions, bytes shuffled)."""
+    import ray
+
+    parts = parts or partitions_for(
+        sum(os.path.getsize(p) for paths, _ in sides for p in paths),
+        int(ray.cluster_resources().get("CPU", 2)),
+    )
+    mapped = []
+    for paths, kw in sides:
+        ds = lines_dataset(paths) if paths else None
+        if ds is not None:
+            mapped.append(
+                ds.map_batches(
+                    map_fn,
+                    batch_size=batch_docs,
+                    batch_format="numpy",
+                    fn_kwargs={"parts": parts, **kw},
+                )
+            )
+    union = mapped[0].union(*mapped[1:]) if len(mapped) > 1 else mapped[0]
+    reduced = union.groupby("part", num_partitions=parts).map_groups(
+        reduce_fn, batch_format="numpy", fn_kwargs=reduce_kwargs
+    )
+    by_part, volume = {}, 0
+    for r in reduced.iter_rows():  # streamed: one partition's pickled tables at a time
+        by_part[int(r["part"])] = pickle.loads(r["payload"])
+        volume += int(r["shuffle_bytes"])
+    return [by_part.pop(k) for k in sorted(by_part)], parts, volume
+
+
+def shuffle_stats(parts: int, volume: int, start: float) -> dict:
+    """The ``shuffle`` block of a Ray run's metrics (the same keys for zh and en)."""
+    return {
+        "partitions": parts,
+        "shuffle_mb": round(volume / 1e6, 3),
+        "count_seconds": round(time.perf_counter() - start, 3),
+    }
+
+
 def count_ray(
     domain_paths: list[str],
     background_paths: list[str],
@@ -142,39 +199,19 @@ def count_ray(
     parts: int = 0,
 ) -> tuple[CountResult, dict]:
     """(exact counts as ``counting.count_sharded`` returns them, shuffle statistics)."""
-    import ray
-
-    parts = parts or partitions_for(
-        sum(os.path.getsize(p) for p in [*domain_paths, *background_paths]),
-        int(ray.cluster_resources().get("CPU", 2)),
-    )
     start = time.perf_counter()
-    sides = []
-    for role, paths in (("domain", domain_paths), ("background", background_paths)):
-        ds = lines_dataset(paths) if paths else None
-        if ds is not None:
-            kw = {"role": role, "max_len": max_len, "parts": parts, "chunk_chars": chunk_chars}
-            sides.append(
-                ds.map_batches(
-                    count_block, batch_size=batch_docs, batch_format="numpy", fn_kwargs=kw
-                )
-            )
-    mapped = sides[0].union(*sides[1:]) if len(sides) > 1 else sides[0]
-    reduced = mapped.groupby("part", num_partitions=parts).map_groups(
+    kw = {"max_len": max_len, "chunk_chars": chunk_chars}
+    results, parts, volume = hash_shuffle(
+        [
+            (domain_paths, {"role": "domain", **kw}),
+            (background_paths, {"role": "background", **kw}),
+        ],
+        count_block,
         merge_partition,
-        batch_format="numpy",
-        fn_kwargs={"max_len": max_len, "min_count": min_count},
+        {"max_len": max_len, "min_count": min_count},
+        batch_docs=batch_docs,
+        parts=parts,
     )
-    by_part, volume = {}, 0
-    for r in reduced.iter_rows():  # streamed: one partition's pickled tables at a time
-        by_part[int(r["part"])] = pickle.loads(r["payload"])
-        volume += int(r["shuffle_bytes"])
-    results = [by_part.pop(k) for k in sorted(by_part)]
     domain = [_concat([d for d, _ in results], n) for n in range(max_len)]
     background = [_concat([b for _, b in results], n) for n in range(max_len)]
-    shuffle = {
-        "partitions": parts,
-        "shuffle_mb": round(volume / 1e6, 3),
-        "count_seconds": round(time.perf_counter() - start, 3),
-    }
-    return CountResult(domain, background, 0, parts), shuffle
+    return CountResult(domain, background, 0, parts), shuffle_stats(parts, volume, start)

@@ -130,19 +130,35 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
         unit, need = "Han characters", params.max_len
         stop = set(params.stop_chars)
     else:
-        from components.newwords.english import en_candidates
-
-        def texts(paths):
-            for path in paths:
-                reader = DocumentReader(path)
-                readers.append(reader)
-                for doc in reader:
-                    yield doc.text
-                progress()
-
         vocab = {w for path in args.exclude_vocab for w in read_words(path)}
-        bg = texts(args.background) if args.background else None
-        cand = en_candidates(texts(args.corpus), bg, params, vocab)
+        if engine == "ray":  # the local per-block counter on Ray Data, hash-partitioned merge
+            from components.execution import ray_session
+            from components.newwords.english import score_counts
+            from components.newwords.english_ray import count_ray_en
+
+            with ray_session():
+                c, bg, parts, shuffle = count_ray_en(
+                    args.corpus,
+                    args.background,
+                    max_words=params.max_words,
+                    min_count=params.min_count,
+                    batch_docs=ex.ray_batch_docs,
+                )
+            bar.update(total_mb - bar.n)
+            cand = score_counts(c, bg, params, vocab, workers=parts)
+        else:
+            from components.newwords.english import en_candidates
+
+            def texts(paths):
+                for path in paths:
+                    reader = DocumentReader(path)
+                    readers.append(reader)
+                    for doc in reader:
+                        yield doc.text
+                    progress()
+
+            bg = texts(args.background) if args.background else None
+            cand = en_candidates(texts(args.corpus), bg, params, vocab)
         counts, unit, need = None, "words", params.max_words
         stop = set(params.stop_words)
         exclude = {w.lower() for w in exclude}

@@ -8,6 +8,20 @@ from pathlib import Path
 
 import pytest
 
+# Bundled English text: ACL-ARC citation contexts ("Don't Stop Pretraining" task) and WikiText-2.
+ACL_ARC = Path(__file__).resolve().parents[2] / "examples" / "acl-arc" / "data"
+ACL_TRAIN = ACL_ARC / "task" / "citation_intent_train.jsonl"
+ACL_DEV = ACL_ARC / "task" / "citation_intent_dev.jsonl"
+WIKITEXT = ACL_ARC / "general" / "wikitext2.txt"
+EN_VOCAB = ACL_ARC.parents[2] / "models" / "base-en-tiny" / "tokenizer.json"
+
+
+def wikitext(n: int) -> list[str]:
+    """The first ``n`` WikiText-2 paragraphs (one a line)."""
+    with open(WIKITEXT, encoding="utf-8") as f:
+        return [line.strip() for line, _ in zip(f, range(n), strict=False) if line.strip()]
+
+
 # Drug names that jieba's general dictionary does not hold (the default ranking drops its words).
 TERMS = ["蒙脱石散", "赛庚啶", "幽门螺杆菌", "氨溴索"]
 FILLER = "天地人和春夏秋冬山水云风花月江河湖海东西南北上下左右前后大小多少高低长短"

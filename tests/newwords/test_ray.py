@@ -1,18 +1,26 @@
 """``engine: ray`` (hash-partitioned exact counting) against the local counter on bundled sample
-text: the same new words in the same order, the same scores (relative tolerance 1e-9: both rank
-identical count tables with the same numpy code, so any difference is a counting bug), the same
-evaluation against the bundled medical lexicon."""
+text: the same new words in the same order, the same scores, the same evaluation.
+
+Chinese (bundled medical QA vs CLUE web text): relative tolerance 1e-9, as both rank identical
+count tables with the same numpy code, so any difference is a counting bug. English (ACL-ARC
+citation contexts vs WikiText-2, in an English project): tolerance 0, the lexicon byte for byte,
+since the Ray path hands the scorer the local tables in the local order (english_ray.py)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 
+import numpy as np
 import pytest
 
 from components.cli import main
+from components.newwords import english
+from components.newwords.english import score_counts
+from components.newwords.params import NewwordsParams
 from tests.mine.conftest import SAMPLES, general_texts, medical_texts
-from tests.newwords.conftest import write_jsonl
+from tests.newwords.conftest import ACL_ARC, ACL_TRAIN, EN_VOCAB, wikitext, write_jsonl
 
 pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
 NUMERIC = ("freq", "cohesion", "left_entropy", "right_entropy", "domain_score", "score")
@@ -46,3 +54,55 @@ def test_ray_counts_give_the_same_words_and_scores(ray_cluster, tmp_path, monkey
     assert rm["eval"] == lm["eval"] and rm["candidates"] == lm["candidates"]
     assert rm["units_domain"] == lm["units_domain"] and rm["exact_counts"]
     assert rm["shuffle"]["partitions"] == 2 and rm["shuffle"]["shuffle_mb"] > 0  # 2 CPUs
+
+
+def test_english_project_on_ray_gives_the_local_lexicon(ray_cluster, tmp_path, monkeypatch, capsys):
+    general = write_jsonl(tmp_path / "wiki.jsonl", wikitext(600))
+    ref = tmp_path / "terms.txt"
+    ref.write_text("machine translation\nnamed entity recognition\nparsing\n", encoding="utf-8")
+    tables = {}  # what each driver hands the scorer (the same function on both paths)
+
+    def capture(c, bg, p, vocab, workers=1):
+        tables[os.environ["DAPT_ENGINE"]] = (c, bg)
+        return score_counts(c, bg, p, vocab, workers)
+
+    monkeypatch.setattr(english, "score_counts", capture)
+    runs = {}
+    for engine in ("local", "ray"):
+        monkeypatch.setenv("DAPT_ENGINE", engine)
+        out = tmp_path / engine
+        # The ACL-ARC example's own params: an English project (domain.lang en), min_count 3.
+        args = ["newwords", "--corpus", str(ACL_TRAIN), "--background", str(general),
+                "--exclude-vocab", str(EN_VOCAB), "--reference", str(ref), "--out", str(out),
+                "--params", str(ACL_ARC.parent / "params.yaml"),
+                "--no-mlflow", "--no-validated-check"]  # fmt: skip
+        assert main(args) == 0
+        lexicon_bytes = (out / "lexicon.tsv").read_bytes()
+        runs[engine] = (lexicon_bytes, json.loads((out / "metrics.json").read_text()))
+    assert "DAPT_ENGINE=ray overrides params.yaml execution.engine=local" in capsys.readouterr().err
+    (local, lm), (ray_lex, rm) = runs["local"], runs["ray"]
+    assert lm["lang"] == "en" and local.count(b"\n") > 100  # a real English ranking
+    assert ray_lex == local  # same words, order, freq and scores (to the 4 decimals written)
+    assert rm.pop("engine") == "ray" and "engine" not in lm
+    shuffle = rm.pop("shuffle")
+    assert shuffle["partitions"] == 2 and shuffle["shuffle_mb"] > 0  # 2 CPUs
+    assert rm.pop("workers") == shuffle["partitions"] and lm.pop("workers") == 1
+    timing = ("seconds", "mb_per_s", "peak_rss_mb_main", "peak_rss_mb_worker")
+    assert {k: v for k, v in rm.items() if k not in timing} == {
+        k: v for k, v in lm.items() if k not in timing
+    }  # candidates, every filter's count, units, exact_counts, evaluation
+    assert lm["eval"]["reference_occurring"] >= 2
+
+    (c, bg), (lc, lbg) = tables["ray"], tables["local"]
+    assert list(c[0].items()) == list(lc[0].items()) and bg[0] == lbg[0]
+    # Exact counts in the local order; count-1 rows dropped (min_count 3), never read by a score.
+    for n in range(1, len(lc)):
+        assert list(c[n].items()) == [(g, k) for g, k in lc[n].items() if k > 1], n
+    for n in range(1, len(lbg)):  # the background count of every candidate
+        assert all(bg[n][g] == lbg[n][g] for g, k in lc[n].items() if k >= 3), n
+    # Every candidate (not only the listed ones), scored from either driver's tables.
+    p, vocab = NewwordsParams(lang="en", min_count=3), {"cit", "##ation"}
+    a, b = score_counts(c, bg, p, vocab), score_counts(lc, lbg, p, vocab)
+    assert a.words == b.words and len(a.words) > 1000
+    for col in ("freq", "cohesion", "left", "right", "bg_freq", "left_max", "right_max"):
+        assert np.array_equal(getattr(a, col), getattr(b, col)), col  # tolerance 0
