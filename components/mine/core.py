@@ -35,69 +35,19 @@ from components.mine.filters import (
     QUALITY_REASONS,
     Deduper,
     minhash_signatures,
-    quality_reasons,
     text_hashes,
 )
 from components.mine.parallel import WORKER, local_mapper
 from components.mine.params import MineParams
-from components.mine.scoring import Model, add_counts, count_texts, fit_model
-
-REASONS: tuple[str, ...] = (*QUALITY_REASONS, *DEDUP_REASONS, "not_selected")
-_CODE = {r: i + 1 for i, r in enumerate(REASONS)}  # 0 = clean (eligible for selection)
-RECORD = np.dtype([("score", "<f8"), ("reason", "u1")])
-
-
-@dataclass
-class MineModel:
-    """Everything the pure per-shard function needs; picklable, fixed size."""
-
-    params: MineParams
-    scorer: Model
-
-
-@dataclass
-class ShardResult:
-    quality: list[str | None]
-    hashes: np.ndarray  # uint64
-    sigs: np.ndarray | None  # uint32 (n, num_perm); None when near dedup is off
-    has_sig: np.ndarray  # bool: the document is long enough for one shingle
-    scores: np.ndarray  # float64
-    n_bytes: int
-    score_seconds: float
-
-
-def score_texts(texts: list[str], model: MineModel) -> ShardResult:
-    """Pure per-shard work: hygiene features and scores of some texts (no state, no I/O)."""
-    p = model.params
-    enc = encode(texts)
-    quality = quality_reasons(texts, enc, p.hygiene, p.lang)
-    sigs = None
-    if p.hygiene.near_dedup:
-        sigs = minhash_signatures(enc, p.hygiene.shingle_size, p.hygiene.num_perm)
-    start = time.process_time()  # CPU time: wall time would count waiting on a busy machine
-    scores = model.scorer.score(enc)
-    return ShardResult(
-        quality=quality,
-        hashes=text_hashes(texts),
-        sigs=sigs,
-        has_sig=enc.lengths >= p.hygiene.shingle_size,
-        scores=scores,
-        n_bytes=sum(len(t.encode("utf-8")) for t in texts),
-        score_seconds=time.process_time() - start,
-    )
-
-
-def score_batch(batch: dict[str, list], model: MineModel) -> dict[str, list]:
-    """``score_texts`` for ``datasets.Dataset.map(batched=True, fn_kwargs={"model": m})``."""
-    r = score_texts(batch["text"], model)
-    out = {
-        "quality_reason": r.quality,
-        "content_hash": r.hashes.view(np.int64).tolist(),
-        "score": r.scores.tolist(),
-    }
-    if r.sigs is not None:
-        out["minhash"] = r.sigs.tolist()
-    return out
+from components.mine.scoring import add_counts, count_texts, fit_model
+from components.mine.shard import (
+    CODE,
+    REASONS,
+    RECORD,
+    MineModel,
+    ShardResult,
+    score_texts,
+)
 
 
 # -- per-block functions: both engines run these (module-level so they pickle by name) ----------
@@ -232,7 +182,7 @@ def score_pool(pool_paths, model: MineModel, deduper: Deduper, scratch, mapper: 
                 sig = r.sigs[i] if r.sigs is not None and r.has_sig[i] else None
                 reason = deduper.check(hashes[i], sig)
             counts[reason or "clean"] += 1
-            rec["reason"][i] = _CODE[reason] if reason else 0
+            rec["reason"][i] = CODE[reason] if reason else 0
         scratch.write(rec.tobytes())
         n_bytes += r.n_bytes
         score_s += r.score_seconds

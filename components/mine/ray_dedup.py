@@ -1,7 +1,7 @@
 """The Ray engine's scoring pass for mining: score, deduplicate and find the budget cutoff on
 Ray Data, so no step of it walks the pool in one process.
 
-1. score      ``core.score_texts`` per block (the local engine's function), one row per pool
+1. score      ``shard.score_texts`` per block (the local engine's function), one row per pool
               document: its pool-order key, quality code, content hash, score, signature;
               copies of a seed text (by hash) are marked ``in_seed`` here.
 2. relation   dedup-eligible documents are shuffled twice: by content hash (groups of two or
@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from components.data.readers import DocumentReader
-from components.mine.core import _CODE, REASONS, RECORD, MineModel, score_texts
 from components.mine.dedup import Involved, band_slices, bucket_pairs, resolve
 from components.mine.filters import lsh_bands
 from components.mine.outputs import add_hists, cutoff_from, hist_edges, output_lines
 from components.mine.params import MineParams
+from components.mine.shard import CODE, REASONS, RECORD, MineModel, score_texts
 
 # key = file index << 40 | line << 8 | text field: pool order, whatever the blocks are
 _LINE_SHIFT, _FILE_SHIFT = 8, 40
@@ -55,8 +55,8 @@ def score_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
             texts.append(doc.text)
             lines.append(str(line))  # the writing pass makes the Document again from it
     r = score_texts(texts, state["model"])
-    q = np.array([_CODE[x] if x else 0 for x in r.quality], dtype=np.uint8)
-    q[(q == 0) & np.isin(r.hashes, state["seed_hashes"])] = _CODE["in_seed"]
+    q = np.array([CODE[x] if x else 0 for x in r.quality], dtype=np.uint8)
+    q[(q == 0) & np.isin(r.hashes, state["seed_hashes"])] = CODE["in_seed"]
     eligible = q == 0
     n = len(texts)
     sigs = r.sigs if r.sigs is not None else np.zeros((n, 0), np.uint32)
@@ -317,7 +317,7 @@ def score_dedup_select(
     )
     decisions, unindexed = resolve(involved, pairs, n_eligible, hp)
     codes = np.array(
-        [_CODE[decisions[k]] if decisions[k] else 0 for k in involved.keys.tolist()], dtype=np.uint8
+        [CODE[decisions[k]] if decisions[k] else 0 for k in involved.keys.tolist()], dtype=np.uint8
     )
     ref = ray.put((involved.keys, codes))
     final = rows.map_batches(final_rows, batch_format="numpy", fn_kwargs={"ref": ref}).materialize()

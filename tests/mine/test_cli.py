@@ -10,8 +10,8 @@ import pytest
 
 from components.cli import main
 from components.config import load_section
-from components.mine.core import RECORD
 from components.mine.outputs import select_cutoff
+from components.mine.shard import RECORD
 from tests.mine.conftest import general_texts, medical_texts, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from components.mine.core import MineModel, fit_stats, mine, score_batch, score_texts
+from components.mine.core import fit_stats, mine
 from components.mine.scoring import add_counts, fit_model
+from components.mine.shard import MineModel, score_batch, score_texts
 from tests.mine.conftest import general_texts, medical_texts, small_params
 
 
