@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,6 +26,18 @@ from components.errors import ConfigError
 
 ENGINE_ENV = "DAPT_ENGINE"
 ENGINES = ("local", "ray")
+# The stages that run on Ray under ``engine: ray`` (each calls ``load_execution``): the one list
+# the orchestrators consult (an Airflow task submits these as Ray jobs, docs/ray.md).
+RAY_STAGES = ("decontaminate", "mine", "newwords")
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
+
+
+def ray_job_address(environ: Mapping[str, str] | None = None) -> str | None:
+    """The Ray Jobs API address (the dashboard's ``http(s)://host:8265``) when ``RAY_ADDRESS``
+    is one, as for ``ray job submit``; None for a cluster address (``host:6379``, ``ray://``,
+    ``auto``), which a stage's own process joins as the driver instead."""
+    address = (os.environ if environ is None else environ).get(RAY_ADDRESS_ENV, "").strip()
+    return address.rstrip("/") if address.startswith(("http://", "https://")) else None
 
 
 @dataclass

@@ -72,6 +72,36 @@ def _stage(root: str, stage: str, lock_wait: int) -> dict[str, Any]:
         raise AirflowFailException(str(exc)) from exc
 
 
+def _ray_job(root: str, stage: str, lock_wait: int) -> dict[str, Any]:
+    """A Ray stage submitted as a Ray job to the Jobs API at ``RAY_ADDRESS``: the same
+    ``run_stage`` on the cluster, this task streaming its logs (rayjob_submit)."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from components.execution import RAY_ADDRESS_ENV, ray_job_address
+    from components.orchestration import rayjob_submit, runner
+
+    _lineage_parent()
+    address = ray_job_address()
+    if address is None:
+        raise AirflowFailException(
+            f"stage {stage} was made a Ray job when the DAG was parsed ({RAY_ADDRESS_ENV} named a "
+            f"Ray Jobs API), but this worker's {RAY_ADDRESS_ENV} does not: give the DAG processor "
+            "and the workers the same http(s)://<head>:8265 address (docs/ray.md)"
+        )
+    try:
+        ti = get_current_context()["ti"]
+        run_id, dag_id = str(ti.run_id), str(ti.dag_id)  # the job's id: a retry finds its job
+    except Exception:  # a direct call, outside a task: a fresh job
+        run_id = dag_id = ""
+    try:
+        return rayjob_submit.run_stage_job(
+            root, stage, address=address, run_id=run_id, dag_id=dag_id, lock_wait=lock_wait
+        )
+    except runner.NonRetryableError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
 def _lineage_parent() -> None:
     """The stage's OpenLineage events name this task run as their parent (docs/lineage.md)."""
     import os
@@ -202,6 +232,8 @@ def _where(s: Settings, stage: str) -> str:
         return "pods (GPU), one per unit group, then the stage's pod"
     if s.runs_in_pod(stage):
         return "TrainJob (GPU)" if stage in s.params.kubernetes.trainjob_stages else "pod (GPU)"
+    if s.runs_as_ray_job(stage):
+        return f"Ray job at {s.ray_job_address}"
     return "local, fanned out" if s.fans_out(stage) else "local"
 
 
@@ -272,7 +304,8 @@ def build_domain_adaptation(s: Settings, doc: str) -> DAG:
             elif s.fans_out(name):
                 first[name], last[name] = _fanout_tasks(s, name, doc_md, lineage)
             else:
-                t = task(task_id=name, pool=p.pool, doc_md=doc_md, **lineage)(_stage)(
+                run = _ray_job if s.runs_as_ray_job(name) else _stage
+                t = task(task_id=name, pool=p.pool, doc_md=doc_md, **lineage)(run)(
                     root, name, p.lock_wait_seconds
                 )
                 first[name] = last[name] = t

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.config import active_profile, load_section, read_params_file
+from components.execution import RAY_STAGES, ray_job_address, resolve_engine
 from components.orchestration.graph import StageGraph, load
 from components.orchestration.params import OrchestrationParams
 
@@ -20,6 +21,8 @@ class Settings:
     params: OrchestrationParams
     profile: str
     deliveries: str | None = None  # domain.deliveries.folder: where accepted deliveries go
+    engine: str = "local"  # execution.engine, after DAPT_ENGINE
+    ray_job_address: str | None = None  # RAY_ADDRESS when it names a Ray Jobs API (http[s])
 
     @property
     def execution(self) -> str:
@@ -27,6 +30,17 @@ class Settings:
 
     def runs_in_pod(self, stage: str) -> bool:
         return self.execution == "kubernetes" and stage in self.params.gpu_stages
+
+    def runs_as_ray_job(self, stage: str) -> bool:
+        """A Ray stage under ``engine: ray`` with ``RAY_ADDRESS`` naming a Ray Jobs API: its task
+        submits the stage as a Ray job there (rayjob_submit) instead of running it itself."""
+        return (
+            self.engine == "ray"
+            and self.ray_job_address is not None
+            and stage in RAY_STAGES
+            and not self.runs_in_pod(stage)
+            and not self.params.fans_out(stage)
+        )
 
     def fans_out(self, stage: str) -> bool:
         """Mapped unit tasks on the workers (local execution)."""
@@ -63,4 +77,6 @@ def load_settings(root: str | os.PathLike) -> Settings:
         params=load_section("orchestration", root / "params.yaml", profile=profile),
         profile=profile,
         deliveries=domain.deliveries.folder if domain.deliveries else None,
+        engine=resolve_engine(load_section("execution", root / "params.yaml", profile=profile)),
+        ray_job_address=ray_job_address(),
     )
