@@ -20,6 +20,8 @@ from components.errors import InputError
 from components.newwords.counting import CountResult, Table, lookup
 from components.newwords.params import NewwordsParams
 
+# Neighbour statistics a table may carry per row, computed where the extensions are (Ray path)
+SIDE_COLUMNS = ("r_clogc", "r_max", "l_clogc", "l_max")
 COLUMNS = ("word", "freq", "cohesion", "left_entropy", "right_entropy", "domain_score", "score")
 
 
@@ -133,8 +135,11 @@ def zh_candidates(counts: CountResult, p: NewwordsParams) -> Candidates:
         if not len(sel):
             continue
         c = t["counts"][sel].astype(np.float64)
-        r_clogc, r_max = _side_stats(t["keys"][sel], ext, "prefix")
-        l_clogc, l_max = _side_stats(t["keys"][sel], ext, "suffix")
+        if "r_clogc" in t:  # summed inside the partitions already (ray_sides.py)
+            r_clogc, r_max, l_clogc, l_max = (t[k][sel] for k in SIDE_COLUMNS)
+        else:
+            r_clogc, r_max = _side_stats(t["keys"][sel], ext, "prefix")
+            l_clogc, l_max = _side_stats(t["keys"][sel], ext, "suffix")
         right = np.log(c) - r_clogc / c
         left = np.log(c) - l_clogc / c
         # Walk prefix and suffix chains down to single characters: pre[j] = w[:j], suf[j] = w[n-j:].

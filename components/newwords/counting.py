@@ -98,6 +98,12 @@ def _unique(
     return sk[starts], summed, [e[pick] for e in extra]
 
 
+def partition_of(keys: np.ndarray, parts: int) -> np.ndarray:
+    """The partition of each key: the hash ``shard_tables`` splits by (the Ray shuffles too)."""
+    with np.errstate(over="ignore"):
+        return (((keys * _GOLD) >> np.uint64(40)) % np.uint64(parts)).astype(np.int64)
+
+
 def shard_tables(text: str, max_len: int, part: tuple[int, int] = (0, 1)) -> list[Table]:
     """Unique n-grams of lengths 1..max_len of one text; index 0 is length 1.
 

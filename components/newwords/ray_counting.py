@@ -6,8 +6,10 @@
            worker, so no worker ever holds all counts.
 3. reduce  per partition: ``counting.merge`` (exact sums, no pruning), then the rows no later
            step can read are dropped there, where the partition is whole (below).
-4. gather  the partitions' disjoint, sorted tables are concatenated and re-sorted per length:
-           ``core.zh_candidates`` then scores them exactly as it scores the local counts.
+4. sides   a second shuffle sends each extension row to its parent's partition, where the
+           neighbour statistics of the candidates are summed (``ray_sides.py``).
+5. gather  the partitions' disjoint candidate tables (with those statistics) are concatenated
+           and re-sorted per length: ``core.zh_candidates`` scores them with the local code.
 
 Steps 1-3 are ``hash_shuffle``, which the English counter (``english_ray.py``) shares.
 
@@ -31,14 +33,15 @@ import numpy as np
 
 from components.data.raydata import batch_documents, lines_dataset
 from components.newwords.counting import (
-    _GOLD,
     FIELDS,
     CountResult,
     Table,
     lookup,
     merge,
+    partition_of,
     shard_tables,
 )
+from components.newwords.ray_sides import finish_partition, route_partition
 
 # Input bytes per partition: a partition's merged tables grow with the distinct n-grams it holds
 # (~15x the text on news, measured: 536 MB of partitioned tables shuffled for 34.5 MB), so the
@@ -48,11 +51,6 @@ MB_PER_PARTITION = 16
 
 def partitions_for(input_bytes: int, cpus: int) -> int:
     return max(2, cpus, math.ceil(input_bytes / 1e6 / MB_PER_PARTITION))
-
-
-def partition_of(keys: np.ndarray, parts: int) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return (((keys * _GOLD) >> np.uint64(40)) % np.uint64(parts)).astype(np.int64)
 
 
 def _split(tables: list[Table], parts: int) -> list[list[Table]]:
@@ -129,9 +127,10 @@ def merge_partition(group: dict, max_len: int, min_count: int) -> dict:
 
 
 def _concat(partitions: list[list[Table]], n: int) -> Table:
-    cat = {f: np.concatenate([p[n][f] for p in partitions]) for f in FIELDS}
+    fields = [f for f in partitions[0][n] if all(f in p[n] for p in partitions)]
+    cat = {f: np.concatenate([p[n][f] for p in partitions]) for f in fields}
     order = np.argsort(cat["keys"], kind="stable")  # partitions are disjoint: no sums needed
-    return {f: cat[f][order] for f in FIELDS}
+    return {f: cat[f][order] for f in fields}
 
 
 def hash_shuffle(
@@ -142,14 +141,17 @@ def hash_shuffle(
     *,
     batch_docs: int,
     parts: int = 0,
+    then: tuple[Callable, Callable, dict] | None = None,
 ) -> tuple[list, int, int]:
     """Steps 1-3 for any per-block counter (Chinese here, English in ``english_ray``).
 
     ``sides``: (JSONL paths, ``map_fn`` keyword arguments) per input role. ``map_fn(batch,
     parts=, **kw)`` returns one row per partition (``part``, pickled ``payload``);
     ``reduce_fn(group, **reduce_kwargs)`` merges one partition's rows into one row (``part``,
-    pickled ``payload``, ``shuffle_bytes``). Returns (the unpickled reduce payloads in partition
-    order, partitions, bytes shuffled)."""
+    pickled ``payload``, ``shuffle_bytes``). ``then`` = (route, finish, route kwargs): a second
+    shuffle of the reduced rows, ``route`` addressing rows to partitions and ``finish`` reducing
+    each (Chinese neighbour statistics, ``ray_sides``). Returns (the unpickled final payloads in
+    partition order, partitions, bytes shuffled)."""
     import ray
 
     parts = parts or partitions_for(
@@ -172,6 +174,14 @@ def hash_shuffle(
     reduced = union.groupby("part", num_partitions=parts).map_groups(
         reduce_fn, batch_format="numpy", fn_kwargs=reduce_kwargs
     )
+    if then is not None:  # a second shuffle over the reduced partitions (ray_sides.py)
+        route, finish, route_kwargs = then
+        routed = reduced.map_batches(
+            route, batch_format="numpy", fn_kwargs={"parts": parts, **route_kwargs}
+        )
+        reduced = routed.groupby("part", num_partitions=parts).map_groups(
+            finish, batch_format="numpy"
+        )
     by_part, volume = {}, 0
     for r in reduced.iter_rows():  # streamed: one partition's pickled tables at a time
         by_part[int(r["part"])] = pickle.loads(r["payload"])
@@ -211,6 +221,7 @@ def count_ray(
         {"max_len": max_len, "min_count": min_count},
         batch_docs=batch_docs,
         parts=parts,
+        then=(route_partition, finish_partition, {"min_count": min_count}),
     )
     domain = [_concat([d for d, _ in results], n) for n in range(max_len)]
     background = [_concat([b for _, b in results], n) for n in range(max_len)]

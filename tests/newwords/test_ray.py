@@ -1,8 +1,9 @@
 """``engine: ray`` (hash-partitioned exact counting) against the local counter on bundled sample
 text: the same new words in the same order, the same scores, the same evaluation.
 
-Chinese (bundled medical QA vs CLUE web text): relative tolerance 1e-9, as both rank identical
-count tables with the same numpy code, so any difference is a counting bug. English (ACL-ARC
+Chinese (bundled medical QA vs CLUE web text): the lexicon row for row (scores are checked
+within a relative 1e-9 first, so a failure says which column drifts): both paths score with the
+same numpy code, the Ray one with neighbour sums made inside the partitions in the local order. English (ACL-ARC
 citation contexts vs WikiText-2, in an English project): tolerance 0, the lexicon byte for byte,
 since the Ray path hands the scorer the local tables in the local order (english_ray.py)."""
 
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from components.cli import main
-from components.newwords import english
+from components.newwords import core, english
 from components.newwords.english import score_counts
 from components.newwords.params import NewwordsParams
 from tests.mine.conftest import SAMPLES, general_texts, medical_texts
@@ -35,7 +36,14 @@ def test_ray_counts_give_the_same_words_and_scores(ray_cluster, tmp_path, monkey
     domain = write_jsonl(tmp_path / "domain.jsonl", medical_texts(1500))
     general = write_jsonl(tmp_path / "general.jsonl", general_texts(800))
     ref = SAMPLES / "lexicons" / "THUOCL_medical.txt"
-    runs = {}
+    runs, gathered = {}, {}
+    score = core.zh_candidates
+
+    def capture(counts, p):  # what each driver holds when it scores
+        gathered[os.environ["DAPT_ENGINE"]] = (counts, p)
+        return score(counts, p)
+
+    monkeypatch.setattr(core, "zh_candidates", capture)
     for engine in ("local", "ray"):
         monkeypatch.setenv("DAPT_ENGINE", engine)
         out = tmp_path / engine
@@ -51,7 +59,18 @@ def test_ray_counts_give_the_same_words_and_scores(ray_cluster, tmp_path, monkey
     for a, b in zip(ray_rows, local, strict=True):
         for col in NUMERIC:
             assert float(a[col]) == pytest.approx(float(b[col]), rel=1e-9, abs=1e-12), (a, col)
+    assert ray_rows == local  # in practice the same bits: neighbour sums in child-key order
     assert rm["eval"] == lm["eval"] and rm["candidates"] == lm["candidates"]
+    # Neighbour statistics were summed in the partitions: the driver got candidates only.
+    (ray_counts, p), (local_counts, _) = gathered["ray"], gathered["local"]
+    for n in range(2, p.max_len + 1):
+        t, full = ray_counts.domain[n - 1], local_counts.domain[n - 1]
+        assert set(core.SIDE_COLUMNS) <= set(t) and (t["counts"] >= p.min_count).all()
+        assert len(t["keys"]) == int((full["counts"] >= p.min_count).sum())
+    assert (
+        sum(len(t["keys"]) for t in ray_counts.domain)
+        < sum(len(t["keys"]) for t in local_counts.domain) / 5
+    )
     assert rm["units_domain"] == lm["units_domain"] and rm["exact_counts"]
     assert rm["shuffle"]["partitions"] == 2 and rm["shuffle"]["shuffle_mb"] > 0  # 2 CPUs
 
