@@ -123,10 +123,13 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
             engine=engine,
             batch_docs=ex.ray_batch_docs,
         )
-        sec = m["seconds"]  # the driver's own step: dedup, cutoff, writing (and the plot)
-        driver_s = sec["total"] - sec["stats"] - sec["fit"] - sec["score"]
-        extra = {"selected": m["selected_docs"], "stats_s": sec["stats"],
-                 "score_s": sec["score"], "driver_s": round(driver_s, 2)}  # fmt: skip
+        sec = m["seconds"]
+        extra = {"selected": m["selected_docs"], "stats_s": sec["stats"], "score_s": sec["score"]}
+        if "dedup" in m:  # ray: the pass's parts; resolve and assemble run in the driver
+            extra.update({f"{k}_s": v for k, v in m["dedup"]["seconds"].items()})
+            extra["involved"] = m["dedup"]["involved_docs"]
+        else:  # local: dedup runs inside the score pass; cutoff and writing after it
+            extra["driver_s"] = round(sec["total"] - sec["stats"] - sec["fit"] - sec["score"], 2)
     else:
         from components.cli import main
 
