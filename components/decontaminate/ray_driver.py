@@ -1,16 +1,23 @@
 """The Ray driver: ``driver.process`` and ``driver.leftover`` on Ray Data blocks of each source.
 
-Workers run the per-document functions on blocks of documents; the driver writes their output
-lines, audit rows and counters in input order through ``driver.write_results``, the local path's
-own writer, so the files, the audit and the report are the same bytes as ``engine: local``.
-The dev/test index goes to the object store once.
+Workers run the per-document functions on blocks of documents and format their output and audit
+lines; a Ray Datasink writes them as ordered parts, which the driver assembles (a byte copy)
+into the cleaned files and the audit, and the block counters are summed in input order, so the
+files, the audit and the report are the same bytes as ``engine: local``. The dev/test index goes
+to the object store once.
 """
 
 from __future__ import annotations
 
+import pickle
+import shutil
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from components.data.raydata import ordered_block_map
+from components.data.readers import DocumentReader
+from components.data.writers import dump_jsonl_line
 from components.decontaminate import driver
 
 
@@ -24,12 +31,61 @@ def _leftover_block(docs, state) -> str | None:
     return next((why for d in docs if (why := driver.leftover(d, index, p))), None)
 
 
+def clean_rows(batch: dict[str, Any], name: str, ref) -> dict[str, Any]:
+    """Each document's output line and audit lines (``driver.process``, the local step), and
+    the block's counters in document order (their key order is the report's)."""
+    import ray
+
+    index, p = ray.get(ref)
+    keys, out, audit = [], [], []
+    counts: Counter = Counter()
+    reader = None
+    for lineno, line in zip(batch["lineno"], batch["line"], strict=True):
+        reader = reader or DocumentReader(str(batch["path"][0]))
+        for field, doc in enumerate(reader.jsonl_line(int(lineno), str(line))):
+            kept, rows, c = driver.process(doc, index, p)
+            keys.append((int(lineno) << 8) | field)
+            out.append(kept or "")
+            audit.append("".join(dump_jsonl_line({"source": name, **r}) for r in rows))
+            counts.update(c)
+    blob = pickle.dumps(counts, protocol=5)
+    return {"key": keys, "out": out, "audit": audit, "counts": [blob] + [b""] * (len(keys) - 1)}
+
+
 def source_cleaner(batch_docs: int):
     def clean_source(name: str, src: str, dest: Path, audit, index, p) -> dict:
-        blocks = ordered_block_map([src], _clean_block, (index, p), batch_docs)
-        results = (r for block in blocks for r in block)
-        with open(dest, "w", encoding="utf-8") as out:
-            return driver.write_results(name, results, out, audit)
+        """Workers clean and format; their lines go to ordered parts through a Ray Datasink
+        (``raysink``), assembled here into ``dest`` and the audit byte for byte."""
+        import ray
+
+        from components.data.raydata import lines_dataset
+        from components.data.raysink import OrderedPartsSink, assemble, parts
+
+        ds = lines_dataset([src])
+        if ds is None:  # an absent part of the project: an empty output
+            dest.write_bytes(b"")
+            return {}
+        cleaned = ds.map_batches(
+            clean_rows,
+            batch_size=batch_docs,
+            batch_format="numpy",
+            fn_kwargs={"name": name, "ref": ray.put((index, p))},
+        ).materialize()
+        folder = dest.parent / f".{dest.stem}.parts"
+        shutil.rmtree(folder, ignore_errors=True)
+        cleaned.write_datasink(OrderedPartsSink(folder, {"out": "out", "audit": "audit"}))
+        c: Counter = Counter()
+        for b in cleaned.select_columns(["counts"]).iter_batches(batch_format="numpy"):
+            for blob in b["counts"]:
+                if blob:
+                    c.update(pickle.loads(blob))  # in block order: the local key order
+        with open(dest, "wb") as f:
+            assemble(folder, "out", f)
+        audit.flush()
+        for part in parts(folder, "audit"):
+            audit.write(part.read_text(encoding="utf-8"))
+        shutil.rmtree(folder)
+        return dict(c)
 
     return clean_source
 
