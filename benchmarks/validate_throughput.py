@@ -2,7 +2,7 @@
 
 Baseline ("pandas+GX"): read the whole corpus into a DataFrame and run the same row-level
 expectations on every row, as a GX quick-start would. Ours: one streaming pass of statistics over
-every document, GX on a reservoir sample. Both run in fresh subprocesses on 1x, 2x and 4x copies
+every document, GX on a bounded sample chosen by position hash. Both run in fresh subprocesses on 1x, 2x and 4x copies
 of the 35 MB news corpus so peak RSS can be compared as the corpus grows.
 
     .venv/bin/python benchmarks/validate_throughput.py [--corpus ../shared/data/bench/xinwen_lianbo_news.jsonl]

@@ -28,7 +28,7 @@ ENGINE_ENV = "DAPT_ENGINE"
 ENGINES = ("local", "ray")
 # The stages that run on Ray under ``engine: ray`` (each calls ``load_execution``): the one list
 # the orchestrators consult (an Airflow task submits these as Ray jobs, docs/ray.md).
-RAY_STAGES = ("decontaminate", "mine", "newwords")
+RAY_STAGES = ("ingest", "validate", "mine", "decontaminate", "newwords")
 RAY_ADDRESS_ENV = "RAY_ADDRESS"
 
 
@@ -42,7 +42,7 @@ def ray_job_address(environ: Mapping[str, str] | None = None) -> str | None:
 
 @dataclass
 class ExecutionParams:
-    """How the data stages (decontaminate, mine, newwords) are executed."""
+    """How the data stages (ingest, validate, mine, decontaminate, newwords) are executed."""
 
     engine: Literal["local", "ray"] = param(
         "local", help=f"local | ray (Ray Data); the {ENGINE_ENV} environment variable overrides"

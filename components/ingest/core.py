@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -100,6 +101,31 @@ def delivery_specs(domain: DomainParams) -> list[SourceSpec]:
     return specs
 
 
+def prepare(text: str, params: IngestParams) -> tuple[str, int] | None:
+    """The per-document step both engines run: (normalised text, its content hash), or None
+    when the normalised text is too short to keep."""
+    text = normalize(text, form=params.normalize, unescape_html=params.unescape_html)
+    if len(text) < params.min_chars:
+        return None
+    return text, hash64(text)
+
+
+def prepare_block(texts: list[str], params: IngestParams) -> list[tuple[str, int] | None]:
+    """``prepare`` over a block of texts: what a Ray worker runs (components/ingest/ray_driver.py)."""
+    return [prepare(t, params) for t in texts]
+
+
+# How documents get prepared: in this process, one at a time (the default), or on Ray workers
+# in blocks (ray_driver.prepared). Either way (document, prepare(document.text)) pairs come back
+# in input order, so the decisions below (dedup keeps the first occurrence) are the same.
+Prepared = Callable[[Iterable[Document], IngestParams], Iterator[tuple[Document, Any]]]
+
+
+def prepare_here(docs: Iterable[Document], params: IngestParams) -> Iterator[tuple[Document, Any]]:
+    for doc in docs:
+        yield doc, prepare(doc.text, params)
+
+
 def clean(
     docs: Iterable[Document],
     params: IngestParams,
@@ -107,19 +133,20 @@ def clean(
     *,
     seen: set[int] | None = None,
     forbidden: set[int] | None = None,
+    prepared: Prepared = prepare_here,
 ) -> Iterator[Document]:
     """Normalise each document and drop it with a counted reason when it must not be kept.
 
     ``seen`` collects kept hashes (exact dedup); ``forbidden`` holds hashes that must not
-    appear (train texts, when cleaning dev/test).
+    appear (train texts, when cleaning dev/test). The decisions are made here, in input order,
+    whichever engine ``prepared`` the texts.
     """
-    for doc in docs:
+    for doc, ready in prepared(docs, params):
         counters["read"] += 1
-        text = normalize(doc.text, form=params.normalize, unescape_html=params.unescape_html)
-        if len(text) < params.min_chars:
+        if ready is None:
             counters["dropped_too_short"] += 1
             continue
-        h = hash64(text)
+        text, h = ready
         if forbidden is not None and h in forbidden:
             counters["dropped_leaked_from_train"] += 1
             continue
@@ -135,7 +162,7 @@ def clean(
 
 def corpus_docs(
     specs: list[SourceSpec], params: IngestParams, counters: Counter, key: str,
-    allow_links: bool = False, links: Links | None = None,
+    allow_links: bool = False, links: Links | None = None, prepared: Prepared = prepare_here,
 ) -> Iterator[Document]:  # fmt: skip
     """All sources of one corpus role, capped per source, cleaned and deduplicated together."""
     seen: set[int] | None = set() if params.dedup else None
@@ -145,7 +172,7 @@ def corpus_docs(
         )
         if params.max_docs_per_source:
             docs = islice(docs, params.max_docs_per_source)
-        yield from clean(docs, params, counters, seen=seen)
+        yield from clean(docs, params, counters, seen=seen, prepared=prepared)
 
 
 def hold_out_dev(train: list[Document], fraction: float) -> tuple[list[Document], list[Document]]:
@@ -166,7 +193,7 @@ def hold_out_dev(train: list[Document], fraction: float) -> tuple[list[Document]
 
 def ingest_task(
     task: TaskSpec, params: IngestParams, folder: Path, allow_links: bool = False,
-    links: Links | None = None,
+    links: Links | None = None, prepared: Prepared = prepare_here,
 ) -> dict[str, dict]:  # fmt: skip
     """Train/dev/test JSONL and labels.txt; dev/test rows whose text is in train are dropped."""
     links = Links() if links is None else links
@@ -180,7 +207,9 @@ def ingest_task(
     report: dict[str, dict] = {}
     train_hashes: set[int] = set()
     counters: Counter = Counter()
-    train = list(clean(source("train", task.train), params, counters, seen=train_hashes))
+    train = list(
+        clean(source("train", task.train), params, counters, seen=train_hashes, prepared=prepared)
+    )
     report["task_train"] = dict(counters)
     dev: list[Document]
     if task.dev is None:
@@ -198,7 +227,14 @@ def ingest_task(
         seen: set[int] | None = set() if params.dedup else None
         forbidden = train_hashes if params.drop_leaked else None
         splits[split] = list(
-            clean(source(split, spec), params, counters, seen=seen, forbidden=forbidden)
+            clean(
+                source(split, spec),
+                params,
+                counters,
+                seen=seen,
+                forbidden=forbidden,
+                prepared=prepared,
+            )
         )
         report[f"task_{split}"] = dict(counters)
     for split in SPLITS:
@@ -210,10 +246,12 @@ def ingest_task(
 
 
 def ingest(
-    domain: DomainParams, params: IngestParams, out: Path, links: Links | None = None
-) -> dict:
+    domain: DomainParams, params: IngestParams, out: Path, links: Links | None = None,
+    prepared: Prepared = prepare_here,
+) -> dict:  # fmt: skip
     """Write the layout into ``out`` (an empty folder); returns per-output counters. Inputs
-    read through allowed symbolic links are noted in ``links``."""
+    read through allowed symbolic links are noted in ``links``. ``prepared``: where the
+    per-document work runs (``ray_driver.prepared`` under ``execution.engine: ray``)."""
     report: dict[str, dict] = {}
     deliveries = delivery_specs(domain)
     if domain.deliveries is not None:
@@ -226,7 +264,7 @@ def ingest(
     ):
         counters: Counter = Counter()
         docs = tqdm(
-            corpus_docs(specs, params, counters, key, allow, links),
+            corpus_docs(specs, params, counters, key, allow, links, prepared),
             desc=f"ingest {role}",
             unit="doc",
             mininterval=2,
@@ -236,7 +274,7 @@ def ingest(
     task_dir = out / "task"
     task_dir.mkdir()
     if domain.task is not None:
-        report.update(ingest_task(domain.task, params, task_dir, allow, links))
+        report.update(ingest_task(domain.task, params, task_dir, allow, links, prepared))
     else:
         for split in SPLITS:
             (task_dir / f"{split}.jsonl").write_bytes(b"")

@@ -10,22 +10,34 @@ from pathlib import Path
 from components.config import load_section
 from components.data.outputs import OutputSet
 from components.data.writers import write_json
-from components.ingest.core import Links, ingest
+from components.execution import load_execution
+from components.ingest.core import Links, ingest, prepare_here
 from components.stagerun import stage_tracking
 
 
 def run(args: argparse.Namespace) -> int:
     domain = load_section("domain", args.params)
     params = load_section("ingest", args.params)
+    engine, ex = load_execution(args.params)
     start = time.perf_counter()
     links = Links()
     with OutputSet() as outs:  # the layout and its metrics change together
-        report = ingest(domain, params, outs.dir(args.out), links)
+        if engine == "ray":  # normalisation on Ray workers, the same bytes (ray_driver.py)
+            from components.execution import ray_session
+            from components.ingest import ray_driver
+
+            with ray_session():
+                prepared = ray_driver.prepared(ex.ray_batch_docs)
+                report = ingest(domain, params, outs.dir(args.out), links, prepared)
+        else:
+            report = ingest(domain, params, outs.dir(args.out), links, prepare_here)
         metrics = {
             "shape": domain.shape.name,
             "seconds": round(time.perf_counter() - start, 3),
             "outputs": report,
         }
+        if engine == "ray":
+            metrics["engine"] = "ray"
         if links:
             metrics["symlinks"] = dict(links)  # lineage: what was really read
         write_json(outs.file(args.metrics), metrics)

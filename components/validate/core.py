@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.data.document import Document
 from components.data.labels import read_label_file
 from components.data.readers import DocumentReader
 from components.data.text import content_hash
 from components.errors import InputError
-from components.validate.params import ValidateParams
-from components.validate.stats import scan_corpus
+from components.validate.params import CorpusChecks, ValidateParams
+from components.validate.stats import CorpusStats, scan_corpus
 from components.validate.suites import (
     Batch,
     corpus_batches,
@@ -73,6 +75,22 @@ def _read_ok(path: str) -> dict:
     }
 
 
+# Where a corpus's streaming statistics are computed: here (``scan_here``) or on Ray
+# (``ray_driver.scanner``); both run stats.scan_block and stats.Scan, so the results are the same.
+Scanner = Callable[[DocumentReader, CorpusChecks], tuple[CorpusStats, list[Document]]]
+
+
+def scan_here(reader: DocumentReader, c: CorpusChecks) -> tuple[CorpusStats, list[Document]]:
+    return scan_corpus(
+        reader,
+        min_chars=c.min_chars,
+        max_chars=c.max_chars,
+        sample_size=c.gx_sample_size,
+        sample_max_chars=c.gx_sample_max_chars,
+        exact_cap=c.exact_dedup_max_docs,
+    )
+
+
 def validate_files(
     corpora: list[str],
     task: dict[str, str] | None,
@@ -81,9 +99,12 @@ def validate_files(
     opts: ReadOptions,
     docs_dir: Path | None,
     label_words: dict[str, str] | None = None,
+    scanner: Scanner = scan_here,
 ) -> Outcome:
-    """``label_words``: PET's verbalizer, checked against the label set when PET is requested."""
-    """Validate every corpus and the task splits; unreadable files become failed checks."""
+    """Validate every corpus and the task splits; unreadable files become failed checks.
+
+    ``label_words``: PET's verbalizer, checked against the label set when PET is requested;
+    ``scanner``: where the corpora's statistics are computed (``execution.engine``)."""
     start = time.perf_counter()
     batches: list[Batch] = []
     results: list[dict] = []
@@ -100,14 +121,7 @@ def validate_files(
                 text_field=opts.text_field,
                 allow_symlinks=opts.allow_symlinks,
             )
-            st, sample = scan_corpus(
-                reader,
-                min_chars=c.min_chars,
-                max_chars=c.max_chars,
-                sample_size=c.gx_sample_size,
-                sample_max_chars=c.gx_sample_max_chars,
-                exact_cap=c.exact_dedup_max_docs,
-            )
+            st, sample = scanner(reader, c)
         except InputError as err:
             results.append(_read_failure(path, err))
             continue

@@ -5,6 +5,7 @@ on failure, write the manifest downstream stages check, log the MLflow run."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -18,8 +19,9 @@ from components.data.text import file_digest
 from components.data.writers import write_json
 from components.domain import domain_lang
 from components.errors import UsageError, failed
+from components.execution import load_execution
 from components.stagerun import stage_tracking
-from components.validate.core import ReadOptions, validate_files
+from components.validate.core import ReadOptions, scan_here, validate_files
 from components.validate.params import ValidateParams
 from components.validate.report import summary_dict, write_reports
 
@@ -120,10 +122,12 @@ def run(args: argparse.Namespace) -> int:
         allow_symlinks=bool(domain and domain.allow_symlinks),
         label_source=_label_source(args, domain),
     )
+    engine, ex = load_execution(args.params)
     with OutputSet() as outs:
         # Validated in a staging folder: where the report goes depends on the outcome.
         staging = outs.dir(args.failed_report or args.report)
-        outcome = validate_files(
+        call = functools.partial(
+            validate_files,
             args.corpus,
             task,
             args.labels,
@@ -132,6 +136,14 @@ def run(args: argparse.Namespace) -> int:
             None if args.no_docs else staging / "data_docs",
             _pet_words(args) if in_project and task else None,
         )
+        if engine == "ray":  # the corpora's statistics on Ray, the same report (ray_driver.py)
+            from components.execution import ray_session
+            from components.validate import ray_driver
+
+            with ray_session():
+                outcome = call(scanner=ray_driver.scanner(ex.ray_batch_docs))
+        else:
+            outcome = call(scanner=scan_here)
         keep_last_good = bool(args.failed_report) and not outcome.passed
         shown = Path(args.failed_report if keep_last_good else args.report)
         text = write_reports(
@@ -142,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             if args.failed_report:
                 os.replace(staging, outs.dir(args.report))  # it passed: the real report
             if args.metrics:
-                write_json(outs.file(args.metrics), _metrics(outcome))
+                write_json(outs.file(args.metrics), _metrics(outcome, engine))
             if outcome.passed and args.manifest:
                 files = {manifest_key(p): {"md5": file_digest(p)} for p in inputs}
                 manifest = {"passed": True, "files": files, "report": args.report}
@@ -173,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
     return 0 if outcome.passed else failed(text)
 
 
-def _metrics(outcome) -> dict:
+def _metrics(outcome, engine: str = "local") -> dict:
+    extra = {"engine": "ray"} if engine == "ray" else {}  # local: the metrics as before
     return {
         "passed": outcome.passed,
         "failed_checks": sum(not r["success"] for r in outcome.results),
@@ -182,6 +195,7 @@ def _metrics(outcome) -> dict:
         "files": {
             p: {k: v for k, v in s.items() if k != "examples"} for p, s in outcome.stats.items()
         },
+        **extra,
     }
 
 

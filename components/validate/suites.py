@@ -1,7 +1,7 @@
 """great-expectations 1.x suites, defined in code, run on an ephemeral context.
 
-Every check is a real GX expectation. Row-level checks run on the documents (or a reservoir
-sample of a large corpus); corpus-level checks run on a one-row table of streaming statistics
+Every check is a real GX expectation. Row-level checks run on the documents (or a bounded
+sample of a large corpus, chosen by position: components/validate/stats.py); corpus-level checks run on a one-row table of streaming statistics
 computed over every document, so nothing is skipped for size.
 """
 

@@ -56,3 +56,14 @@ def test_a_worker_without_the_jobs_address_fails_the_task_clearly(monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", "ray-head:6379")
     with pytest.raises(AirflowFailException, match="same http"):
         _ray_job(str(ROOT), "mine", 0)
+
+
+def test_the_ray_stages_are_the_stages_that_read_the_engine():
+    """A stage that reads ``execution.engine`` and is missing from RAY_STAGES would call
+    ``ray.init`` with the Jobs API's http address inside its Airflow task."""
+    readers = {
+        p.parent.name
+        for p in (ROOT / "components").glob("*/stage.py")
+        if "load_execution" in p.read_text(encoding="utf-8")
+    }
+    assert readers == set(RAY_STAGES)

@@ -258,7 +258,7 @@ def test_large_corpus_uses_a_sample_for_gx_but_counts_everything(workdir, capsys
     assert "no documents with U+FFFD" in failed  # found by the streaming pass, not the sample
 
 
-def test_reservoir_sample_is_bounded_in_count_and_characters():
+def test_gx_sample_is_bounded_in_count_and_characters():
     from components.data import Document
     from components.validate.stats import scan_corpus
 

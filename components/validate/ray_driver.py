@@ -1,0 +1,85 @@
+"""The Ray driver of validation's streaming statistics: ``stats.scan_block`` on Ray Data blocks
+of a corpus, folded in input order by ``stats.Scan`` in this process (the local driver's fold).
+
+The blocks return their Partial statistics (merged exactly), their content hashes (the
+duplicate count is the one sequential step: a document duplicates an *earlier* one) and their
+sample candidates as (key, position, characters, line): keys depend on each document's line, not
+on the blocks, so the sample is the rows ``engine: local`` picks. Documents do not travel back:
+once the sample is decided, one more filtered pass over the file's lines (on Ray) brings the
+sampled lines and those of the first duplicates whose example no block had. The statistics, the
+examples, the sample and so the report are those of ``engine: local``.
+
+Ray reads canonical JSONL only (``raydata.lines_dataset``), with the default fields, as ingest
+writes it. Any other file (a ``--corpus`` in another format, encoding or text field) is scanned
+in this process, as is a file the Ray scan cannot read: the local reader then raises the same
+error, with its line and byte offset, that ``engine: local`` reports.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from components.data.document import Document
+from components.data.readers import DocumentReader
+from components.validate.core import Scanner, scan_here
+from components.validate.params import CorpusChecks
+from components.validate.stats import Block, Bounds, Scan, scan_block
+
+
+def _scan_block(docs: list[Document], bounds: Bounds) -> Block:
+    return scan_block(docs, bounds, by_line=True)
+
+
+def _canonical(reader: DocumentReader) -> bool:
+    """Read by the Ray engine exactly as here (``raydata.batch_documents``), one document a
+    line: what ingest writes."""
+    return (
+        reader.path.endswith(".jsonl")
+        and reader.fmt == "jsonl"
+        and reader.encoding == "utf-8"
+        and reader.text_fields == ["text"]
+        and reader.label_field is None
+        and reader.id_field == "id"
+    )
+
+
+def scanner(batch_docs: int) -> Scanner:
+    """A ``core.Scanner`` running ``scan_block`` on Ray, ``batch_docs`` documents a block."""
+
+    def scan(reader: DocumentReader, c: CorpusChecks):
+        if not _canonical(reader):
+            print(f"[validate] {reader.path}: not canonical JSONL, scanned here", file=sys.stderr)
+            return scan_here(reader, c)
+        from components.data.raydata import ordered_block_map
+
+        bounds = Bounds(c.min_chars, c.max_chars, c.gx_sample_size, c.gx_sample_max_chars)
+        fold = Scan(bounds, c.exact_dedup_max_docs)
+        try:
+            for block in ordered_block_map([reader.path], _scan_block, bounds, batch_docs):
+                fold.add(block)
+            result = fold.result(lambda lines: fetch(reader.path, lines))
+        except Exception as err:  # whatever it was, the local reader says what is wrong, exactly
+            print(
+                f"[validate] {reader.path}: the Ray scan failed ({type(err).__name__}), "
+                "scanning here",
+                file=sys.stderr,
+            )
+            return scan_here(reader, c)
+        reader.bytes_read = reader.total_bytes
+        return result
+
+    return scan
+
+
+def fetch(path: str, lines: set[int]) -> dict[int, Document]:
+    """The documents at these lines of a canonical JSONL file (at most the sample and a few
+    examples): the workers filter the lines, this process parses the few that pass."""
+    from components.data.raydata import lines_dataset
+
+    wanted = frozenset(lines)
+    reader = DocumentReader(path)  # as raydata.batch_documents makes them
+    out: dict[int, Document] = {}
+    for row in lines_dataset([path]).filter(lambda row: row["lineno"] in wanted).iter_rows():
+        for doc in reader.jsonl_line(int(row["lineno"]), str(row["line"])):
+            out[int(row["lineno"])] = doc
+    return out
