@@ -106,10 +106,17 @@ def dup_hashes(group: dict[str, Any]) -> dict[str, Any]:
 
 
 def involved_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
+    """The rows of the involved documents, and the eligible documents per block (summed over
+    batches by the driver: a block may arrive split across batches here)."""
     import ray
 
-    m = np.isin(batch["key"], ray.get(ref))
-    return {c: batch[c][m] for c in ("key", "block", "erank", "hash", "has_sig")}
+    wanted = ray.get(ref)
+    m = np.isin(batch["key"], wanted) if len(wanted) else np.zeros(len(batch["key"]), bool)
+    blocks, inverse = np.unique(batch["block"], return_inverse=True)
+    eligible = np.bincount(inverse, weights=batch["eligible"], minlength=len(blocks))
+    per_block = dict(zip(blocks.tolist(), eligible.tolist(), strict=True))
+    rows = {c: batch[c][m] for c in ("key", "block", "erank", "hash", "has_sig")}
+    return {"r": [pickle.dumps((rows, per_block), protocol=5)]}
 
 
 def _codes(batch: dict[str, Any], keys: np.ndarray, codes: np.ndarray) -> np.ndarray:

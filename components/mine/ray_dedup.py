@@ -119,29 +119,29 @@ def score_dedup_select(
         involved_keys.update(k for pair in pairs for k in pair if k >= 0)
 
     # ranks among eligible documents (what dedup_max_docs counts): block offsets + rank in block
-    per_block = rows.select_columns(["block", "eligible"]).groupby("block").sum("eligible")
-    offsets = sorted((int(b["block"]), int(b["sum(eligible)"])) for b in per_block.iter_rows())
-    starts = dict(
-        zip(
-            [b for b, _ in offsets],
-            np.cumsum([0] + [n for _, n in offsets])[:-1].tolist(),
-            strict=True,
-        )
-    )
-    n_eligible = sum(n for _, n in offsets)
     wanted = np.array(sorted(involved_keys), dtype=np.int64)
+    picked = rows.map_batches(
+        involved_rows, batch_format="numpy", fn_kwargs={"ref": ray.put(wanted)}
+    )
+    found: list[dict] = []
+    per_block: Counter = Counter()
+    for b in picked.iter_batches(batch_format="numpy"):
+        for blob in b["r"]:
+            cols, counts = pickle.loads(blob)
+            found.append(cols)
+            per_block.update(counts)
+    blocks = sorted(per_block)
+    sizes = [int(per_block[b]) for b in blocks]
+    starts = dict(zip(blocks, np.cumsum([0, *sizes])[:-1].tolist(), strict=True))
+    n_eligible = sum(sizes)
     got = {"key": [], "rank": [], "hash": [], "has_sig": []}
-    if len(wanted):
-        picked = rows.map_batches(
-            involved_rows, batch_format="numpy", fn_kwargs={"ref": ray.put(wanted)}
+    for cols in found:
+        got["key"].extend(cols["key"].tolist())
+        got["rank"].extend(
+            starts[int(k)] + int(e) for k, e in zip(cols["block"], cols["erank"], strict=True)
         )
-        for b in picked.iter_batches(batch_format="numpy"):
-            got["key"].extend(b["key"].tolist())
-            got["rank"].extend(
-                (starts[int(k)] + int(e) for k, e in zip(b["block"], b["erank"], strict=True))
-            )
-            got["hash"].extend(b["hash"].view(np.uint64).tolist())
-            got["has_sig"].extend(b["has_sig"].tolist())
+        got["hash"].extend(cols["hash"].view(np.uint64).tolist())
+        got["has_sig"].extend(cols["has_sig"].tolist())
     order = np.argsort(np.array(got["key"], dtype=np.int64), kind="stable")
     involved = Involved(
         keys=np.array(got["key"], dtype=np.int64)[order],

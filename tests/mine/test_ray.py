@@ -18,17 +18,11 @@ pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
 TIMING = ("seconds", "throughput_mb_s", "peak_rss_mb", "workers", "engine", "dedup")
 
 
-@pytest.mark.parametrize(
-    ("method", "budget"),
-    [
-        ("dsir", {"top_n": 40}),
-        # a dedup memory smaller than the pool: the cap decides what later documents meet
-        ("moore_lewis", {"top_n": 0, "fraction": 0.3, "hygiene": HygieneParams(dedup_max_docs=30)}),
-    ],
-)
-def test_ray_selects_the_same_documents_with_the_same_scores(
-    ray_cluster, mixture, tmp_path, method, budget
-):
+# One case, the hardest for the Ray pass: a fraction budget (the cutoff's histogram top-k) and a
+# dedup memory smaller than the pool (ranks decide what later documents meet). The scorer does
+# not matter to the Ray plumbing (it calls the same per-block functions for every method); a
+# Ray run costs ~20 s of Ray Data executions on 2 cores, so methods are covered locally.
+def test_ray_selects_the_same_documents_with_the_same_scores(ray_cluster, mixture, tmp_path):
     rows = list(mixture["pool_rows"])
     seed_text = mixture["seed"].read_text(encoding="utf-8").splitlines()[0]
     rows.insert(10, {"id": "dup-seed", "text": json.loads(seed_text)["text"]})
@@ -38,7 +32,9 @@ def test_ray_selects_the_same_documents_with_the_same_scores(
     rows.insert(14, {"id": "dup-exact-early", "text": rows[4]["text"]})
     rows.insert(16, {"id": "dup-near-early", "text": rows[6]["text"] + "。"})
     pool = write_jsonl(tmp_path / "pool.jsonl", rows)
-    params = small_params(method=method, **budget)
+    params = small_params(
+        method="dsir", top_n=0, fraction=0.3, hygiene=HygieneParams(dedup_max_docs=30)
+    )
     out = {}
     for engine in ("local", "ray"):
         (tmp_path / engine).mkdir()
@@ -56,11 +52,9 @@ def test_ray_selects_the_same_documents_with_the_same_scores(
         }
         out[engine] = ({k: v for k, v in metrics.items() if k not in TIMING}, files)
     metrics, files = out["local"]
-    if method == "dsir":
-        assert metrics["selected_docs"] == 40
-    else:  # 30 % of the clean pool, and the cap was reached
-        assert metrics["selected_docs"] == math.ceil(0.3 * metrics["clean_docs"])
-        assert metrics["dedup_unindexed_docs"] > 0
+    # 30 % of the clean pool, and the dedup memory filled up before the pool's end
+    assert metrics["selected_docs"] == math.ceil(0.3 * metrics["clean_docs"])
+    assert metrics["dedup_unindexed_docs"] > 0
     assert metrics["dropped"]["in_seed"] >= 1 and metrics["dropped"]["exact_dup"] >= 1
     assert metrics["dropped"]["near_dup"] >= 1
     assert out["ray"] == out["local"]
