@@ -34,7 +34,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWS = Path("bench") / "xinwen_lianbo_news.jsonl"  # under --shared
-STAGES = ("decontaminate", "mine", "newwords")
+STAGES = ("ingest", "validate", "decontaminate", "mine", "newwords")
 
 
 def write_rows(path: Path, rows) -> Path:
@@ -101,7 +101,31 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
     out.mkdir()
     extra: dict = {}
     t = time.perf_counter()
-    if stage == "decontaminate":
+    if stage == "ingest":  # normalisation + exact dedup over the news shards (JSONL sources)
+        from collections import Counter
+
+        from components.data.readers import read_documents
+        from components.ingest import core, ray_driver
+
+        p = load_section("ingest", ROOT / "params.yaml")
+        prep = ray_driver.prepared(ex.ray_batch_docs) if engine == "ray" else core.prepare_here
+        counts: Counter = Counter()
+        docs = (d for s in shards for d in read_documents(s))
+        for _ in core.clean(docs, p, counts, seen=set(), prepared=prep):
+            pass
+        extra = {"kept": counts["kept"]}
+    elif stage == "validate":  # the streaming statistics and the GX sample of each shard
+        from components.data.readers import DocumentReader
+        from components.validate import core, ray_driver
+        from components.validate.params import CorpusChecks
+
+        scan = ray_driver.scanner(ex.ray_batch_docs) if engine == "ray" else core.scan_here
+        docs = 0
+        for s in shards:
+            stats, _ = scan(DocumentReader(s), CorpusChecks())
+            docs += stats.n_docs
+        extra = {"docs": docs}
+    elif stage == "decontaminate":
         from components.decontaminate import driver, ray_driver
 
         p = with_derived(load_section("decontaminate", ROOT / "params.yaml"), lang="zh")

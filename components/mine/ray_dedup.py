@@ -19,6 +19,7 @@ scratch file that ``outputs.write_outputs`` reads, exactly as the local engine l
 
 from __future__ import annotations
 
+import math
 import pickle
 import time
 from collections import Counter
@@ -43,6 +44,33 @@ from components.mine.ray_blocks import (
     score_rows,
 )
 from components.mine.shard import CODE, REASONS, MineModel
+
+# Rows per shuffle partition. Ray Data's default is 200 partitions whatever the size, which on
+# a small pool costs more in per-partition tasks than the shuffle itself (15 s for 1,423
+# documents on 2 cores, measured); here a partition holds up to this many rows.
+ROWS_PER_PARTITION = 2_000_000
+
+
+def shuffle_parts(rows: int) -> int:
+    import ray
+
+    cpus = int(ray.cluster_resources().get("CPU", 2))
+    return max(cpus, math.ceil(rows / ROWS_PER_PARTITION))
+
+
+# Below this many rows a groupby uses Ray's task-based sort shuffle: the hash shuffle starts
+# aggregator actors first (2-4 s a groupby on 2 cores for 20k rows, against 0.5 s; measured),
+# which only pays off on large inputs.
+SMALL_SHUFFLE_ROWS = 10_000_000
+
+
+def use_small_shuffle(ds, rows: int) -> None:
+    """Datasets derived from ``ds`` use the shuffle that suits ``rows`` (a Dataset plans with
+    the context it was made from, not the current one)."""
+    from ray.data.context import ShuffleStrategy
+
+    if rows < SMALL_SHUFFLE_ROWS:
+        ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
 
 
 def score_dedup_select(
@@ -74,24 +102,27 @@ def score_dedup_select(
         score_rows, batch_size=batch_docs, batch_format="numpy", fn_kwargs={"ref": ray.put(state)}
     ).materialize()
     clock = {"score": time.perf_counter() - t0}
+    n_docs = rows.count()  # known from the materialized blocks' metadata: no pass
 
     # the relation: exact-duplicate candidates by hash, confirmed near pairs by band key
+    bands, r = lsh_bands(
+        hp.near_dup_threshold, hp.num_perm, 1 - hp.lsh_recall_weight, hp.lsh_recall_weight
+    )
+    use_small_shuffle(rows, n_docs * (bands if hp.near_dedup else 1))
     dup = (
-        rows.map_batches(
+        rows.select_columns(["key", "hash", "eligible", "has_sig"])
+        .map_batches(
             eligible_rows,
             batch_format="numpy",
             fn_kwargs={"cols": ["key", "hash"], "need_sig": False},
         )
-        .groupby("hash")
+        .groupby("hash", num_partitions=shuffle_parts(n_docs))
         .map_groups(dup_hashes, batch_format="numpy")
     )
     involved_keys = {int(k) for b in dup.iter_batches(batch_format="numpy") for k in b["key"]}
     pairs: set[tuple[int, int]] = set()
     if hp.near_dedup:
-        bands, r = lsh_bands(
-            hp.near_dup_threshold, hp.num_perm, 1 - hp.lsh_recall_weight, hp.lsh_recall_weight
-        )
-        sig_rows = rows.map_batches(
+        sig_rows = rows.select_columns(["key", "sig", "eligible", "has_sig"]).map_batches(
             eligible_rows,
             batch_format="numpy",
             fn_kwargs={"cols": ["key", "sig"], "need_sig": True},
@@ -109,7 +140,9 @@ def score_dedup_select(
         banded = sig_rows.map_batches(
             band_rows, batch_format="numpy", fn_kwargs={"bands": bands, **kw}
         )
-        confirmed = banded.groupby("bucket").map_groups(
+        confirmed = banded.groupby(
+            "bucket", num_partitions=shuffle_parts(n_docs * bands)
+        ).map_groups(
             confirm_bucket,
             batch_format="numpy",
             fn_kwargs={"threshold": hp.near_dup_threshold, **kw},
@@ -120,7 +153,9 @@ def score_dedup_select(
 
     # ranks among eligible documents (what dedup_max_docs counts): block offsets + rank in block
     wanted = np.array(sorted(involved_keys), dtype=np.int64)
-    picked = rows.map_batches(
+    # only the columns a pass reads: the "line" column (the pool's text) stays in the store
+    picked = rows.select_columns(["key", "block", "erank", "hash", "has_sig", "eligible"])
+    picked = picked.map_batches(
         involved_rows, batch_format="numpy", fn_kwargs={"ref": ray.put(wanted)}
     )
     found: list[dict] = []
@@ -156,7 +191,10 @@ def score_dedup_select(
         [CODE[decisions[k]] if decisions[k] else 0 for k in involved.keys.tolist()], dtype=np.uint8
     )
     ref = ray.put((involved.keys, codes))
-    final = rows.map_batches(final_rows, batch_format="numpy", fn_kwargs={"ref": ref}).materialize()
+    final = rows.select_columns(["key", "score", "q", "eligible", "n_bytes", "score_s"])
+    final = final.map_batches(
+        final_rows, batch_format="numpy", fn_kwargs={"ref": ref}
+    ).materialize()
 
     def map_chunks(fn, *args) -> list:
         out = final.map_batches(
