@@ -41,6 +41,7 @@ from components.newwords.counting import (
     partition_of,
     shard_tables,
 )
+from components.newwords.english import blocks
 from components.newwords.ray_sides import finish_partition, route_partition
 
 # Input bytes per partition: a partition's merged tables grow with the distinct n-grams it holds
@@ -64,16 +65,7 @@ def _split(tables: list[Table], parts: int) -> list[list[Table]]:
 
 def _chunks(texts, chars: int):
     """Texts joined by \n (a boundary, as in the local shards) in pieces of about ``chars``."""
-    buf: list[str] = []
-    size = 0
-    for t in texts:
-        buf.append(t)
-        size += len(t) + 1
-        if size >= chars:
-            yield "\n".join(buf)
-            buf, size = [], 0
-    if buf:
-        yield "\n".join(buf)
+    return ("\n".join(b) for b in blocks(texts, chars))
 
 
 def count_block(batch: dict, role: str, max_len: int, parts: int, chunk_chars: int) -> dict:
