@@ -52,13 +52,22 @@ def lines_dataset(paths: list[str]):
     return ds.flat_map(_split_lines)
 
 
-def batch_documents(batch: dict[str, Any]) -> Iterator[Document]:
-    """The Documents of a batch of ``lines_dataset`` rows, exactly as the local reader makes them."""
+def batch_lines(batch: dict[str, Any]) -> Iterator[tuple[str, int, int, str, Document]]:
+    """(path, line number, text field index, raw line, Document) for each Document of a batch of
+    ``lines_dataset`` rows, the Document exactly as the local reader makes it; the position is
+    what stages that restore input order key their rows by."""
     readers: dict[str, DocumentReader] = {}
     for path, lineno, line in zip(batch["path"], batch["lineno"], batch["line"], strict=True):
-        path = str(path)
+        path, lineno, line = str(path), int(lineno), str(line)
         reader = readers.get(path) or readers.setdefault(path, DocumentReader(path))
-        yield from reader.jsonl_line(int(lineno), str(line))
+        for field, doc in enumerate(reader.jsonl_line(lineno, line)):
+            yield path, lineno, field, line, doc
+
+
+def batch_documents(batch: dict[str, Any]) -> Iterator[Document]:
+    """The Documents of a batch of ``lines_dataset`` rows, exactly as the local reader makes them."""
+    for *_, doc in batch_lines(batch):
+        yield doc
 
 
 def _apply(batch: dict[str, Any], fn: Callable, state: Any) -> dict[str, list]:

@@ -15,8 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from components.data.raydata import ordered_block_map
-from components.data.readers import DocumentReader
+from components.data.raydata import batch_lines, ordered_block_map
 from components.data.writers import dump_jsonl_line
 from components.decontaminate import driver
 
@@ -39,15 +38,12 @@ def clean_rows(batch: dict[str, Any], name: str, ref) -> dict[str, Any]:
     index, p = ray.get(ref)
     keys, out, audit = [], [], []
     counts: Counter = Counter()
-    reader = None
-    for lineno, line in zip(batch["lineno"], batch["line"], strict=True):
-        reader = reader or DocumentReader(str(batch["path"][0]))
-        for field, doc in enumerate(reader.jsonl_line(int(lineno), str(line))):
-            kept, rows, c = driver.process(doc, index, p)
-            keys.append((int(lineno) << 8) | field)
-            out.append(kept or "")
-            audit.append("".join(dump_jsonl_line({"source": name, **r}) for r in rows))
-            counts.update(c)
+    for _, lineno, field, _, doc in batch_lines(batch):  # one source file per dataset
+        kept, rows, c = driver.process(doc, index, p)
+        keys.append((lineno << 8) | field)
+        out.append(kept or "")
+        audit.append("".join(dump_jsonl_line({"source": name, **r}) for r in rows))
+        counts.update(c)
     blob = pickle.dumps(counts, protocol=5)
     return {"key": keys, "out": out, "audit": audit, "counts": [blob] + [b""] * (len(keys) - 1)}
 

@@ -162,6 +162,12 @@ def lsh_bands(threshold: float, num_perm: int, fp_weight: float, fn_weight: floa
     return opt
 
 
+def band_layout(hp: HygieneParams) -> tuple[int, int]:
+    """(bands, rows per band) of the LSH index: ``Deduper``'s and the Ray engine's shuffle key."""
+    w = hp.lsh_recall_weight
+    return lsh_bands(hp.near_dup_threshold, hp.num_perm, 1 - w, w)
+
+
 class Deduper:
     """Exact and near-duplicate detection over a stream (MinHash LSH banding).
 
@@ -179,8 +185,7 @@ class Deduper:
         # index itself is b plain dicts from a band's bytes to the documents having it: the
         # same candidates as MinHashLSH (exact band equality) at a fraction of its
         # per-document Python cost, which dominated short-document pools (issue 17).
-        w = hp.lsh_recall_weight
-        self.bands, self.rows = lsh_bands(hp.near_dup_threshold, hp.num_perm, 1 - w, w)
+        self.bands, self.rows = band_layout(hp)
         # band bytes -> a document id, or a list of them once a band is shared (most are not)
         self.index: list[dict[bytes, int | list[int]]] = [{} for _ in range(self.bands)]
         self.seen: set[int] = set()

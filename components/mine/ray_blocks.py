@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from components.data.raydata import batch_lines
 from components.data.readers import DocumentReader
 from components.mine.dedup import band_slices, bucket_pairs
 from components.mine.outputs import add_hists, output_lines
@@ -26,15 +27,11 @@ def score_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
     import ray
 
     state = ray.get(ref)
-    keys, texts, lines, readers = [], [], [], {}
-    for path, lineno, line in zip(batch["path"], batch["lineno"], batch["line"], strict=True):
-        path = str(path)
-        reader = readers.get(path) or readers.setdefault(path, DocumentReader(path))
-        base = (state["files"][path] << _FILE_SHIFT) | (int(lineno) << _LINE_SHIFT)
-        for field, doc in enumerate(reader.jsonl_line(int(lineno), str(line))):
-            keys.append(base | field)
-            texts.append(doc.text)
-            lines.append(str(line))  # the writing pass makes the Document again from it
+    keys, texts, lines = [], [], []
+    for path, lineno, field, line, doc in batch_lines(batch):
+        keys.append((state["files"][path] << _FILE_SHIFT) | (lineno << _LINE_SHIFT) | field)
+        texts.append(doc.text)
+        lines.append(line)  # the writing pass makes the Document again from it
     r = score_texts(texts, state["model"])
     q = np.array([CODE[x] if x else 0 for x in r.quality], dtype=np.uint8)
     q[(q == 0) & np.isin(r.hashes, state["seed_hashes"])] = CODE["in_seed"]

@@ -27,7 +27,7 @@ from collections import Counter
 import numpy as np
 
 from components.mine.dedup import Involved, resolve
-from components.mine.filters import lsh_bands
+from components.mine.filters import band_layout
 from components.mine.outputs import cutoff_from, hist_edges
 from components.mine.params import MineParams
 from components.mine.ray_blocks import (
@@ -105,9 +105,7 @@ def score_dedup_select(
     n_docs = rows.count()  # known from the materialized blocks' metadata: no pass
 
     # the relation: exact-duplicate candidates by hash, confirmed near pairs by band key
-    bands, r = lsh_bands(
-        hp.near_dup_threshold, hp.num_perm, 1 - hp.lsh_recall_weight, hp.lsh_recall_weight
-    )
+    bands, r = band_layout(hp)
     use_small_shuffle(rows, n_docs * (bands if hp.near_dedup else 1))
     dup = (
         rows.select_columns(["key", "hash", "eligible", "has_sig"])

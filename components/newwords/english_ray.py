@@ -30,7 +30,7 @@ from collections import Counter
 
 import numpy as np
 
-from components.data.readers import DocumentReader
+from components.data.raydata import batch_lines
 from components.newwords.english import count_block
 from components.newwords.ray_counting import hash_shuffle, shuffle_stats
 
@@ -45,16 +45,11 @@ def part_of(gram: tuple[str, ...], parts: int) -> int:
 
 
 def _keyed_texts(batch: dict, files: dict[str, int]) -> tuple[list[int], list[str]]:
-    """(first-seen base key, text) of a batch's documents, in input order. The documents come
-    from ``DocumentReader.jsonl_line``, as in ``raydata.batch_documents``, which drops the line
-    number this needs."""
-    readers: dict[str, DocumentReader] = {}
-    docs = []
-    for path, lineno, line in zip(batch["path"], batch["lineno"], batch["line"], strict=True):
-        path = str(path)
-        reader = readers.get(path) or readers.setdefault(path, DocumentReader(path))
-        for sub, doc in enumerate(reader.jsonl_line(int(lineno), str(line))):
-            docs.append((((files[path] * _LINE + int(lineno)) * _SUB + sub) * _RANK, doc.text))
+    """(first-seen base key, text) of a batch's documents, in input order."""
+    docs = [
+        (((files[path] * _LINE + lineno) * _SUB + sub) * _RANK, doc.text)
+        for path, lineno, sub, _, doc in batch_lines(batch)
+    ]
     # Ray Data keeps input order here (preserve_order); sorting makes the first-seen keys right
     # even for a batch assembled out of order, at no cost when it is in order.
     docs.sort(key=lambda d: d[0])
