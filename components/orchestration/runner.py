@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from components.orchestration.dvc_rwlock import repair_rwlock
 from components.remote import env_remote
 
 T = TypeVar("T")
@@ -167,6 +168,9 @@ def run_stage(root: str | Path, stage: str, lock_wait: float = 1800.0) -> dict[s
 
     tool_path()
     ensure_profile(root)
+    repaired = repair_rwlock(root)
+    if repaired:
+        print(f"[orchestration] stage {stage}: {repaired}")
     clean_leftovers(root, stage)
     start = time.perf_counter()
 

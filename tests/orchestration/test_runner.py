@@ -7,31 +7,11 @@ import sys
 import time
 
 import pytest
-import yaml
 from dvc.exceptions import DvcException
 from dvc.lock import LockError
 
 from components.orchestration import runner
 from tests.conftest import tool_env
-
-
-@pytest.fixture
-def project(tmp_path):
-    root = tmp_path / "p"
-    root.mkdir()
-    (root / "params.yaml").write_text("profile: smoke\n", encoding="utf-8")
-    stages = {
-        "ok": {"cmd": "echo ok > ok.txt", "outs": ["ok.txt"]},
-        "bad_input": {"cmd": "exit 1", "outs": ["a.txt"]},
-        "bad_params": {"cmd": "exit 2", "outs": ["b.txt"]},
-        "crash": {"cmd": "exit 3", "outs": ["c.txt"]},
-        "missing": {"cmd": "cp nowhere.txt d.txt", "deps": ["nowhere.txt"], "outs": ["d.txt"]},
-    }
-    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}), encoding="utf-8")
-    env = tool_env()
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True, env=env)
-    subprocess.run(["dvc", "init", "-q"], cwd=root, check=True, env=env)
-    return root
 
 
 def test_bad_input_and_params_are_not_retried_crashes_are(project):
