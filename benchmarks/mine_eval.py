@@ -33,7 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from components.data.readers import read_documents  # noqa: E402
+from components.data.shards import read_documents  # noqa: E402
 from components.data.text import normalize, split_sentences  # noqa: E402
 from components.mine.params import METHODS  # noqa: E402
 

@@ -46,7 +46,7 @@ def write_rows(path: Path, rows) -> Path:
 
 def prepare(shared: Path, work: Path, factors: list[int]) -> dict:
     sys.path.insert(0, str(ROOT))
-    from components.data.readers import read_documents
+    from components.data.shards import read_documents
 
     news = [
         json.loads(line)
@@ -104,7 +104,7 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
     if stage == "ingest":  # normalisation + exact dedup over the news shards (JSONL sources)
         from collections import Counter
 
-        from components.data.readers import read_documents
+        from components.data.shards import read_documents
         from components.ingest import core, ray_driver
 
         p = load_section("ingest", ROOT / "params.yaml")

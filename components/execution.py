@@ -52,6 +52,13 @@ class ExecutionParams:
     ray_batch_docs: int = param(
         500, ge=1, help="documents per Ray Data batch handed to a per-block function"
     )
+    # Off: one file per output, as the local engine writes (a byte copy of the parts by the
+    # driver). On: no machine copies the output; every stage reads the folder as that file.
+    shards: bool = param(
+        False,
+        help="ray engine: leave mining's and decontamination's JSONL outputs as folders of "
+        "ordered part-*.jsonl shards (components/data/shards.py) instead of one file each",
+    )
 
     def check(self) -> list[str]:
         env = os.environ.get(ENGINE_ENV)

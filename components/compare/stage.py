@@ -12,7 +12,7 @@ from pathlib import Path
 from components.compare import budget, core
 from components.config import active_profile, load_section, read_params_file
 from components.data.outputs import OutputSet, shown
-from components.data.readers import DocumentReader
+from components.data.shards import open_documents
 from components.data.skip import is_empty, placeholder_plot, skipped_reason
 from components.data.text import file_digest
 from components.data.writers import atomic_open, write_json
@@ -46,7 +46,7 @@ def heldout_texts(paths: list[str], fraction: float) -> list[str]:
     for path in paths:
         if is_empty(path):
             continue
-        for doc in DocumentReader(path):
+        for doc in open_documents(path):
             h = zlib.crc32(doc.text.encode("utf-8")) % 10_000
             if h < limit:
                 found.append((h, doc.text))

@@ -1,7 +1,8 @@
 """Shared data layer: the Document record, streaming readers, text utilities, atomic writers."""
 
 from components.data.document import Document
-from components.data.readers import DocumentReader, detect_format, read_documents
+from components.data.readers import DocumentReader, detect_format
+from components.data.shards import open_documents, read_documents
 from components.data.text import content_hash, file_digest, normalize, split_sentences
 from components.data.writers import atomic_dir, atomic_open, write_json, write_jsonl
 
@@ -14,6 +15,7 @@ __all__ = [
     "detect_format",
     "file_digest",
     "normalize",
+    "open_documents",
     "read_documents",
     "split_sentences",
     "write_json",

@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from components.data.text import file_digest
+from components.data.shards import digest, is_empty
 from components.errors import InputError
 
 DEFAULT_MANIFEST = "data/validated/manifest.json"
@@ -45,7 +45,7 @@ def require_validated(
     fix: str = "add it to the validate stage's inputs",
 ) -> None:
     # An empty canonical file (a part this project's shape does not have) holds nothing to check.
-    paths = [p for p in paths if not (os.path.isfile(p) and os.path.getsize(p) == 0)]
+    paths = [p for p in paths if not is_empty(p)]
     if not paths:  # nothing read from raw inputs (e.g. `tokenizer extend` reads a lexicon only)
         return
     mpath = Path(manifest)
@@ -71,7 +71,7 @@ def require_validated(
                 f"not covered by the {producer} manifest {mpath}",
                 fix,
             )
-        if file_digest(p) != files[key]["md5"]:
+        if digest(p) != files[key]["md5"]:
             raise InputError(
                 str(p),
                 f"changed since {producer} checked it (MD5 differs from {mpath})",

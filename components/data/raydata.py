@@ -24,6 +24,28 @@ from components.data.readers import DocumentReader
 from components.errors import InputError
 
 
+# A document's position as one int64, in input order whatever the blocks are:
+# file index << 40 | line number << 8 | text field (files: the inputs with shard folders expanded).
+LINE_SHIFT, FILE_SHIFT = 8, 40
+
+
+def file_indices(paths: list[str]) -> dict[str, int]:
+    """Index of each file of ``paths`` (shard folders expanded), by the absolute path that
+    ``lines_dataset``'s ``path`` column holds."""
+    from components.data.shards import expand
+
+    return {p: i for i, p in enumerate(dict.fromkeys(os.path.abspath(f) for f in expand(paths)))}
+
+
+def row_key(file: int, lineno: int, field: int) -> int:
+    return (file << FILE_SHIFT) | (lineno << LINE_SHIFT) | field
+
+
+def key_position(key: int) -> tuple[int, int, int]:
+    """(file index, line number, text field) of a ``row_key``."""
+    return key >> FILE_SHIFT, (key >> LINE_SHIFT) & ((1 << 32) - 1), key & ((1 << LINE_SHIFT) - 1)
+
+
 def _split_lines(row: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for lineno, raw in enumerate(row["bytes"].split(b"\n"), 1):
@@ -38,6 +60,9 @@ def lines_dataset(paths: list[str]):
     None when every file is empty (an absent part of the project)."""
     import ray
 
+    from components.data.shards import expand
+
+    paths = expand(paths)  # a shard folder is its parts, in order
     for path in paths:
         if not path.endswith(".jsonl"):
             raise InputError(

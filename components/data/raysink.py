@@ -5,8 +5,9 @@ A stage formats its output lines in the workers (the JSON work, which is what a 
 spends its time on) and the sink writes each block's lines of each output to a part file named
 by the block's first key, zero-padded: with ``preserve_order`` a block holds consecutive keys,
 so the parts in name order are the dataset's order. Parts can be used as the shards they are
-(``parts``); ``assemble`` concatenates them byte for byte into the single file the downstream
-stages read, at disk speed, with no parsing.
+(``parts``); ``assemble`` concatenates them byte for byte into one canonical file, at disk
+speed, with no parsing, and ``publish`` leaves them as a shard folder instead (``shards.py``:
+every reader reads the folder as that file), so no machine copies the whole output.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ class OrderedPartsSink(Datasink):
     """``columns``: text column -> output name; a block writes ``<folder>/<name>/<key>.part``."""
 
     def __init__(self, folder: str | os.PathLike, columns: dict[str, str], key: str = "key"):
-        self.folder = Path(folder)
+        # Absolute: workers do not share the driver's working directory (a cluster's never do).
+        self.folder = Path(folder).absolute()
         self.columns = columns
         self.key = key
 
@@ -62,3 +64,30 @@ def assemble(folder: str | os.PathLike, name: str, dest) -> int:
             shutil.copyfileobj(f, dest, 1 << 22)
         total += part.stat().st_size
     return total
+
+
+def publish(folder: str | os.PathLike, name: str, dest: str | os.PathLike) -> int:
+    """Move the parts of ``name`` to the new shard folder ``dest`` (``part-<key>.jsonl``, in
+    dataset order); returns their bytes. A dataset without rows gets one empty part, so
+    ``dest`` is a shard folder either way (an empty dataset, not a missing one)."""
+    from components.data.shards import part_name
+
+    dest = Path(dest)
+    dest.mkdir()
+    total = 0
+    for part in parts(folder, name):
+        total += part.stat().st_size
+        os.replace(part, dest / part_name(int(part.stem)))
+    if total == 0 and not any(dest.iterdir()):
+        (dest / part_name(0)).write_bytes(b"")
+    return total
+
+
+def write_output(folder: str | os.PathLike, name: str, dest: str | os.PathLike, shards: bool) -> int:
+    """The output ``name`` at ``dest``: its parts published as a shard folder, or assembled."""
+    from components.data.writers import atomic_open
+
+    if shards:
+        return publish(folder, name, dest)
+    with atomic_open(dest, "wb") as f:
+        return assemble(folder, name, f)

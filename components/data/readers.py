@@ -34,7 +34,6 @@ __all__ = [
     "detect_format",
     "guess_encoding",
     "how_to_set",
-    "read_documents",
 ]
 
 _SNIFF_BYTES = 1 << 16
@@ -364,7 +363,3 @@ class _Prefixed(io.RawIOBase):
         buf[: len(data)] = data
         return len(data)
 
-
-def read_documents(path: str | os.PathLike, **kwargs) -> Iterator[Document]:
-    """Stream the Documents of one file (see DocumentReader for the options)."""
-    return iter(DocumentReader(path, **kwargs))

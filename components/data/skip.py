@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+from components.data.shards import is_empty  # noqa: F401 - re-exported: stages check here
 from components.data.writers import write_json
 
 MARKER = "SKIPPED.json"
@@ -23,13 +24,6 @@ def skipped_reason(folder: str | os.PathLike) -> str | None:
     if not marker.is_file():
         return None
     return str(json.loads(marker.read_text(encoding="utf-8")).get("reason", "skipped"))
-
-
-def is_empty(path: str | os.PathLike) -> bool:
-    """A canonical file that the project's shape left empty (no documents). A missing file is
-    not empty: its reader says it is missing."""
-    p = Path(path)
-    return p.is_file() and p.stat().st_size == 0
 
 
 def placeholder_plot(path: str | os.PathLike, text: str) -> None:

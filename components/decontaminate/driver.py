@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from components.data.gate import manifest_key
-from components.data.readers import DocumentReader
+from components.data.shards import digest, is_empty, open_documents
 from components.data.text import file_digest
 from components.data.writers import dump_jsonl_line, write_json
 from components.decontaminate.core import EvalIndex, build_index, clean, find_matches, units
@@ -22,10 +22,11 @@ MAX_PASSES = 3  # a cut joins pieces; re-scan the result until nothing matches
 
 
 def documents(path: str):
-    """Documents of a canonical JSONL file; an empty file (absent part of the project) has none."""
-    if Path(path).stat().st_size == 0:
+    """Documents of a canonical JSONL file or shard folder; an empty one (an absent part of the
+    project) has none."""
+    if is_empty(path):
         return iter(())
-    return iter(DocumentReader(path))
+    return iter(open_documents(path))
 
 
 def eval_texts(files: dict[str, str]):
@@ -150,7 +151,7 @@ def run(
     }
     report["seconds"] = round(time.perf_counter() - start, 3)
     files = {
-        manifest_key(final / f"{name}.jsonl"): {"md5": file_digest(str(path))}
+        manifest_key(final / f"{name}.jsonl"): {"md5": digest(path)}
         for name, path in written.items()
     }
     write_json(

@@ -2,8 +2,9 @@
 
 Workers run the per-document functions on blocks of documents and format their output and audit
 lines; a Ray Datasink writes them as ordered parts, which the driver assembles (a byte copy)
-into the cleaned files and the audit, and the block counters are summed in input order, so the
-files, the audit and the report are the same bytes as ``engine: local``. The dev/test index goes
+into the cleaned files, or leaves as shard folders (``execution.shards``), and into the audit;
+the block counters are summed in input order, so the files (or the shards in order), the audit
+and the report are the same bytes as ``engine: local``. The dev/test index goes
 to the object store once.
 """
 
@@ -15,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from components.data.raydata import batch_lines, ordered_block_map
+from components.data.raydata import batch_lines, file_indices, ordered_block_map, row_key
 from components.data.writers import dump_jsonl_line
 from components.decontaminate import driver
 
@@ -30,7 +31,7 @@ def _leftover_block(docs, state) -> str | None:
     return next((why for d in docs if (why := driver.leftover(d, index, p))), None)
 
 
-def clean_rows(batch: dict[str, Any], name: str, ref) -> dict[str, Any]:
+def clean_rows(batch: dict[str, Any], name: str, files: dict[str, int], ref) -> dict[str, Any]:
     """Each document's output line and audit lines (``driver.process``, the local step), and
     the block's counters in document order (their key order is the report's)."""
     import ray
@@ -38,9 +39,9 @@ def clean_rows(batch: dict[str, Any], name: str, ref) -> dict[str, Any]:
     index, p = ray.get(ref)
     keys, out, audit = [], [], []
     counts: Counter = Counter()
-    for _, lineno, field, _, doc in batch_lines(batch):  # one source file per dataset
+    for path, lineno, field, _, doc in batch_lines(batch):
         kept, rows, c = driver.process(doc, index, p)
-        keys.append((lineno << 8) | field)
+        keys.append(row_key(files[path], lineno, field))  # a source may be a shard folder
         out.append(kept or "")
         audit.append("".join(dump_jsonl_line({"source": name, **r}) for r in rows))
         counts.update(c)
@@ -48,14 +49,15 @@ def clean_rows(batch: dict[str, Any], name: str, ref) -> dict[str, Any]:
     return {"key": keys, "out": out, "audit": audit, "counts": [blob] + [b""] * (len(keys) - 1)}
 
 
-def source_cleaner(batch_docs: int):
+def source_cleaner(batch_docs: int, shards: bool = False):
     def clean_source(name: str, src: str, dest: Path, audit, index, p) -> dict:
         """Workers clean and format; their lines go to ordered parts through a Ray Datasink
-        (``raysink``), assembled here into ``dest`` and the audit byte for byte."""
+        (``raysink``), assembled here into ``dest`` (or published there as a shard folder)
+        and into the audit byte for byte."""
         import ray
 
         from components.data.raydata import lines_dataset
-        from components.data.raysink import OrderedPartsSink, assemble, parts
+        from components.data.raysink import OrderedPartsSink, parts, write_output
 
         ds = lines_dataset([src])
         if ds is None:  # an absent part of the project: an empty output
@@ -65,7 +67,7 @@ def source_cleaner(batch_docs: int):
             clean_rows,
             batch_size=batch_docs,
             batch_format="numpy",
-            fn_kwargs={"name": name, "ref": ray.put((index, p))},
+            fn_kwargs={"name": name, "files": file_indices([src]), "ref": ray.put((index, p))},
         ).materialize()
         folder = dest.parent / f".{dest.stem}.parts"
         shutil.rmtree(folder, ignore_errors=True)
@@ -75,8 +77,7 @@ def source_cleaner(batch_docs: int):
             for blob in b["counts"]:
                 if blob:
                     c.update(pickle.loads(blob))  # in block order: the local key order
-        with open(dest, "wb") as f:
-            assemble(folder, "out", f)
+        write_output(folder, "out", dest, shards)
         audit.flush()
         for part in parts(folder, "audit"):
             audit.write(part.read_text(encoding="utf-8"))
@@ -96,7 +97,15 @@ def verifier(batch_docs: int):
     return verify
 
 
-def run(sources: dict[str, str], evals: dict[str, str], out: Path, final: Path, p, batch_docs: int):
+def run(
+    sources: dict[str, str],
+    evals: dict[str, str],
+    out: Path,
+    final: Path,
+    p,
+    batch_docs: int,
+    shards: bool = False,
+):
     """``driver.run`` with the cleaning and verifying scans on Ray Data."""
     from components.execution import ray_session
 
@@ -107,6 +116,6 @@ def run(sources: dict[str, str], evals: dict[str, str], out: Path, final: Path, 
             out,
             final,
             p,
-            clean=source_cleaner(batch_docs),
+            clean=source_cleaner(batch_docs, shards),
             check=verifier(batch_docs),
         )

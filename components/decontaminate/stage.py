@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         if engine == "ray":
             from components.decontaminate import ray_driver
 
-            report = ray_driver.run(sources, evals, outs.dir(args.out), Path(args.out), p, batch)
+            out, final = outs.dir(args.out), Path(args.out)
+            report = ray_driver.run(sources, evals, out, final, p, batch, ex.shards)
         else:
             report = driver.run(sources, evals, outs.dir(args.out), Path(args.out), p)
         write_json(outs.file(args.metrics), report)

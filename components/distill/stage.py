@@ -23,6 +23,7 @@ import numpy as np
 
 from components.config import load_section
 from components.data.outputs import OutputSet
+from components.data.shards import read_documents
 from components.data.skip import is_empty, mark_skipped, skipped_reason
 from components.data.text import file_digest
 from components.data.writers import write_json
@@ -119,12 +120,10 @@ def _texts(paths: list[Path], n: int) -> list[str]:
     for path in paths:
         if n <= len(out) or not path.exists() or is_empty(path):
             continue
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    out.append(json.loads(line)["text"])
-                if len(out) >= n:
-                    break
+        for doc in read_documents(path):
+            out.append(doc.text)
+            if len(out) >= n:
+                break
     return out
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from components.data.shards import data_bytes, expand
 from components.errors import InputError
 from components.mine.features import HAN, LATIN, LETTER, class_counts, encode
 from components.mine.filters import (
@@ -231,11 +232,13 @@ def mine(
     progress: bool = True,
     engine: str = "local",
     batch_docs: int = 500,
+    shards: bool = False,
 ) -> dict:
     """Run every pass; writes ``out``/{selected,scores}.jsonl and returns the metrics.
 
     ``engine: ray`` runs the per-block passes (statistics, scoring) on Ray Data; dedup, the
     budget cutoff and the writing stay here, fed in pool order, so the outputs are the same."""
+    seed_paths, pool_paths = expand(seed_paths), expand(pool_paths)  # shard folders: parts
     if engine != "ray":
         return _mine(seed_paths, pool_paths, out, params, plot, progress, None)
     from components.execution import ray_session
@@ -243,7 +246,15 @@ def mine(
 
     with ray_session():
         return _mine(
-            seed_paths, pool_paths, out, params, plot, progress, ray_mapper(batch_docs), batch_docs
+            seed_paths,
+            pool_paths,
+            out,
+            params,
+            plot,
+            progress,
+            ray_mapper(batch_docs),
+            batch_docs,
+            shards,
         )
 
 
@@ -256,7 +267,7 @@ def _score_select_write(pool_paths, model, seed_hashes, seed_sigs, params, out, 
     deduper = Deduper(params.hygiene)
     deduper.add_seed(seed_hashes, seed_sigs)
     scratch_path = out / ".records.bin"
-    pool_bytes = sum(os.path.getsize(p) for p in pool_paths)
+    pool_bytes = sum(data_bytes(p) for p in pool_paths)
     with open(scratch_path, "wb") as scratch, bar("mine: score", pool_bytes) as b:
         counts, n_bytes, score_cpu = score_pool(pool_paths, model, deduper, scratch, mapper, b)
     score_wall = time.perf_counter() - t_score
@@ -289,7 +300,15 @@ def _score_select_write(pool_paths, model, seed_hashes, seed_sigs, params, out, 
 
 
 def _mine(
-    seed_paths, pool_paths, out: Path, params: MineParams, plot, progress, mapper, ray_batch=None
+    seed_paths,
+    pool_paths,
+    out: Path,
+    params: MineParams,
+    plot,
+    progress,
+    mapper,
+    ray_batch=None,
+    shards=False,
 ) -> dict:
     from tqdm import tqdm
 
@@ -299,12 +318,12 @@ def _mine(
     workers = resolve_workers(params)
     jobs = {count_block: _count_job, score_block: _score_job}
     mapper = mapper or local_mapper(jobs, workers, params.shard_docs, params.shard_mb)
-    pool_bytes = sum(os.path.getsize(p) for p in pool_paths)
+    pool_bytes = sum(data_bytes(p) for p in pool_paths)
 
     def bar(desc: str, total: int):
         return tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=not progress)
 
-    with bar("mine: seed", sum(os.path.getsize(p) for p in seed_paths)) as b:
+    with bar("mine: seed", sum(data_bytes(p) for p in seed_paths)) as b:
         seed = scan(seed_paths, params, seed_side=True, mapper=mapper, bar=b)
     with bar("mine: pool stats", pool_bytes) as b:
         pool = scan(pool_paths, params, seed_side=False, mapper=mapper, bar=b)
@@ -329,7 +348,7 @@ def _mine(
 
         with bar("mine: score", pool_bytes) as b:
             res = score_dedup_select(
-                pool_paths, model, seed_hashes, seed_sigs, params, out, ray_batch
+                pool_paths, model, seed_hashes, seed_sigs, params, out, ray_batch, shards
             )
             b.update(res["n_bytes"])
         score_wall = time.perf_counter() - t_score  # here: dedup, cutoff and writing included

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from components.data.readers import read_documents
+from components.data.shards import read_documents
 from components.data.writers import atomic_open, dump_jsonl_line
 from components.errors import InputError
 from components.mine.params import MineParams

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
-from components.data.readers import read_documents
+from components.data.shards import read_documents
 
 WORKER: dict = {}
 

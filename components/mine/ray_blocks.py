@@ -9,14 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from components.data.raydata import batch_lines
+from components.data.raydata import batch_lines, key_position, row_key
 from components.data.readers import DocumentReader
 from components.mine.dedup import band_slices, bucket_pairs
 from components.mine.outputs import add_hists, output_lines
 from components.mine.shard import CODE, REASONS, RECORD, score_texts
-
-# key = file index << 40 | line << 8 | text field: pool order, whatever the blocks are
-_LINE_SHIFT, _FILE_SHIFT = 8, 40
 
 
 def _i64(a: np.ndarray) -> np.ndarray:
@@ -29,7 +26,7 @@ def score_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
     state = ray.get(ref)
     keys, texts, lines = [], [], []
     for path, lineno, field, line, doc in batch_lines(batch):
-        keys.append((state["files"][path] << _FILE_SHIFT) | (lineno << _LINE_SHIFT) | field)
+        keys.append(row_key(state["files"][path], lineno, field))  # pool order
         texts.append(doc.text)
         lines.append(line)  # the writing pass makes the Document again from it
     r = score_texts(texts, state["model"])
@@ -182,9 +179,9 @@ def format_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
         kept.tolist(),
         strict=True,
     ):
-        path = st["paths"][key >> _FILE_SHIFT]
+        file, lineno, field = key_position(key)
+        path = st["paths"][file]
         reader = readers.get(path) or readers.setdefault(path, DocumentReader(path))
-        lineno, field = (key >> _LINE_SHIFT) & ((1 << 32) - 1), key & ((1 << _LINE_SHIFT) - 1)
         doc = list(reader.jsonl_line(lineno, str(line)))[field]
         a, b = output_lines(doc, s, c, k, REASONS)
         scores.append(a)

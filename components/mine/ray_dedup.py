@@ -81,19 +81,20 @@ def score_dedup_select(
     params: MineParams,
     out,
     batch_docs: int,
+    shards: bool = False,
 ) -> dict:
-    """Passes 2 and 3 on Ray: writes ``out``/{scores,selected}.jsonl and returns the counters,
-    the cutoff, the selection's totals and histograms, and the dedup statistics."""
-    import os
+    """Passes 2 and 3 on Ray: writes ``out``/{scores,selected}.jsonl (files, or shard folders
+    with ``shards``) and returns the counters, the cutoff, the selection's totals and
+    histograms, and the dedup statistics."""
 
     import pyarrow as pa
     import ray
 
-    from components.data.raydata import lines_dataset
+    from components.data.raydata import file_indices, lines_dataset
 
     t0 = time.perf_counter()
     hp = params.hygiene
-    files = {os.path.abspath(p): i for i, p in enumerate(pool_paths)}
+    files = file_indices(pool_paths)
     ds = lines_dataset(pool_paths)
     if ds is None:
         return _empty(params, out)
@@ -202,7 +203,8 @@ def score_dedup_select(
 
     cut = cutoff_from(map_chunks, params)
     clock["cutoff"] = time.perf_counter() - t0 - sum(clock.values())
-    totals = _write(rows, final, cut, {"keys": involved.keys, "codes": codes}, pool_paths, out)
+    decided = {"keys": involved.keys, "codes": codes}
+    totals = _write(rows, final, cut, decided, pool_paths, out, shards)
     clock["write"] = time.perf_counter() - t0 - sum(clock.values()) - totals["assemble_s"]
     clock["assemble"] = totals.pop("assemble_s")
     dedup = {
@@ -215,16 +217,16 @@ def score_dedup_select(
     return {**totals, "unindexed": unindexed, "cutoff": cut, "dedup": dedup}
 
 
-def _write(rows, final, cut: tuple, decided: dict, pool_paths: list[str], out) -> dict:
+def _write(rows, final, cut: tuple, decided: dict, pool_paths: list[str], out, shards) -> dict:
     """Counters and totals summed over blocks; scores.jsonl and selected.jsonl formatted by the
-    workers into ordered parts (``raysink``), then assembled into the canonical files."""
+    workers into ordered parts (``raysink``), then assembled into the canonical files or
+    published as shard folders."""
     import os
     import shutil
 
     import ray
 
-    from components.data.raysink import OrderedPartsSink, assemble
-    from components.data.writers import atomic_open
+    from components.data.raysink import OrderedPartsSink, write_output
 
     cutoff, ties, _, hist_range = cut
     at = final.map_batches(at_cutoff, batch_format="numpy", fn_kwargs={"cutoff": cutoff})
@@ -253,9 +255,8 @@ def _write(rows, final, cut: tuple, decided: dict, pool_paths: list[str], out) -
     formatted = rows.map_batches(format_rows, batch_format="numpy", fn_kwargs={"ref": state})
     formatted.write_datasink(OrderedPartsSink(parts, {"scores": "scores", "selected": "selected"}))
     t_asm = time.perf_counter()
-    for name in ("scores", "selected"):
-        with atomic_open(out / f"{name}.jsonl", "wb") as f:
-            assemble(parts, name, f)
+    for name in ("scores", "selected"):  # ``out`` is the stage's temporary folder (OutputSet)
+        write_output(parts, name, out / f"{name}.jsonl", shards)
     shutil.rmtree(parts)
     assemble_s = time.perf_counter() - t_asm
     return {

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             engine=engine,
             batch_docs=ex.ray_batch_docs,
+            shards=ex.shards,
         )
         write_json(outs.file(args.metrics), metrics)
     d = {k: v for k, v in metrics["dropped"].items() if v}

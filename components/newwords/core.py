@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from components.data.readers import DocumentReader
+from components.data.shards import open_documents
 from components.errors import InputError
 from components.newwords.counting import CountResult, Table, lookup
 from components.newwords.params import NewwordsParams
@@ -67,13 +67,13 @@ class Candidates:
 
 # -- reading ------------------------------------------------------------------------------------
 def iter_shards(
-    paths: list[str], role: str, shard_chars: int, readers: list[DocumentReader] | None = None
+    paths: list[str], role: str, shard_chars: int, readers: list | None = None
 ) -> Iterator[tuple[str, str]]:
     """(role, text) shards of about ``shard_chars`` characters, cut at document boundaries."""
     buf: list[str] = []
     size = 0
     for path in paths:
-        reader = DocumentReader(path)
+        reader = open_documents(path)
         if readers is not None:
             readers.append(reader)
         for doc in reader:

@@ -22,7 +22,6 @@ share a partition, so other background rows of 2+ words go too.
 
 from __future__ import annotations
 
-import os
 import pickle
 import time
 import zlib
@@ -30,7 +29,7 @@ from collections import Counter
 
 import numpy as np
 
-from components.data.raydata import batch_lines
+from components.data.raydata import batch_lines, file_indices
 from components.newwords.english import count_block
 from components.newwords.ray_counting import hash_shuffle, shuffle_stats
 
@@ -162,8 +161,7 @@ def count_ray_en(
     the local driver, less rows no score reads."""
     start = time.perf_counter()
     # lines_dataset reads absolute paths; its ``path`` column is what the map looks up.
-    every = [*domain_paths, *background_paths]
-    files = {p: i for i, p in enumerate(dict.fromkeys(os.path.abspath(p) for p in every))}
+    files = file_indices([*domain_paths, *background_paths])
     results, parts, volume = hash_shuffle(
         [
             (domain_paths, {"role": "domain", "max_n": max_words + 1, "files": files}),

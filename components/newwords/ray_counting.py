@@ -24,7 +24,6 @@ rows of other keys go too. Length-1 tables stay whole on both sides.
 from __future__ import annotations
 
 import math
-import os
 import pickle
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 
 from components.data.raydata import batch_documents, lines_dataset
+from components.data.shards import data_bytes
 from components.newwords.counting import (
     FIELDS,
     CountResult,
@@ -147,7 +147,7 @@ def hash_shuffle(
     import ray
 
     parts = parts or partitions_for(
-        sum(os.path.getsize(p) for paths, _ in sides for p in paths),
+        sum(data_bytes(p) for paths, _ in sides for p in paths),
         int(ray.cluster_resources().get("CPU", 2)),
     )
     mapped = []

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import os
 import resource
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from components.config import (
 )
 from components.data.lexicon import read_words
 from components.data.outputs import OutputSet
-from components.data.readers import DocumentReader
+from components.data.shards import data_bytes, open_documents
 from components.data.writers import atomic_open, write_json
 from components.domain import domain_lang
 from components.errors import InputError
@@ -73,8 +72,8 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
     if args.reference and is_empty(args.reference):
         args.reference = None  # no reference lexicon: no precision to report (not 0.0)
     for path in [*args.corpus, *args.background]:
-        DocumentReader(path)  # existence and format errors before any work
-    total_mb = sum(os.path.getsize(p) for p in [*args.corpus, *args.background]) / 1e6
+        open_documents(path)  # existence and format errors before any work
+    total_mb = sum(data_bytes(p) for p in [*args.corpus, *args.background]) / 1e6
     exclude: set[str] = set()
     for path in args.exclude_vocab:
         exclude |= set(read_words(path))
@@ -83,7 +82,7 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
     if params.exclude_general_dict and general:
         exclude |= general
     start = time.perf_counter()
-    readers: list[DocumentReader] = []
+    readers: list = []
     bar = tqdm(total=total_mb, unit="MB", desc="newwords count", mininterval=1)
 
     def progress() -> None:
@@ -151,7 +150,7 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
 
             def texts(paths):
                 for path in paths:
-                    reader = DocumentReader(path)
+                    reader = open_documents(path)
                     readers.append(reader)
                     for doc in reader:
                         yield doc.text

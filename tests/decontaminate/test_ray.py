@@ -1,5 +1,6 @@
 """``engine: ray`` against ``engine: local`` on planted leaks in bundled sample text: the same
-cleaned files, audit rows and counters, byte for byte."""
+cleaned files, audit rows and counters, byte for byte; the Ray run leaves its cleaned corpora as
+shard folders (``execution.shards``) and one source is itself a shard folder."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from components.data.shards import is_shard_folder, shard_files
 from components.decontaminate import driver, ray_driver
 from components.decontaminate.params import DecontaminateParams
 from tests.decontaminate.test_core import FILLER, TEST
-from tests.mine.conftest import general_texts, medical_texts, write_jsonl
+from tests.mine.conftest import general_texts, medical_texts, write_jsonl, write_shards
 
 pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
 
@@ -27,9 +29,10 @@ def corpora(tmp: Path) -> tuple[dict, dict]:
     domain[14]["metadata"] = {"source": "x", "n": 1}
     general = [{"id": f"g{i}", "text": t} for i, t in enumerate(general_texts(400))]
     general[7]["text"] += dev[0]
+    shards = write_shards(tmp / "general.jsonl", general, 150)  # as a sharded mining output
     sources = {
         "domain": str(write_jsonl(tmp / "domain.jsonl", domain)),
-        "general": str(write_jsonl(tmp / "general.jsonl", general)),
+        "general": str(shards),
         "tapt": str(write_jsonl(tmp / "tapt.jsonl", [])),  # an absent part: empty file
     }
     evals = {
@@ -46,11 +49,17 @@ def run(engine: str, tmp: Path, sources, evals) -> tuple[dict, dict]:
     out.mkdir()
     final = tmp / "decontaminated"  # the manifest names the files by where they end up
     if engine == "ray":
-        report = ray_driver.run(sources, evals, out, final, DecontaminateParams(), batch_docs=64)
+        p = DecontaminateParams()
+        report = ray_driver.run(sources, evals, out, final, p, batch_docs=64, shards=True)
     else:
         report = driver.run(sources, evals, out, final, DecontaminateParams())
     report.pop("seconds")
-    return report, {f.name: f.read_bytes() for f in sorted(out.iterdir())}
+    return report, {f.name: _bytes(f) for f in sorted(out.iterdir())}
+
+
+def _bytes(path: Path) -> bytes:
+    """A file's bytes; a shard folder's parts in order (what every reader reads)."""
+    return b"".join(Path(f).read_bytes() for f in shard_files(path))
 
 
 def test_ray_gives_the_same_matches_files_and_counters_as_local(ray_cluster, tmp_path):
@@ -63,6 +72,10 @@ def test_ray_gives_the_same_matches_files_and_counters_as_local(ray_cluster, tmp
     assert {("d5", "contained"), ("d9", "exact"), ("d11", "near")} <= kinds
     assert {r["doc_id"] for r in audit} >= {"d13", "g7"}
     assert ray_report == local_report
+    assert len(shard_files(tmp_path / "ray" / "general.jsonl")) > 1  # from a 3-part folder
+    for name in ("domain", "general"):  # non-empty sources: shard folders under ray
+        assert is_shard_folder(tmp_path / "ray" / f"{name}.jsonl")
+        assert (tmp_path / "local" / f"{name}.jsonl").is_file()
     assert ray_files.keys() == local_files.keys()
     for name in local_files:
         assert ray_files[name] == local_files[name], name

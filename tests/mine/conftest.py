@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from components.data.readers import read_documents
+from components.data.shards import read_documents
 from components.mine.params import DSIRParams, KNNParams, MineParams, MooreLewisParams
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
@@ -45,6 +45,16 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     return path
+
+
+def write_shards(folder: Path, rows: list[dict], per: int) -> Path:
+    """``rows`` as a shard folder of ``per`` rows a part (components/data/shards.py)."""
+    from components.data.shards import part_name
+
+    folder.mkdir()
+    for key in range(0, len(rows), per):
+        write_jsonl(folder / part_name(key), rows[key : key + per])
+    return folder
 
 
 def small_params(**kw) -> MineParams:

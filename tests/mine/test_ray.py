@@ -1,16 +1,19 @@
 """``engine: ray`` against ``engine: local`` for mining: the same scores, drop reasons, selected
-ids and metrics on bundled sample text with planted duplicates (exact, near, in the seed)."""
+ids and metrics on bundled sample text with planted duplicates (exact, near, in the seed); the
+pool is a shard folder and the Ray run leaves its outputs as shard folders (``execution.shards``)."""
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
+from components.data.shards import is_shard_folder, shard_files
 from components.mine.core import mine
 from components.mine.params import HygieneParams
-from tests.mine.conftest import small_params, write_jsonl
+from tests.mine.conftest import small_params, write_shards
 
 pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
 
@@ -31,7 +34,7 @@ def test_ray_selects_the_same_documents_with_the_same_scores(ray_cluster, mixtur
     # early copies too: with a small dedup memory only these are caught, the late ones are kept
     rows.insert(14, {"id": "dup-exact-early", "text": rows[4]["text"]})
     rows.insert(16, {"id": "dup-near-early", "text": rows[6]["text"] + "。"})
-    pool = write_jsonl(tmp_path / "pool.jsonl", rows)
+    pool = write_shards(tmp_path / "pool.jsonl", rows, 70)  # as a sharded output
     params = small_params(
         method="dsir", top_n=0, fraction=0.3, hygiene=HygieneParams(dedup_max_docs=30)
     )
@@ -46,9 +49,11 @@ def test_ray_selects_the_same_documents_with_the_same_scores(ray_cluster, mixtur
             progress=False,
             engine=engine,
             batch_docs=50,
+            shards=engine == "ray",
         )
         files = {
-            n: (tmp_path / engine / n).read_bytes() for n in ("scores.jsonl", "selected.jsonl")
+            n: b"".join(Path(f).read_bytes() for f in shard_files(tmp_path / engine / n))
+            for n in ("scores.jsonl", "selected.jsonl")
         }
         out[engine] = ({k: v for k, v in metrics.items() if k not in TIMING}, files)
     metrics, files = out["local"]
@@ -58,3 +63,5 @@ def test_ray_selects_the_same_documents_with_the_same_scores(ray_cluster, mixtur
     assert metrics["dropped"]["in_seed"] >= 1 and metrics["dropped"]["exact_dup"] >= 1
     assert metrics["dropped"]["near_dup"] >= 1
     assert out["ray"] == out["local"]
+    assert is_shard_folder(tmp_path / "ray" / "selected.jsonl")
+    assert (tmp_path / "local" / "selected.jsonl").is_file()

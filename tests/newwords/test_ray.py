@@ -20,7 +20,7 @@ from components.cli import main
 from components.newwords import core, english
 from components.newwords.english import score_counts
 from components.newwords.params import NewwordsParams
-from tests.mine.conftest import SAMPLES, general_texts, medical_texts
+from tests.mine.conftest import SAMPLES, general_texts, medical_texts, write_shards
 from tests.newwords.conftest import ACL_ARC, ACL_TRAIN, EN_VOCAB, wikitext, write_jsonl
 
 pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
@@ -34,7 +34,8 @@ def lexicon(out) -> list[dict]:
 
 def test_ray_counts_give_the_same_words_and_scores(ray_cluster, tmp_path, monkeypatch, capsys):
     domain = write_jsonl(tmp_path / "domain.jsonl", medical_texts(1500))
-    general = write_jsonl(tmp_path / "general.jsonl", general_texts(800))
+    rows = [{"id": f"g{i}", "text": t} for i, t in enumerate(general_texts(800))]
+    general = write_shards(tmp_path / "general.jsonl", rows, 300)  # a sharded decontaminated pool
     ref = SAMPLES / "lexicons" / "THUOCL_medical.txt"
     runs, gathered = {}, {}
     score = core.zh_candidates
@@ -76,7 +77,8 @@ def test_ray_counts_give_the_same_words_and_scores(ray_cluster, tmp_path, monkey
 
 
 def test_english_project_on_ray_gives_the_local_lexicon(ray_cluster, tmp_path, monkeypatch, capsys):
-    general = write_jsonl(tmp_path / "wiki.jsonl", wikitext(600))
+    rows = [{"id": str(i), "text": t} for i, t in enumerate(wikitext(600))]
+    general = write_shards(tmp_path / "wiki.jsonl", rows, 250)  # a shard folder
     ref = tmp_path / "terms.txt"
     ref.write_text("machine translation\nnamed entity recognition\nparsing\n", encoding="utf-8")
     tables = {}  # what each driver hands the scorer (the same function on both paths)
