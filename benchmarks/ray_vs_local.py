@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/ray_vs_local.py                  # news x1 and x4 (~15 min on 2 cores)
     .venv/bin/python benchmarks/ray_vs_local.py --factors 1 4 16 # adds x16 (552 MB; ~1 h)
+    .venv/bin/python benchmarks/ray_vs_local.py --stages mine decontaminate \
+        --engines local ray ray-shards                           # shard folders vs one file
 
 Input (benchmarks only read ../shared): the Xinwen Lianbo news transcripts (34.5 MB, 1,423
 documents), written as one JSONL shard per copy for x1, x4, x16 (copies get new ids; their texts
@@ -82,6 +84,11 @@ def prepare(shared: Path, work: Path, factors: list[int]) -> dict:
 def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
     """Run one stage in this process; returns its figures (printed as JSON for the parent)."""
     sys.path.insert(0, str(ROOT))
+    # ray-shards: the ray engine leaving mining's and decontamination's outputs as shard folders
+    sharded_out = engine == "ray-shards"
+    out = work / f"{stage}-{engine}-{factor}"
+    out.mkdir()
+    engine = "ray" if sharded_out else engine
     os.environ["DAPT_ENGINE"] = engine
     init_s = 0.0
     if engine == "ray":
@@ -97,8 +104,6 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
     _, ex = load_execution(ROOT / "params.yaml")
     shards = data["shards"][:factor]
     mb = sum(os.path.getsize(p) for p in shards) / 1e6
-    out = work / f"{stage}-{engine}-{factor}"
-    out.mkdir()
     extra: dict = {}
     t = time.perf_counter()
     if stage == "ingest":  # normalisation + exact dedup over the news shards (JSONL sources)
@@ -131,7 +136,7 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
         p = with_derived(load_section("decontaminate", ROOT / "params.yaml"), lang="zh")
         sources = {Path(s).stem: s for s in shards}
         if engine == "ray":
-            ray_driver.run(sources, data["evals"], out, out, p, ex.ray_batch_docs)
+            ray_driver.run(sources, data["evals"], out, out, p, ex.ray_batch_docs, sharded_out)
         else:
             driver.run(sources, data["evals"], out, out, p)
     elif stage == "mine":
@@ -146,6 +151,7 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
             progress=False,
             engine=engine,
             batch_docs=ex.ray_batch_docs,
+            shards=sharded_out,
         )
         sec = m["seconds"]
         extra = {"selected": m["selected_docs"], "stats_s": sec["stats"], "score_s": sec["score"]}
@@ -164,7 +170,8 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
         m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
         extra = {"listed": m["listed"], **m.get("shuffle", {})}
     seconds = time.perf_counter() - t
-    return {"stage": stage, "engine": engine, "factor": factor, "mb": round(mb, 1),
+    label = "ray-shards" if sharded_out else engine
+    return {"stage": stage, "engine": label, "factor": factor, "mb": round(mb, 1),
             "seconds": round(seconds, 2), "mb_s": round(mb / seconds, 2),
             "ray_init_s": round(init_s, 1), **extra}  # fmt: skip
 
@@ -221,7 +228,13 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data",
                     help="the shared data folder (default: ../shared/data)")  # fmt: skip
     ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
-    ap.add_argument("--engines", nargs="+", default=["local", "ray"], choices=["local", "ray"])
+    ap.add_argument(
+        "--engines",
+        nargs="+",
+        default=["local", "ray"],
+        choices=["local", "ray", "ray-shards"],
+        help="ray-shards: ray with execution.shards (mine and decontaminate leave shard folders)",
+    )
     ap.add_argument(
         "--max-total-mb",
         type=float,

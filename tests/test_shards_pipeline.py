@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from components.data.shards import is_shard_folder, shard_files
+from components.evaluate.lineage import stage_lineage
 from tests.faults import project as tiny
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.xdist_group("ray")]
@@ -93,3 +94,13 @@ def test_sharded_outputs_are_versioned_read_and_equal_the_local_files(runs):
     assert lock["stages"]["newwords"]["deps"]
     status = tiny.run(ray, "dvc", "status", TARGET)
     assert status.returncode == 0 and "changed" not in status.stdout, status.stdout
+    # Lineage of the DAPT model names each shard folder it read with the hash DVC recorded.
+    dapt_deps = {d["path"]: d["md5"] for d in lock["stages"][TARGET]["deps"]}
+    nodes, todo = {}, [stage_lineage(ray, TARGET)]
+    while todo:
+        node = todo.pop()
+        nodes.setdefault(node.get("path"), node)
+        todo.extend(node.get("inputs", []))
+    domain = "data/decontaminated/domain.jsonl"
+    assert nodes[domain]["md5"] == dapt_deps[domain] and dapt_deps[domain].endswith(".dir")
+    assert nodes[domain]["inside"] == "data/decontaminated"

@@ -99,7 +99,9 @@ class Lock:
             f = self.root / path
             return {
                 "path": _norm(path),
-                "md5": file_digest(str(f)) if f.is_file() else "",
+                # a folder (a shard folder, execution.shards): the hash the consumer's dvc.lock
+                # entry records for it (DVC's .dir hash)
+                "md5": file_digest(str(f)) if f.is_file() else md5,
                 "inside": out,
                 "inputs": [node],
             }
