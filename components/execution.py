@@ -56,8 +56,9 @@ class ExecutionParams:
     # driver). On: no machine copies the output; every stage reads the folder as that file.
     shards: bool = param(
         False,
-        help="ray engine: leave mining's and decontamination's JSONL outputs as folders of "
-        "ordered part-*.jsonl shards (components/data/shards.py) instead of one file each",
+        help="ray engine: leave the JSONL outputs Ray workers write (ingest's JSONL corpora, "
+        "mining, decontamination) as folders of ordered part-*.jsonl shards "
+        "(components/data/shards.py) instead of one file each",
     )
 
     def check(self) -> list[str]:

@@ -1,6 +1,7 @@
-"""The stage graph through pretraining with ``engine: ray`` and ``execution.shards: true``: mining
-and decontamination leave shard folders, DVC versions them, decontamination, new words and DAPT
-read them (through the gates) and everything equals the local run of the same tiny project.
+"""The stage graph through pretraining with ``engine: ray`` and ``execution.shards: true``: ingest
+(its corpus roles being plain JSONL), mining and decontamination leave shard folders, DVC
+versions them, validation, mining, decontamination, new words and DAPT read them (through the
+gates) and everything equals the local run of the same tiny project.
 
 Real DVC stages, a real Ray (the session's, joined by every stage process through RAY_ADDRESS)
 and real torch training; no stage is mocked.
@@ -46,16 +47,33 @@ def _loss(path: Path) -> list[list[str]]:
     return [[r[i] for i in keep] for r in rows]
 
 
+def jsonl_corpora(root: Path, params: dict) -> None:
+    """The corpus roles as plain JSONL with no per-source cap: what ingest runs wholly on Ray."""
+    general = root / "data/samples/general/clue_corpus_small_sample.txt"
+    lines = [x for x in general.read_text(encoding="utf-8").splitlines() if x.strip()][:400]
+    out = root / "data/samples/general/tiny_general.jsonl"
+    out.write_text("".join(json.dumps({"id": f"g{i}", "text": t}, ensure_ascii=False) + "\n"
+                           for i, t in enumerate(lines)), "utf-8")  # fmt: skip
+    dialogues = root / "data/samples/medical/cmdd_dialogues.jsonl"
+    rows = dialogues.read_text(encoding="utf-8").splitlines(keepends=True)[:300]
+    (root / "data/samples/medical/tiny_dialogues.jsonl").write_text("".join(rows), "utf-8")
+    params["domain"]["general"] = [{"path": "data/samples/general/tiny_general.jsonl"}]
+    params["domain"]["corpus"] = [{"path": "data/samples/medical/tiny_dialogues.jsonl"}]
+    params["ingest"]["profiles"]["smoke"] = {"max_docs_per_source": 0}
+
+
 @pytest.fixture(scope="module")
 def runs(ray_cluster, tmp_path_factory) -> dict[str, Path]:
     address = ray_cluster.get_runtime_context().gcs_address
     roots = {}
     for engine in ("local", "ray"):
         root = tiny.build(tmp_path_factory.mktemp(f"shards-{engine}"))
+        params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+        jsonl_corpora(root, params)
         if engine == "ray":
-            params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
             params["execution"].update(engine="ray", shards=True)
-            (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
+        text = yaml.safe_dump(params, allow_unicode=True, sort_keys=False)
+        (root / "params.yaml").write_text(text, "utf-8")
         env = {"RAY_ADDRESS": address, "RAY_AUTH_MODE": "disabled"} if engine == "ray" else {}
         proc = tiny.run(root, "dvc", "repro", TARGET, timeout=900, **env)
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
@@ -65,6 +83,10 @@ def runs(ray_cluster, tmp_path_factory) -> dict[str, Path]:
 
 def test_sharded_outputs_are_versioned_read_and_equal_the_local_files(runs):
     local, ray = runs["local"], runs["ray"]
+    for role in ("general", "domain"):  # ingest's outputs: shard folders, the same bytes
+        name = f"data/ingested/{role}.jsonl"
+        assert is_shard_folder(ray / name) and (local / name).is_file()
+        assert _bytes(ray / name) == (local / name).read_bytes()
     mined = "data/mined/selected.jsonl"
     assert is_shard_folder(ray / mined) and (local / mined).is_file()
     assert _bytes(ray / mined) == _bytes(local / mined) and _bytes(local / mined)
@@ -80,7 +102,9 @@ def test_sharded_outputs_are_versioned_read_and_equal_the_local_files(runs):
     assert (ray / "data/lexicon/lexicon.tsv").read_bytes() == (
         local / "data/lexicon/lexicon.tsv"
     ).read_bytes()
-    for name in ("metrics/mine.json", "metrics/decontaminate.json", "data/lexicon/metrics.json"):
+    metrics = ("metrics/ingest.json", "metrics/mine.json", "metrics/decontaminate.json",
+               "data/lexicon/metrics.json")  # fmt: skip
+    for name in metrics:
         a, b = _metrics(ray / name), _metrics(local / name)
         for key in ("engine", "shuffle", "dedup", "workers"):  # how it ran, not what it made
             a.pop(key, None)

@@ -1,13 +1,15 @@
 """A canonical JSONL dataset is one file or a folder of ordered JSONL shards.
 
 Under ``execution.engine: ray`` with ``execution.shards: true``, the stages whose outputs Ray
-workers write (mining's selection and scores, decontamination's cleaned corpora) leave them as a
+workers write (ingest's plain-JSONL corpora, mining's selection and scores, decontamination's
+cleaned corpora) leave them as a
 folder of ``part-<20-digit key>.jsonl`` files at the output's path, instead of assembling one
 file: no single machine copies a terabyte. The parts in name order are the dataset in order, so
 every reader of canonical JSONL reads a folder as the concatenation of its parts, and a folder
-and the file its parts would assemble into give the same documents, the same digest (the MD5 of
-the bytes in order, which the decontamination and validation manifests record) and the same
-size. Documents read from a shard carry the part's line numbers, and errors name the part.
+and the file its parts would assemble into give the same documents (``metadata["line"]``
+included: the line in that file), the same digest (the MD5 of the bytes in order, which the
+decontamination and validation manifests record) and the same size. Errors name the part and
+its own line, which is where a person fixes them.
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ def digest(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
 
 
 class ShardedReader:
-    """A ``DocumentReader`` over a shard folder: its non-empty parts one after the other."""
+    """A ``DocumentReader`` over a shard folder: its non-empty parts one after the other, each
+    document's ``line`` counted in the file the parts assemble into."""
 
     def __init__(self, path: str | os.PathLike, **kwargs) -> None:
         self.path = str(path)
@@ -87,8 +90,14 @@ class ShardedReader:
         return sum(r.bytes_read for r in self.readers)
 
     def __iter__(self) -> Iterator[Document]:
+        offset = 0
         for reader in self.readers:
-            yield from reader
+            lineno = 0
+            for lineno, line in reader.lines():
+                for doc in reader.jsonl_line(lineno, line):
+                    doc.metadata["line"] = offset + lineno
+                    yield doc
+            offset += lineno
 
 
 def open_documents(path: str | os.PathLike, **kwargs) -> DocumentReader | ShardedReader:

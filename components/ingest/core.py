@@ -115,6 +115,11 @@ def prepare_block(texts: list[str], params: IngestParams) -> list[tuple[str, int
     return [prepare(t, params) for t in texts]
 
 
+# A whole corpus role on Ray (ray_corpus.ingest_role, bound by the stage): (specs, params, the
+# params key, destination, allow_links, links) -> the role's counters, or None when its sources
+# must be read here (then ``prepared`` does the per-document work).
+WholeRole = Callable[..., Counter | None]
+
 # How documents get prepared: in this process, one at a time (the default), or on Ray workers
 # in blocks (ray_driver.prepared). Either way (document, prepare(document.text)) pairs come back
 # in input order, so the decisions below (dedup keeps the first occurrence) are the same.
@@ -247,11 +252,12 @@ def ingest_task(
 
 def ingest(
     domain: DomainParams, params: IngestParams, out: Path, links: Links | None = None,
-    prepared: Prepared = prepare_here,
+    prepared: Prepared = prepare_here, whole_role: WholeRole | None = None,
 ) -> dict:  # fmt: skip
     """Write the layout into ``out`` (an empty folder); returns per-output counters. Inputs
     read through allowed symbolic links are noted in ``links``. ``prepared``: where the
-    per-document work runs (``ray_driver.prepared`` under ``execution.engine: ray``)."""
+    per-document work runs (``ray_driver.prepared`` under ``execution.engine: ray``);
+    ``whole_role``: a corpus role read, cleaned and written on Ray when its sources allow."""
     report: dict[str, dict] = {}
     deliveries = delivery_specs(domain)
     if domain.deliveries is not None:
@@ -262,6 +268,11 @@ def ingest(
         ("general", domain.general, "domain.general"),
         ("domain", [*domain.corpus, *deliveries], "domain.corpus"),
     ):
+        if whole_role is not None:
+            done = whole_role(specs, params, key, out / f"{role}.jsonl", allow, links)
+            if done is not None:
+                report[role] = dict(done)
+                continue
         counters: Counter = Counter()
         docs = tqdm(
             corpus_docs(specs, params, counters, key, allow, links, prepared),

@@ -13,6 +13,9 @@ The decisions stay in ``core.clean`` in this process, in input order: exact dedu
 occurrence and dev/test rows leaked from train are dropped on the hashes the blocks return, so
 outputs and counters are those of ``engine: local``. A bounded window of blocks is in flight, so
 memory stays flat however large the inputs are.
+
+A corpus role whose sources are all plain UTF-8 JSONL, which Ray's datasource does read exactly,
+runs on Ray end to end instead (``whole_role``, ``ray_corpus.py``).
 """
 
 from __future__ import annotations
@@ -54,3 +57,25 @@ def _done(block: list[Document], ref) -> Iterator[tuple[Document, Any]]:
     import ray
 
     yield from zip(block, ray.get(ref), strict=True)
+
+
+def whole_role(batch_docs: int, shards: bool):
+    """A ``core.WholeRole``: the role on Ray Data end to end (``ray_corpus``) when its sources
+    are plain UTF-8 JSONL and nothing caps them; otherwise None, and it is read here."""
+    import sys
+
+    from components.ingest import ray_corpus
+
+    def run(specs, params, key, dest, allow_links, links):
+        why = ray_corpus.why_not(specs, params)
+        if why:
+            print(
+                f"[ingest] {key}: read in this process, normalised on Ray: {why}", file=sys.stderr
+            )
+            return None
+        return ray_corpus.ingest_role(
+            specs, params, key, dest, allow_links=allow_links, links=links,
+            batch_docs=batch_docs, shards=shards,
+        )  # fmt: skip
+
+    return run

@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
             with ray_session():
                 prepared = ray_driver.prepared(ex.ray_batch_docs)
-                report = ingest(domain, params, outs.dir(args.out), links, prepared)
+                whole = ray_driver.whole_role(ex.ray_batch_docs, ex.shards)
+                report = ingest(domain, params, outs.dir(args.out), links, prepared, whole)
         else:
             report = ingest(domain, params, outs.dir(args.out), links, prepare_here)
         metrics = {

@@ -19,13 +19,13 @@ scratch file that ``outputs.write_outputs`` reads, exactly as the local engine l
 
 from __future__ import annotations
 
-import math
 import pickle
 import time
 from collections import Counter
 
 import numpy as np
 
+from components.data.raydata import shuffle_parts, use_small_shuffle
 from components.mine.dedup import Involved, resolve
 from components.mine.filters import band_layout
 from components.mine.outputs import cutoff_from, hist_edges
@@ -44,33 +44,6 @@ from components.mine.ray_blocks import (
     score_rows,
 )
 from components.mine.shard import CODE, REASONS, MineModel
-
-# Rows per shuffle partition. Ray Data's default is 200 partitions whatever the size, which on
-# a small pool costs more in per-partition tasks than the shuffle itself (15 s for 1,423
-# documents on 2 cores, measured); here a partition holds up to this many rows.
-ROWS_PER_PARTITION = 2_000_000
-
-
-def shuffle_parts(rows: int) -> int:
-    import ray
-
-    cpus = int(ray.cluster_resources().get("CPU", 2))
-    return max(cpus, math.ceil(rows / ROWS_PER_PARTITION))
-
-
-# Below this many rows a groupby uses Ray's task-based sort shuffle: the hash shuffle starts
-# aggregator actors first (2-4 s a groupby on 2 cores for 20k rows, against 0.5 s; measured),
-# which only pays off on large inputs.
-SMALL_SHUFFLE_ROWS = 10_000_000
-
-
-def use_small_shuffle(ds, rows: int) -> None:
-    """Datasets derived from ``ds`` use the shuffle that suits ``rows`` (a Dataset plans with
-    the context it was made from, not the current one)."""
-    from ray.data.context import ShuffleStrategy
-
-    if rows < SMALL_SHUFFLE_ROWS:
-        ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
 
 
 def score_dedup_select(

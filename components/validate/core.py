@@ -10,6 +10,7 @@ from pathlib import Path
 from components.data.document import Document
 from components.data.labels import read_label_file
 from components.data.readers import DocumentReader
+from components.data.shards import ShardedReader, open_documents
 from components.data.text import content_hash
 from components.errors import InputError
 from components.validate.params import CorpusChecks, ValidateParams
@@ -77,10 +78,14 @@ def _read_ok(path: str) -> dict:
 
 # Where a corpus's streaming statistics are computed: here (``scan_here``) or on Ray
 # (``ray_driver.scanner``); both run stats.scan_block and stats.Scan, so the results are the same.
-Scanner = Callable[[DocumentReader, CorpusChecks], tuple[CorpusStats, list[Document]]]
+Scanner = Callable[
+    [DocumentReader | ShardedReader, CorpusChecks], tuple[CorpusStats, list[Document]]
+]
 
 
-def scan_here(reader: DocumentReader, c: CorpusChecks) -> tuple[CorpusStats, list[Document]]:
+def scan_here(
+    reader: DocumentReader | ShardedReader, c: CorpusChecks
+) -> tuple[CorpusStats, list[Document]]:
     return scan_corpus(
         reader,
         min_chars=c.min_chars,
@@ -114,7 +119,7 @@ def validate_files(
     for path in corpora:
         reader = None
         try:
-            reader = DocumentReader(
+            reader = open_documents(  # a file, or a shard folder (execution.shards)
                 path,
                 fmt=opts.fmt,
                 encoding=opts.encoding,

@@ -47,6 +47,11 @@ def scanner(batch_docs: int) -> Scanner:
     """A ``core.Scanner`` running ``scan_block`` on Ray, ``batch_docs`` documents a block."""
 
     def scan(reader: DocumentReader, c: CorpusChecks):
+        if not isinstance(reader, DocumentReader):
+            # A shard folder: lines are counted in the file the parts assemble into, which the
+            # Ray scan's line-keyed sample and fetch do not do yet (docs/ray.md).
+            print(f"[validate] {reader.path}: a shard folder, scanned here", file=sys.stderr)
+            return scan_here(reader, c)
         if not _canonical(reader):
             print(f"[validate] {reader.path}: not canonical JSONL, scanned here", file=sys.stderr)
             return scan_here(reader, c)

@@ -15,7 +15,7 @@ from pathlib import Path
 from components.config import load_section, read_params_file, with_derived
 from components.data.gate import manifest_key
 from components.data.outputs import OutputSet, recover
-from components.data.text import file_digest
+from components.data.shards import digest
 from components.data.writers import write_json
 from components.domain import domain_lang
 from components.errors import UsageError, failed
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
             if args.metrics:
                 write_json(outs.file(args.metrics), _metrics(outcome, engine))
             if outcome.passed and args.manifest:
-                files = {manifest_key(p): {"md5": file_digest(p)} for p in inputs}
+                files = {manifest_key(p): {"md5": digest(p)} for p in inputs}
                 manifest = {"passed": True, "files": files, "report": args.report}
                 write_json(outs.file(args.manifest), manifest)
     if args.failed_report and outcome.passed:

@@ -47,8 +47,10 @@ def test_a_shard_folder_is_read_sized_and_digested_as_its_file(tmp_path):
     single, folder = corpus(tmp_path)
     assert is_shard_folder(folder) and not is_shard_folder(single)
     assert not is_shard_folder(tmp_path / "nothing")
-    docs = lambda p: [(d.id, d.text, d.metadata["k"]) for d in read_documents(p)]  # noqa: E731
+    docs = lambda p: [(d.id, d.text, d.metadata) for d in read_documents(p)]  # noqa: E731
+    # the same Documents, each line counted in the file the parts assemble into
     assert docs(folder) == docs(single) and len(docs(single)) == 10
+    assert docs(folder)[-1][2] == {"k": 9, "line": 10}
     assert data_bytes(folder) == single.stat().st_size
     want = hashlib.md5(single.read_bytes()).hexdigest()
     assert digest(folder) == digest(single) == want

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from components.cli import main
+from components.data.shards import is_shard_folder, shard_files
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
@@ -58,9 +59,14 @@ def run(engine: str, monkeypatch) -> tuple[dict, dict]:
     monkeypatch.setenv("DAPT_ENGINE", engine)
     out, metrics = f"out-{engine}", f"{engine}.json"
     assert main(["ingest", "--no-mlflow", "--out", out, "--metrics", metrics]) == 0
-    files = {
-        p.relative_to(out).as_posix(): p.read_bytes() for p in Path(out).rglob("*") if p.is_file()
-    }
+    files = {}  # a shard folder as the bytes of its parts in order (what every reader reads)
+    for p in sorted(Path(out).rglob("*")):
+        if p.is_file() and not is_shard_folder(p.parent):
+            files[p.relative_to(out).as_posix()] = p.read_bytes()
+        elif is_shard_folder(p):
+            files[p.relative_to(out).as_posix()] = b"".join(
+                Path(f).read_bytes() for f in shard_files(p)
+            )
     return json.loads(Path(metrics).read_text("utf-8")), files
 
 
@@ -83,3 +89,77 @@ def test_ray_ingest_writes_the_local_layout_and_counters(ray_cluster, tmp_path, 
     assert ray_files.keys() == local_files.keys()
     for name in local_files:
         assert ray_files[name] == local_files[name], name
+
+
+def jsonl_project(tmp: Path, general_extra: str = "") -> None:
+    """Every corpus source plain UTF-8 JSONL and no cap: the roles run on Ray end to end
+    (ray_corpus: reading, normalisation, exact dedup by a shuffle, writing as shards)."""
+    raw = tmp / "raw"
+    raw.mkdir(exist_ok=True)
+    texts = [json.loads(x)["text"] for x in (MED / "cmdd_dialogues.jsonl").open(encoding="utf-8")]
+    rows = [{"id": f"g{i}", "text": t} for i, t in enumerate(texts[:150])]
+    rows[3]["text"] = "年龄&gt;７０岁"  # normalised to the same text as the next: a duplicate
+    rows[4]["text"] = "年龄>70岁"
+    rows[5]["text"] = "头"  # too short
+    rows[6]["text"] = texts[0]  # an exact copy of an earlier document
+    rows[7]["text"] = "第一行\u2028同一行"  # a raw line separator inside a string
+    rows[8]["src"] = "kept in metadata"
+    del rows[9]["id"]  # an id from the file name and line
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    (raw / "a.jsonl").write_bytes(b"\xef\xbb\xbf" + body.encode() + b"\n  \n")  # BOM, blanks
+    qa = [{"q": t, "a": texts[-1 - i]} for i, t in enumerate(texts[140:200])]  # copies across
+    (raw / "b.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in qa) + general_extra, "utf-8"
+    )
+    (raw / "d.jsonl").write_text(
+        "".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n"
+                for i, t in enumerate(texts[100:260])), "utf-8")  # fmt: skip
+    (tmp / "params.yaml").write_text(
+        textwrap.dedent(
+            """
+            domain:
+              name: demo
+              lang: zh
+              inputs: raw
+              base_model: models/base
+              general: [{path: raw/a.jsonl}, {path: raw/b.jsonl, text_fields: [q, a]}]
+              corpus: [{path: raw/d.jsonl}]
+              task: null
+            ingest: {min_chars: 2}
+            execution: {ray_batch_docs: 16, shards: true}
+            """
+        ),
+        encoding="utf-8",
+    )
+
+
+def test_jsonl_roles_on_ray_end_to_end_as_shards(ray_cluster, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    jsonl_project(tmp_path)
+    local, local_files = run("local", monkeypatch)
+    ray, ray_files = run("ray", monkeypatch)
+    assert "read in this process" not in capsys.readouterr().err  # both roles on Ray
+    g = local["outputs"]["general"]
+    assert g["dropped_exact_dup"] >= 2 and g["dropped_too_short"] == 1 and g["read"] > 200
+    assert is_shard_folder(tmp_path / "out-ray/general.jsonl")
+    assert is_shard_folder(tmp_path / "out-ray/domain.jsonl")
+    assert len(shard_files(tmp_path / "out-ray/general.jsonl")) > 1
+    assert (tmp_path / "out-local/general.jsonl").is_file()
+    assert ray.pop("engine") == "ray"
+    local.pop("seconds"), ray.pop("seconds")
+    assert ray == local
+    assert ray_files == local_files
+
+
+def test_a_bad_jsonl_line_on_ray_is_the_local_error(ray_cluster, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    jsonl_project(tmp_path, general_extra='{"q": "x"}\n')
+    errors = {}
+    for engine in ("local", "ray"):
+        monkeypatch.setenv("DAPT_ENGINE", engine)
+        assert main(["ingest", "--no-mlflow", "--out", f"o-{engine}", "--metrics", "m.json"]) == 1
+        errors[engine] = capsys.readouterr().err
+        assert not Path(f"o-{engine}").exists()  # nothing written
+    local = next(x for x in errors["local"].splitlines() if "raw/b.jsonl" in x)
+    assert "line 61" in local and "domain.general[1].text_fields" in errors["local"]
+    assert local in errors["ray"]
