@@ -77,6 +77,9 @@ def runs(ray_cluster, tmp_path_factory) -> dict[str, Path]:
         env = {"RAY_ADDRESS": address, "RAY_AUTH_MODE": "disabled"} if engine == "ray" else {}
         proc = tiny.run(root, "dvc", "repro", TARGET, timeout=900, **env)
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+        log = proc.stdout + proc.stderr
+        # every data stage's work on Ray: no role read here, no corpus scanned here
+        assert "read in this process" not in log and "scanned here" not in log, log[-3000:]
         roots[engine] = root
     return roots
 

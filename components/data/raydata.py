@@ -130,18 +130,57 @@ def batch_documents(batch: dict[str, Any]) -> Iterator[Document]:
         yield doc
 
 
-def _apply(batch: dict[str, Any], fn: Callable, state: Any) -> dict[str, list]:
-    docs = list(batch_documents(batch))
+def _line_count(row: dict[str, Any]) -> dict[str, Any]:
+    data = row["bytes"]  # lines as the local reader numbers them (a last one without \n counts)
+    return {"path": row["path"], "n": data.count(b"\n") + int(bool(data) and data[-1:] != b"\n")}
+
+
+def assembled_offsets(paths: list[str]) -> dict[str, int]:
+    """For each file of ``paths`` (shard folders expanded), the lines before it in the file its
+    folder's parts assemble into (0 for a plain file): a part's line + its offset is the line
+    ``shards.ShardedReader`` gives. Counted by one Ray pass over the parts' bytes."""
+    import ray
+
+    from components.data.shards import is_shard_folder, shard_files
+
+    offsets = {os.path.abspath(f): 0 for p in paths for f in shard_files(p)}
+    parts = [os.path.abspath(f) for p in paths if is_shard_folder(p) for f in shard_files(p)]
+    if not parts:
+        return offsets
+    rows = ray.data.read_binary_files(parts, include_paths=True).map(_line_count).iter_rows()
+    counts = {str(r["path"]): int(r["n"]) for r in rows}
+    for p in paths:
+        at = 0
+        for f in map(os.path.abspath, shard_files(p) if is_shard_folder(p) else []):
+            offsets[f], at = at, at + counts.get(f, 0)
+    return offsets
+
+
+def _apply(
+    batch: dict[str, Any], fn: Callable, state: Any, offsets: dict[str, int] | None = None
+) -> dict[str, list]:
+    docs = []
+    for path, *_, doc in batch_lines(batch):
+        if offsets:  # lines counted in the file a shard folder's parts assemble into
+            doc.metadata["line"] += offsets[path]
+        docs.append(doc)
     # The result goes back to the driver through Ray's object store, which pickles anyway; the
     # bytes never touch disk, so this is not the "no pickle on load" concern of checkpoints.
     return {"result": [pickle.dumps(fn(docs, state), protocol=5)]}
 
 
-def ordered_block_map(paths: list[str], fn: Callable, state: Any, batch_docs: int) -> Iterator[Any]:
+def ordered_block_map(
+    paths: list[str],
+    fn: Callable,
+    state: Any,
+    batch_docs: int,
+    offsets: dict[str, int] | None = None,
+) -> Iterator[Any]:
     """``fn(documents, state)`` for consecutive blocks of at most ``batch_docs`` documents of
     ``paths``, run on Ray workers, yielded in input order (the drivers merge sequentially).
 
     ``state`` (a fitted model, an index) is put in the object store once, not once per block.
+    ``offsets`` (``assembled_offsets``): documents of shard folders numbered as in their file.
     """
     import ray
 
@@ -149,15 +188,14 @@ def ordered_block_map(paths: list[str], fn: Callable, state: Any, batch_docs: in
     if ds is None:
         return
     ref = ray.put(state)
-    out = ds.map_batches(
-        _apply_ref, batch_size=batch_docs, batch_format="numpy", fn_kwargs={"fn": fn, "ref": ref}
-    )
+    kw = {"fn": fn, "ref": ref, "offsets": offsets}
+    out = ds.map_batches(_apply_ref, batch_size=batch_docs, batch_format="numpy", fn_kwargs=kw)
     for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
         for blob in batch["result"]:
             yield pickle.loads(blob)
 
 
-def _apply_ref(batch: dict[str, Any], fn: Callable, ref) -> dict[str, list]:
+def _apply_ref(batch: dict[str, Any], fn: Callable, ref, offsets=None) -> dict[str, list]:
     import ray
 
-    return _apply(batch, fn, ray.get(ref))
+    return _apply(batch, fn, ray.get(ref), offsets)

@@ -10,7 +10,9 @@ sampled lines and those of the first duplicates whose example no block had. The 
 examples, the sample and so the report are those of ``engine: local``.
 
 Ray reads canonical JSONL only (``raydata.lines_dataset``), with the default fields, as ingest
-writes it. Any other file (a ``--corpus`` in another format, encoding or text field) is scanned
+writes it, as a file or a shard folder (``execution.shards``): a folder's documents are numbered
+by their line in the file its parts assemble into (``raydata.assembled_offsets``), as the local
+reader numbers them, so the sample is the same. Any other file (a ``--corpus`` in another format, encoding or text field) is scanned
 in this process, as is a file the Ray scan cannot read: the local reader then raises the same
 error, with its line and byte offset, that ``engine: local`` reports.
 """
@@ -21,6 +23,7 @@ import sys
 
 from components.data.document import Document
 from components.data.readers import DocumentReader
+from components.data.shards import ShardedReader
 from components.validate.core import Scanner, scan_here
 from components.validate.params import CorpusChecks
 from components.validate.stats import Block, Bounds, Scan, scan_block
@@ -46,23 +49,22 @@ def _canonical(reader: DocumentReader) -> bool:
 def scanner(batch_docs: int) -> Scanner:
     """A ``core.Scanner`` running ``scan_block`` on Ray, ``batch_docs`` documents a block."""
 
-    def scan(reader: DocumentReader, c: CorpusChecks):
-        if not isinstance(reader, DocumentReader):
-            # A shard folder: lines are counted in the file the parts assemble into, which the
-            # Ray scan's line-keyed sample and fetch do not do yet (docs/ray.md).
-            print(f"[validate] {reader.path}: a shard folder, scanned here", file=sys.stderr)
-            return scan_here(reader, c)
-        if not _canonical(reader):
+    def scan(reader: DocumentReader | ShardedReader, c: CorpusChecks):
+        # a shard folder (execution.shards) is scanned as the file its parts assemble into
+        files = reader.readers if isinstance(reader, ShardedReader) else [reader]
+        if not all(_canonical(r) for r in files):
             print(f"[validate] {reader.path}: not canonical JSONL, scanned here", file=sys.stderr)
             return scan_here(reader, c)
-        from components.data.raydata import ordered_block_map
+        from components.data.raydata import assembled_offsets, ordered_block_map
 
         bounds = Bounds(c.min_chars, c.max_chars, c.gx_sample_size, c.gx_sample_max_chars)
         fold = Scan(bounds, c.exact_dedup_max_docs)
         try:
-            for block in ordered_block_map([reader.path], _scan_block, bounds, batch_docs):
+            offsets = assembled_offsets([reader.path])
+            blocks = ordered_block_map([reader.path], _scan_block, bounds, batch_docs, offsets)
+            for block in blocks:
                 fold.add(block)
-            result = fold.result(lambda lines: fetch(reader.path, lines))
+            result = fold.result(lambda lines: fetch(reader.path, lines, offsets))
         except Exception as err:  # whatever it was, the local reader says what is wrong, exactly
             print(
                 f"[validate] {reader.path}: the Ray scan failed ({type(err).__name__}), "
@@ -70,21 +72,27 @@ def scanner(batch_docs: int) -> Scanner:
                 file=sys.stderr,
             )
             return scan_here(reader, c)
-        reader.bytes_read = reader.total_bytes
+        for r in files:
+            r.bytes_read = r.total_bytes
         return result
 
     return scan
 
 
-def fetch(path: str, lines: set[int]) -> dict[int, Document]:
-    """The documents at these lines of a canonical JSONL file (at most the sample and a few
-    examples): the workers filter the lines, this process parses the few that pass."""
+def fetch(path: str, lines: set[int], offsets: dict[str, int]) -> dict[int, Document]:
+    """The documents at these lines of a canonical JSONL file or shard folder (lines counted in
+    the file its parts assemble into; at most the sample and a few examples): the workers
+    filter the lines, this process parses the few that pass."""
     from components.data.raydata import lines_dataset
 
     wanted = frozenset(lines)
-    reader = DocumentReader(path)  # as raydata.batch_documents makes them
+    readers: dict[str, DocumentReader] = {}
     out: dict[int, Document] = {}
-    for row in lines_dataset([path]).filter(lambda row: row["lineno"] in wanted).iter_rows():
-        for doc in reader.jsonl_line(int(row["lineno"]), str(row["line"])):
-            out[int(row["lineno"])] = doc
+    rows = lines_dataset([path]).filter(lambda r: offsets[r["path"]] + r["lineno"] in wanted)
+    for row in rows.iter_rows():
+        part, lineno = str(row["path"]), int(row["lineno"])
+        reader = readers.get(part) or readers.setdefault(part, DocumentReader(part))
+        for doc in reader.jsonl_line(lineno, str(row["line"])):  # as batch_documents makes them
+            doc.metadata["line"] = at = offsets[part] + lineno
+            out[at] = doc
     return out

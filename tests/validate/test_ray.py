@@ -13,6 +13,7 @@ import pytest
 
 from components.cli import main
 from components.data.readers import DocumentReader
+from components.data.shards import open_documents, part_name
 from components.validate import ray_driver
 from components.validate.core import scan_here
 from components.validate.params import CorpusChecks
@@ -102,3 +103,27 @@ def test_ray_validation_report_is_the_local_one(ray_cluster, tmp_path, monkeypat
     assert ray_metrics == metrics
     assert ray_summary == summary
     assert ray_text.replace("rep-ray/", "rep-local/") == text  # the text names its own folder
+
+
+def test_a_shard_folder_is_scanned_on_ray_as_its_file(ray_cluster, tmp_path, capsys):
+    """Statistics, examples and the GX sample of a shard folder (execution.shards): those of the
+    file its parts assemble into, on both engines (lines counted across the parts)."""
+    path = corpus(tmp_path / "c.jsonl")
+    lines = path.read_text("utf-8").splitlines(keepends=True)
+    folder = tmp_path / "c-shards.jsonl"
+    folder.mkdir()
+    for key, (a, b) in enumerate([(0, 97), (97, 97), (97, 200), (200, len(lines))]):
+        (folder / part_name(key)).write_text("".join(lines[a:b]), "utf-8")  # one part empty
+    checks = CorpusChecks(max_chars=2000, exact_dedup_max_docs=10**6, gx_sample_size=100)
+    local, local_sample = scan_here(DocumentReader(path), checks)
+    runs = {
+        "local": scan_here(open_documents(folder), checks),
+        "ray": ray_driver.scanner(BATCH)(open_documents(folder), checks),
+    }
+    assert "scanned here" not in capsys.readouterr().err  # Ray did the folder: no fallback
+    for stats, sample in runs.values():
+        assert dataclasses.asdict(stats) == dataclasses.asdict(local)
+        assert [(d.id, d.text, d.metadata) for d in sample] == [
+            (d.id, d.text, d.metadata) for d in local_sample
+        ]
+    assert any(d.metadata["line"] > 200 for d in local_sample)  # from the last part
