@@ -2,8 +2,11 @@
 
     .venv/bin/python benchmarks/ray_vs_local.py                  # news x1 and x4 (~15 min on 2 cores)
     .venv/bin/python benchmarks/ray_vs_local.py --factors 1 4 16 # adds x16 (552 MB; ~1 h)
-    .venv/bin/python benchmarks/ray_vs_local.py --stages mine decontaminate \
-        --engines local ray ray-shards                           # shard folders vs one file
+    .venv/bin/python benchmarks/ray_vs_local.py --engines local ray ray-shards  # + shard folders
+
+Ingest: one corpus role of JSONL sources as the stage runs it (read, normalised, deduplicated and
+written; on Ray end to end, ``ingest/ray_corpus.py``). Validation under ``ray-shards`` scans the
+copies as one shard folder (hard links), the others each copy as a file.
 
 Input (benchmarks only read ../shared): the Xinwen Lianbo news transcripts (34.5 MB, 1,423
 documents), written as one JSONL shard per copy for x1, x4, x16 (copies get new ids; their texts
@@ -106,28 +109,41 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
     mb = sum(os.path.getsize(p) for p in shards) / 1e6
     extra: dict = {}
     t = time.perf_counter()
-    if stage == "ingest":  # normalisation + exact dedup over the news shards (JSONL sources)
+    if stage == "ingest":  # one corpus role of JSONL sources, as the stage runs it (and writes)
         from collections import Counter
 
-        from components.data.shards import read_documents
-        from components.ingest import core, ray_driver
+        from components.data.writers import write_jsonl
+        from components.domain import SourceSpec
+        from components.ingest import core, ray_corpus
 
         p = load_section("ingest", ROOT / "params.yaml")
-        prep = ray_driver.prepared(ex.ray_batch_docs) if engine == "ray" else core.prepare_here
-        counts: Counter = Counter()
-        docs = (d for s in shards for d in read_documents(s))
-        for _ in core.clean(docs, p, counts, seen=set(), prepared=prep):
-            pass
+        specs = [SourceSpec(path=s) for s in shards]
+        dest = out / "general.jsonl"
+        if engine == "ray":  # read, normalise, dedup (a hash shuffle) and write on Ray
+            kw = {"allow_links": False, "links": core.Links(), "shards": sharded_out}
+            counts = ray_corpus.ingest_role(
+                specs, p, "domain.general", dest, batch_docs=ex.ray_batch_docs, **kw
+            )
+        else:
+            counts = Counter()
+            write_jsonl(dest, core.corpus_docs(specs, p, counts, "domain.general"))
         extra = {"kept": counts["kept"]}
     elif stage == "validate":  # the streaming statistics and the GX sample of each shard
-        from components.data.readers import DocumentReader
+        from components.data.shards import open_documents, part_name
         from components.validate import core, ray_driver
         from components.validate.params import CorpusChecks
 
         scan = ray_driver.scanner(ex.ray_batch_docs) if engine == "ray" else core.scan_here
+        datasets = shards
+        if sharded_out:  # the copies as one shard folder (hard links: no bytes copied)
+            folder = out / "news.jsonl"
+            folder.mkdir()
+            for k, s in enumerate(shards):
+                os.link(s, folder / part_name(k))
+            datasets = [str(folder)]
         docs = 0
-        for s in shards:
-            stats, _ = scan(DocumentReader(s), CorpusChecks())
+        for s in datasets:
+            stats, _ = scan(open_documents(s), CorpusChecks())
             docs += stats.n_docs
         extra = {"docs": docs}
     elif stage == "decontaminate":
@@ -233,7 +249,8 @@ def main() -> None:
         nargs="+",
         default=["local", "ray"],
         choices=["local", "ray", "ray-shards"],
-        help="ray-shards: ray with execution.shards (mine and decontaminate leave shard folders)",
+        help="ray-shards: ray with execution.shards (ingest, mine and decontaminate leave shard "
+        "folders; validation scans the copies as one shard folder)",
     )
     ap.add_argument(
         "--max-total-mb",

@@ -21,7 +21,7 @@ import pickle
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from components.data.document import Document
+from components.data.document import POSITION, Document
 from components.data.readers import DocumentReader
 from components.errors import InputError
 
@@ -162,7 +162,7 @@ def _apply(
     docs = []
     for path, *_, doc in batch_lines(batch):
         if offsets:  # lines counted in the file a shard folder's parts assemble into
-            doc.metadata["line"] += offsets[path]
+            doc.metadata[POSITION] += offsets[path]
         docs.append(doc)
     # The result goes back to the driver through Ray's object store, which pickles anyway; the
     # bytes never touch disk, so this is not the "no pickle on load" concern of checkpoints.

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
-from components.data.document import Document
+from components.data.document import POSITION, Document
 from components.data.encodings import guess_encoding, text_encoding, utf16_without_bom
 from components.data.inputs import FLAGS, FORMATS, check_input_file, how_to_set
 from components.errors import InputError
@@ -340,7 +340,7 @@ class DocumentReader:
                     field=name,
                 )
             doc_id = base_id if len(self.text_fields) == 1 else f"{base_id}:{name}"
-            yield Document(id=doc_id, text=text, label=label, metadata=meta | {"line": lineno})
+            yield Document(id=doc_id, text=text, label=label, metadata=meta | {POSITION: lineno})
 
 
 class _Prefixed(io.RawIOBase):

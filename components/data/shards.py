@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from components.data.document import Document
+from components.data.document import POSITION, Document
 from components.data.readers import DocumentReader
 from components.errors import InputError
 
@@ -95,7 +95,7 @@ class ShardedReader:
             lineno = 0
             for lineno, line in reader.lines():
                 for doc in reader.jsonl_line(lineno, line):
-                    doc.metadata["line"] = offset + lineno
+                    doc.metadata[POSITION] = offset + lineno
                     yield doc
             offset += lineno
 

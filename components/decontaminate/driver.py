@@ -63,8 +63,9 @@ def process(doc, index: EvalIndex, p: DecontaminateParams) -> tuple[str | None, 
         c["chars_removed"] += len(doc.text) - len(kept)
     c["kept_docs"] += 1
     row = {"id": doc.id, "text": kept}
-    if doc.metadata:
-        row["metadata"] = doc.metadata
+    meta = doc.stored_metadata()
+    if meta:
+        row["metadata"] = meta
     return dump_jsonl_line(row), rows, c
 
 

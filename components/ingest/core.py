@@ -161,8 +161,7 @@ def clean(
                 continue
             seen.add(h)
         counters["kept"] += 1
-        meta = {k: v for k, v in doc.metadata.items() if k != "line"}
-        yield Document(id=doc.id, text=text, label=doc.label, metadata=meta)
+        yield Document(id=doc.id, text=text, label=doc.label, metadata=doc.stored_metadata())
 
 
 def corpus_docs(

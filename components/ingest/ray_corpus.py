@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from components.data.document import Document
 from components.data.readers import DocumentReader, detect_format
 from components.data.writers import dump_jsonl_line
 from components.domain import SourceSpec
@@ -83,12 +84,7 @@ def prepare_rows(batch: dict[str, Any], ref) -> dict[str, Any]:
             out.append("")
             continue
         text, h = ready
-        meta = {k: v for k, v in doc.metadata.items() if k != "line"}
-        row = {"id": doc.id, "text": text}
-        if doc.label is not None:
-            row["label"] = doc.label
-        if meta:
-            row["metadata"] = meta
+        row = Document(id=doc.id, text=text, label=doc.label, metadata=doc.metadata).to_json()
         codes.append(_KEPT)
         hashes.append(h)
         out.append(dump_jsonl_line(row))
