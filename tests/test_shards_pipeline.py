@@ -1,7 +1,8 @@
-"""The stage graph through pretraining with ``engine: ray`` and ``execution.shards: true``: ingest
-(its corpus roles being plain JSONL), mining and decontamination leave shard folders, DVC
-versions them, validation, mining, decontamination, new words and DAPT read them (through the
-gates) and everything equals the local run of the same tiny project.
+"""The data stages of the graph with ``engine: ray`` and ``execution.shards: true``: ingest (its
+corpus roles being plain JSONL), mining and decontamination leave shard folders, DVC versions
+them, validation, mining, decontamination and new words read them (through the gates) and
+everything equals the local run of the same tiny project. (Pretraining reads them with
+``read_documents`` through the same gate: tests/data/test_shards.py.)
 
 Real DVC stages, a real Ray (the session's, joined by every stage process through RAY_ADDRESS)
 and real torch training; no stage is mocked.
@@ -22,7 +23,7 @@ from tests.faults import project as tiny
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
-TARGET = "dapt"  # ingest, validate, mine, decontaminate, newwords, tokenizer, dapt
+TARGET = "newwords"  # ingest, validate, mine, decontaminate, newwords
 TIMING = re.compile(r"second|per_s|_s$|mfu|rss|throughput|peak_flops|^time|elapsed|latency|mb_s")
 
 
@@ -39,12 +40,6 @@ def _metrics(path: Path):
         return obj
 
     return drop(json.loads(path.read_text(encoding="utf-8")))
-
-
-def _loss(path: Path) -> list[list[str]]:
-    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()]
-    keep = [i for i, name in enumerate(rows[0]) if not TIMING.search(name)]
-    return [[r[i] for i in keep] for r in rows]
 
 
 def jsonl_corpora(root: Path, params: dict) -> None:
@@ -113,21 +108,18 @@ def test_sharded_outputs_are_versioned_read_and_equal_the_local_files(runs):
             a.pop(key, None)
             b.pop(key, None)
         assert a == b, name
-    # DAPT read the shard folders through the decontamination gate and trained on the same
-    # text: the same loss curve (timing columns aside).
-    assert _loss(ray / "plots/dapt_loss.tsv") == _loss(local / "plots/dapt_loss.tsv")
     # DVC recorded the folders as directory outputs of the stages, and sees nothing changed.
     lock = yaml.safe_load((ray / "dvc.lock").read_text(encoding="utf-8"))
     assert lock["stages"]["newwords"]["deps"]
     status = tiny.run(ray, "dvc", "status", TARGET)
     assert status.returncode == 0 and "changed" not in status.stdout, status.stdout
-    # Lineage of the DAPT model names each shard folder it read with the hash DVC recorded.
-    dapt_deps = {d["path"]: d["md5"] for d in lock["stages"][TARGET]["deps"]}
+    # Lineage of the lexicon names each shard folder it was made from with DVC's hash.
+    deps = {d["path"]: d["md5"] for d in lock["stages"][TARGET]["deps"]}
     nodes, todo = {}, [stage_lineage(ray, TARGET)]
     while todo:
         node = todo.pop()
         nodes.setdefault(node.get("path"), node)
         todo.extend(node.get("inputs", []))
     domain = "data/decontaminated/domain.jsonl"
-    assert nodes[domain]["md5"] == dapt_deps[domain] and dapt_deps[domain].endswith(".dir")
+    assert nodes[domain]["md5"] == deps[domain] and deps[domain].endswith(".dir")
     assert nodes[domain]["inside"] == "data/decontaminated"

@@ -52,6 +52,13 @@ class Lock:
                 return stage, out, md5
         return None
 
+    def dep_hash(self, stage: str | None, path: str) -> str:
+        """The hash ``stage``'s dvc.lock entry records for its dependency ``path``."""
+        for dep in (self.stages.get(stage or "") or {}).get("deps", []) or []:
+            if _norm(dep["path"]) == _norm(path):
+                return _hash(dep)
+        return ""
+
     def tracked_inside(self, path: str) -> list[Node]:
         """Folders inside a raw input that DVC versions on their own (``<folder>.dvc``, e.g.
         corpus_handoff's deliveries), with the hash their .dvc file records."""
@@ -101,7 +108,7 @@ class Lock:
                 "path": _norm(path),
                 # a folder (a shard folder, execution.shards): the hash the consumer's dvc.lock
                 # entry records for it (DVC's .dir hash)
-                "md5": file_digest(str(f)) if f.is_file() else md5,
+                "md5": file_digest(str(f)) if f.is_file() else md5 or self.dep_hash(consumer, path),
                 "inside": out,
                 "inputs": [node],
             }

@@ -16,7 +16,8 @@ import os
 import re
 from pathlib import Path
 
-PID = re.compile(rb'"pid":\s*(\d+)')
+# a complete number only: the truncation may cut the last one short (21 of 21120)
+PID = re.compile(rb'"pid":\s*(\d+)\s*[,}]')
 
 
 class RWLockInUseError(RuntimeError):
