@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,19 @@ def _no_inherited_tracking_uri(monkeypatch):
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")
+
+
+# Metric names that measure time or memory, not results: they differ between any two runs.
+TIMING = re.compile(r"second|per_s|_s$|mfu|rss|throughput|peak_flops|^time|elapsed|latency")
+
+
+def drop_timing(obj):
+    """``obj`` (parsed metrics) without its TIMING keys, at any depth."""
+    if isinstance(obj, dict):
+        return {k: drop_timing(v) for k, v in obj.items() if not TIMING.search(str(k))}
+    if isinstance(obj, list):
+        return [drop_timing(v) for v in obj]
+    return obj
 
 
 def domain_section(inputs: str = "raw", **over) -> dict:

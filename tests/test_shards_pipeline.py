@@ -11,7 +11,6 @@ and real torch training; no stage is mocked.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,12 @@ import yaml
 
 from components.data.shards import is_shard_folder, shard_files
 from components.evaluate.lineage import stage_lineage
+from tests.conftest import drop_timing
 from tests.faults import project as tiny
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 TARGET = "newwords"  # ingest, validate, mine, decontaminate, newwords
-TIMING = re.compile(r"second|per_s|_s$|mfu|rss|throughput|peak_flops|^time|elapsed|latency|mb_s")
 
 
 def _bytes(path: Path) -> bytes:
@@ -32,14 +31,7 @@ def _bytes(path: Path) -> bytes:
 
 
 def _metrics(path: Path):
-    def drop(obj):
-        if isinstance(obj, dict):
-            return {k: drop(v) for k, v in obj.items() if not TIMING.search(str(k))}
-        if isinstance(obj, list):
-            return [drop(v) for v in obj]
-        return obj
-
-    return drop(json.loads(path.read_text(encoding="utf-8")))
+    return drop_timing(json.loads(path.read_text(encoding="utf-8")))
 
 
 def jsonl_corpora(root: Path, params: dict) -> None:

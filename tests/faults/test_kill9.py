@@ -22,12 +22,10 @@ import time
 
 import pytest
 
-from tests.conftest import tool_env
+from tests.conftest import TIMING, drop_timing, tool_env
 from tests.faults.conftest import Project
 
 SEED = int(os.environ.get("DAPT_FAULT_SEED", "15"))
-# Numbers that measure time, not results: they differ between any two runs.
-TIMING = re.compile(r"second|per_s|_s$|mfu|rss|throughput|peak_flops|^time|elapsed|latency")
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults")]
 
@@ -35,20 +33,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults")]
 def _content(path) -> object:
     """A file's content for comparison, timing measurements left out."""
     if path.suffix == ".json":
-        return _drop_timing(json.loads(path.read_text(encoding="utf-8")))
+        return drop_timing(json.loads(path.read_text(encoding="utf-8")))
     if path.suffix == ".tsv" and path.name.endswith("loss.tsv"):
         rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()]
         keep = [i for i, name in enumerate(rows[0]) if not TIMING.search(name)]
         return [[r[i] for i in keep] for r in rows]
     return path.read_bytes()
-
-
-def _drop_timing(obj):
-    if isinstance(obj, dict):
-        return {k: _drop_timing(v) for k, v in obj.items() if not TIMING.search(str(k))}
-    if isinstance(obj, list):
-        return [_drop_timing(v) for v in obj]
-    return obj
 
 
 # Files that render timings (loss-curve images, model cards, HTML reports): compared by name.

@@ -10,10 +10,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from components.cli import main
 from components.data.shards import is_shard_folder, shard_files
-from tests.conftest import ROOT
+from tests.conftest import ROOT, domain_section
 
 pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
 
@@ -114,23 +115,13 @@ def jsonl_project(tmp: Path, general_extra: str = "") -> None:
     (raw / "d.jsonl").write_text(
         "".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n"
                 for i, t in enumerate(texts[100:260])), "utf-8")  # fmt: skip
-    (tmp / "params.yaml").write_text(
-        textwrap.dedent(
-            """
-            domain:
-              name: demo
-              lang: zh
-              inputs: raw
-              base_model: models/base
-              general: [{path: raw/a.jsonl}, {path: raw/b.jsonl, text_fields: [q, a]}]
-              corpus: [{path: raw/d.jsonl}]
-              task: null
-            ingest: {min_chars: 2}
-            execution: {ray_batch_docs: 16, shards: true}
-            """
-        ),
-        encoding="utf-8",
+    domain = domain_section(
+        general=[{"path": "raw/a.jsonl"}, {"path": "raw/b.jsonl", "text_fields": ["q", "a"]}],
+        corpus=[{"path": "raw/d.jsonl"}],
     )
+    params = {"domain": domain, "ingest": {"min_chars": 2}}
+    params["execution"] = {"ray_batch_docs": 16, "shards": True}
+    (tmp / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
 
 
 def test_jsonl_roles_on_ray_end_to_end_as_shards(ray_cluster, tmp_path, monkeypatch, capsys):
