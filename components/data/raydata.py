@@ -69,11 +69,18 @@ SMALL_SHUFFLE_ROWS = 10_000_000
 def use_small_shuffle(ds, rows: int) -> None:
     """Datasets derived from ``ds`` use the shuffle that suits ``rows`` (a Dataset plans with
     the context it was made from, not the current one)."""
+    if rows < SMALL_SHUFFLE_ROWS:
+        use_sort_shuffle(ds)
+
+
+def use_sort_shuffle(ds) -> None:
+    """Datasets derived from ``ds`` group with Ray's task-based sort shuffle: each reduce task
+    holds one partition (not one aggregator actor per CPU holding its share of everything until
+    it finalises, as the hash shuffle does), and map outputs spill to disk when the object store
+    fills."""
     from ray.data.context import ShuffleStrategy
 
-    if rows < SMALL_SHUFFLE_ROWS:
-        ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
-
+    ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
 
 
 def _split_lines(row: dict[str, Any]) -> list[dict[str, Any]]:

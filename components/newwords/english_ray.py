@@ -3,7 +3,7 @@
 1. map     each block of documents -> ``english.count_block`` (the local driver's own per-block
            function); rows split by a stable hash of the n-gram into ``parts`` partitions. Domain
            rows carry where the block first saw them (file, line, rank in the block).
-2. shuffle ``ray_counting.hash_shuffle`` (``groupby(part)``, Ray Data's hash shuffle).
+2. shuffle ``ray_counting.hash_shuffle`` (``groupby(part)``, Ray Data's sort shuffle).
 3. reduce  per partition: exact sums (first-seen: the earliest), no pruning; then the rows no
            score can read are dropped (below).
 4. gather  per length, the partitions' disjoint rows sorted by first-seen position: the tables

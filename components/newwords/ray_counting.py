@@ -2,7 +2,7 @@
 
 1. map     each block of documents -> ``counting.shard_tables`` (the local counter's own
            per-shard function), split by a hash of the n-gram key into ``parts`` partitions.
-2. shuffle ``groupby(part)`` (Ray Data's hash shuffle): every partition's rows meet on one
+2. shuffle ``groupby(part)`` (Ray Data's sort shuffle): every partition's rows meet on one
            worker, so no worker ever holds all counts.
 3. reduce  per partition: ``counting.merge`` (exact sums, no pruning), then the rows no later
            step can read are dropped there, where the partition is whole (below).
@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from components.data.raydata import batch_documents, lines_dataset
+from components.data.raydata import batch_documents, lines_dataset, use_sort_shuffle
 from components.data.shards import data_bytes
 from components.newwords.counting import (
     FIELDS,
@@ -163,6 +163,10 @@ def hash_shuffle(
                 )
             )
     union = mapped[0].union(*mapped[1:]) if len(mapped) > 1 else mapped[0]
+    # One reduce task per partition, partitions sized by the input: a worker holds one
+    # partition's tables, however large the corpus (the hash shuffle's aggregators held
+    # volume / CPUs: 7.8 GB at x16 news, docs/benchmarks.md).
+    use_sort_shuffle(union)
     reduced = union.groupby("part", num_partitions=parts).map_groups(
         reduce_fn, batch_format="numpy", fn_kwargs=reduce_kwargs
     )
