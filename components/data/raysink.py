@@ -51,6 +51,13 @@ class OrderedPartsSink(Datasink):
                 os.replace(tmp, final)  # a retried task rewrites the same part whole
 
 
+def parts_folder(dest: str | os.PathLike) -> Path:
+    """Where the parts of the output ``dest`` are written before they are assembled or
+    published: a hidden sibling, so it is in the same filesystem (publishing renames)."""
+    dest = Path(dest)
+    return dest.parent / f".{dest.stem}.parts"
+
+
 def parts(folder: str | os.PathLike, name: str) -> list[Path]:
     """The part files of one output, in dataset order."""
     return sorted((Path(folder) / name).glob("*.part"))

@@ -2,9 +2,8 @@
 
 Under ``execution.engine: ray`` with ``execution.shards: true``, the stages whose outputs Ray
 workers write (ingest's plain-JSONL corpora, mining's selection and scores, decontamination's
-cleaned corpora) leave them as a
-folder of ``part-<20-digit key>.jsonl`` files at the output's path, instead of assembling one
-file: no single machine copies a terabyte. The parts in name order are the dataset in order, so
+cleaned corpora) leave them as a folder of ``part-<20-digit key>.jsonl`` files at the output's
+path, instead of assembling one file: no single machine copies a terabyte. The parts in name order are the dataset in order, so
 every reader of canonical JSONL reads a folder as the concatenation of its parts, and a folder
 and the file its parts would assemble into give the same documents (``metadata["line"]``
 included: the line in that file), the same digest (the MD5 of the bytes in order, which the
@@ -14,13 +13,13 @@ its own line, which is where a person fixes them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from components.data.document import POSITION, Document
 from components.data.readers import DocumentReader
+from components.data.text import files_digest
 from components.errors import InputError
 
 PART_GLOB = "part-*.jsonl"
@@ -62,15 +61,10 @@ def is_empty(path: str | os.PathLike) -> bool:
     return p.is_file() and p.stat().st_size == 0
 
 
-def digest(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
+def digest(path: str | os.PathLike) -> str:
     """MD5 of a dataset's bytes in order: a file's is the digest DVC records; a shard folder's
     equals that of the file its parts assemble into (DVC records a ``.dir`` hash for it)."""
-    h = hashlib.md5()
-    for f in shard_files(path):
-        with open(f, "rb") as fh:
-            while block := fh.read(chunk):
-                h.update(block)
-    return h.hexdigest()
+    return files_digest(shard_files(path))
 
 
 class ShardedReader:

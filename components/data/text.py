@@ -108,8 +108,15 @@ def hash64(text: str) -> int:
 
 def file_digest(path: str, *, chunk: int = 1 << 20) -> str:
     """MD5 of a file's bytes: the same digest DVC records, so lineage can be cross-checked."""
+    return files_digest([path], chunk=chunk)
+
+
+def files_digest(paths: list[str], *, chunk: int = 1 << 20) -> str:
+    """MD5 of the files' bytes one after the other (a shard folder's parts: that of the file
+    they assemble into)."""
     h = hashlib.md5()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
+    for path in paths:
+        with open(path, "rb") as f:
+            while block := f.read(chunk):
+                h.update(block)
     return h.hexdigest()

@@ -57,7 +57,7 @@ def source_cleaner(batch_docs: int, shards: bool = False):
         import ray
 
         from components.data.raydata import lines_dataset
-        from components.data.raysink import OrderedPartsSink, parts, write_output
+        from components.data.raysink import OrderedPartsSink, parts, parts_folder, write_output
 
         ds = lines_dataset([src])
         if ds is None:  # an absent part of the project: an empty output
@@ -69,7 +69,7 @@ def source_cleaner(batch_docs: int, shards: bool = False):
             batch_format="numpy",
             fn_kwargs={"name": name, "files": file_indices([src]), "ref": ray.put((index, p))},
         ).materialize()
-        folder = dest.parent / f".{dest.stem}.parts"
+        folder = parts_folder(dest)
         shutil.rmtree(folder, ignore_errors=True)
         cleaned.write_datasink(OrderedPartsSink(folder, {"out": "out", "audit": "audit"}))
         c: Counter = Counter()

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from components.data.document import Document
+from components.data.raysink import parts_folder
 from components.data.readers import DocumentReader, detect_format
 from components.data.writers import dump_jsonl_line
 from components.domain import SourceSpec
@@ -107,7 +108,7 @@ def _later_copies(group: dict[str, Any]) -> dict[str, Any]:
 
 
 def _final(batch: dict[str, Any], ref) -> dict[str, Any]:
-    """Duplicates marked; the block's counters (first position of each outcome, for order)."""
+    """Duplicates marked, their lines emptied; the block's counters by outcome."""
     import ray
 
     dups = ray.get(ref)
@@ -142,7 +143,9 @@ def ingest_role(
         for i, spec in enumerate(specs)
     ]
     for reader in readers:  # empty files, byte-order marks, a bad head: the local errors
-        next(reader.lines(), None)
+        head = reader.lines()
+        next(head, None)
+        head.close()
     paths = [r.path for r in readers]
     files = file_indices(paths)
     kwargs = {os.path.abspath(r.path): _reader_kwargs(r) for r in readers}
@@ -150,15 +153,11 @@ def ingest_role(
         return _run(paths, files, kwargs, params, dest, batch_docs, shards)
     except Exception:
         for reader in readers:  # the located error a local run gives, if the input has one
-            for _ in DocumentReader(reader.path, **_reader_kwargs(reader)):
+            for _ in reader:
                 pass
         raise
     finally:
-        shutil.rmtree(_parts(dest), ignore_errors=True)
-
-
-def _parts(dest: Path) -> Path:
-    return dest.parent / f".{dest.stem}.parts"
+        shutil.rmtree(parts_folder(dest), ignore_errors=True)
 
 
 def _run(paths, files, kwargs, params: IngestParams, dest: Path, batch_docs: int, shards: bool):
@@ -192,7 +191,7 @@ def _run(paths, files, kwargs, params: IngestParams, dest: Path, batch_docs: int
         counts["read"] = n_docs
     final = rows.map_batches(_final, batch_format="numpy", fn_kwargs={"ref": ray.put(dups)})
     final = final.materialize()
-    folder = _parts(dest)
+    folder = parts_folder(dest)
     shutil.rmtree(folder, ignore_errors=True)
     final.select_columns(["key", "out"]).write_datasink(OrderedPartsSink(folder, {"out": "out"}))
     for b in final.select_columns(["counts"]).iter_batches(batch_format="numpy"):

@@ -12,9 +12,10 @@ examples, the sample and so the report are those of ``engine: local``.
 Ray reads canonical JSONL only (``raydata.lines_dataset``), with the default fields, as ingest
 writes it, as a file or a shard folder (``execution.shards``): a folder's documents are numbered
 by their line in the file its parts assemble into (``raydata.assembled_offsets``), as the local
-reader numbers them, so the sample is the same. Any other file (a ``--corpus`` in another format, encoding or text field) is scanned
-in this process, as is a file the Ray scan cannot read: the local reader then raises the same
-error, with its line and byte offset, that ``engine: local`` reports.
+reader numbers them, so the sample is the same. Any other file (a ``--corpus`` in another
+format, encoding or text field) is scanned in this process, as is a file the Ray scan cannot
+read: the local reader then raises the same error, with its line and byte offset, that
+``engine: local`` reports.
 """
 
 from __future__ import annotations
