@@ -17,7 +17,10 @@ part, still sees every byte). Seed (mining), background (new words) and dev/test
 Each (stage, engine, factor) runs in a fresh process; the parent samples the PSS of that process
 and all its descendants (Ray's raylet and workers included) every 0.2 s and reports the largest
 single process and the sum (PSS: the object store's shared pages are split among the processes
-that map them instead of being counted once per reader). Ray's start-up (``ray.init``) is timed apart from the stage.
+that map them instead of being counted once per reader), and, apart, the largest process's PSS
+outside Ray's object store (what a worker holds itself) and the store's pages summed over all
+processes (bounded by Ray's ``object_store_memory``, which ``--object-store-mb`` sets for the
+local Ray; Ray spills to disk beyond it). Ray's start-up (``ray.init``) is timed apart from the stage.
 Throughput = input MB / stage seconds (start-up excluded). The shuffle figures are the new-word
 counter's (``ray_counting``): bytes of partitioned tables moved, and the whole counting phase.
 """
@@ -98,7 +101,9 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
         import ray
 
         t = time.perf_counter()
-        ray.init(include_dashboard=False, log_to_driver=False)
+        store = os.environ.get("BENCH_OBJECT_STORE_MB")  # --object-store-mb
+        kw = {"object_store_memory": int(float(store) * 1e6)} if store else {}
+        ray.init(include_dashboard=False, log_to_driver=False, **kw)
         ray.data.DataContext.get_current().enable_progress_bars = False
         init_s = time.perf_counter() - t
     from components.config import load_section, with_derived
@@ -198,31 +203,55 @@ def kill_tree(proc: psutil.Process) -> None:
             p.kill()
 
 
-def measure(cmd: list[str], max_total_mb: float) -> tuple[dict | None, str, float]:
-    """(child's JSON result, "largest single-process peak PSS MB (its name)", peak total PSS).
+STORE = "/dev/shm/plasma"  # Ray's object store: a shared-memory file every process maps
 
+
+def pss_split(p: psutil.Process) -> tuple[float, float]:
+    """(PSS of ``p`` outside Ray's object store, PSS of its share of the store), MB. A page of
+    the store counts in the PSS of the processes that touched it (the worker that wrote an
+    object, the readers), split among them."""
+    own = store = 0.0
+    for m in p.memory_maps(grouped=True):
+        if m.path.startswith(STORE):
+            store += m.pss
+        else:
+            own += m.pss
+    return own / 1e6, store / 1e6
+
+
+def measure(cmd: list[str], max_total_mb: float) -> tuple[dict | None, str, float, str, float]:
+    """(child's JSON result, "largest single-process peak PSS MB (its name)", peak total PSS,
+    "largest single-process peak PSS outside the object store MB (its name)", peak PSS of the
+    object store summed over processes).
+
+    The store's size is Ray's configuration (``object_store_memory``; beyond it Ray spills to
+    disk), not the stage's: what a worker holds itself is its PSS outside the store.
     The result is None when the child failed or was stopped for passing ``max_total_mb`` (the
     kernel's OOM killer would otherwise pick a victim on this machine, possibly not the child).
     """
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    top = total = 0.0
+    top = total = top_own = top_store = 0.0
     stopped = False
-    top_name = ""
+    top_name = own_name = ""
     me = psutil.Process(proc.pid)
     while proc.poll() is None:
         try:
             procs = [me, *me.children(recursive=True)]
-            rss = []
+            rows = []
             for p in procs:
                 with contextlib.suppress(psutil.Error):  # a worker may exit between the calls
-                    # PSS, not RSS: Ray's object store is shared memory that every process
-                    # reading an object maps; RSS would count those pages once per reader.
-                    pss = p.memory_full_info().pss / 1e6
-                    rss.append((pss, "driver" if p is me else p.name()))
-            big = max(rss, default=(0.0, ""))
+                    # PSS, not RSS: the store's pages are split among the processes that map
+                    # them; RSS would count them once per reader.
+                    own, store = pss_split(p)
+                    rows.append((own + store, own, store, "driver" if p is me else p.name()))
+            big = max(rows, default=(0.0, 0.0, 0.0, ""))
             if big[0] > top:
-                top, top_name = big
-            total = max(total, sum(r for r, _ in rss))
+                top, top_name = big[0], big[3]
+            mine = max(rows, default=(0.0, 0.0, 0.0, ""), key=lambda r: r[1])
+            if mine[1] > top_own:
+                top_own, own_name = mine[1], mine[3]
+            total = max(total, sum(r[0] for r in rows))
+            top_store = max(top_store, sum(r[2] for r in rows))
         except psutil.Error:
             pass
         if total > max_total_mb and not stopped:
@@ -231,11 +260,12 @@ def measure(cmd: list[str], max_total_mb: float) -> tuple[dict | None, str, floa
         time.sleep(0.2)
     # The stage and Ray Data also print to stdout: the result is the line the child marked.
     out = [x for x in proc.stdout.read().splitlines() if x.startswith('{"stage"')]
+    figures = (f"{round(top)} ({top_name})", round(total), f"{round(top_own)} ({own_name})")
     if stopped or proc.returncode != 0 or not out:
         why = f"stopped above {max_total_mb:.0f} MB" if stopped else f"exit {proc.returncode}"
         print(f"{' '.join(cmd[-4:-1])}: {why}", file=sys.stderr, flush=True)
-        return None, f"{round(top)} ({top_name})", round(total)
-    return json.loads(out[-1]), f"{round(top)} ({top_name})", round(total)
+        return None, *figures, round(top_store)
+    return json.loads(out[-1]), *figures, round(top_store)
 
 
 def main() -> None:
@@ -259,6 +289,12 @@ def main() -> None:
         help="stop a run whose processes together pass this PSS (default: 85%% of this machine's memory)",
     )
     ap.add_argument(
+        "--object-store-mb",
+        type=float,
+        help="size of the local Ray's object store (default: Ray's, 30%% of memory); a store "
+        "smaller than the input shows what is bounded by it (Ray spills the rest to disk)",
+    )
+    ap.add_argument(
         "--one", nargs=4, metavar=("STAGE", "ENGINE", "FACTOR", "WORK"), help=argparse.SUPPRESS
     )
     args = ap.parse_args()
@@ -271,17 +307,19 @@ def main() -> None:
         work = Path(tmp)
         data = prepare(args.shared, work, args.factors)
         (work / "data.json").write_text(json.dumps(data), encoding="utf-8")
+        if args.object_store_mb:
+            os.environ["BENCH_OBJECT_STORE_MB"] = str(args.object_store_mb)
         print(
-            "| stage | engine | input | MB/s | seconds | Ray start s | largest process PSS MB | all processes PSS MB | notes |"
+            "| stage | engine | input | MB/s | seconds | Ray start s | largest process PSS MB | largest process outside the store MB | object store MB | all processes PSS MB | notes |"
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for factor in args.factors:
             for stage in args.stages:
                 for engine in args.engines:
                     cmd = [sys.executable, __file__, "--one", stage, engine, str(factor), str(work)]
-                    r, top, total = measure(cmd, args.max_total_mb)
+                    r, top, total, own, store = measure(cmd, args.max_total_mb)
                     if r is None:
-                        print(f"| {stage} | {engine} | x{factor} | - | - | - | {top} | {total} | "
+                        print(f"| {stage} | {engine} | x{factor} | - | - | - | {top} | {own} | {store} | {total} | "
                               "did not finish: see stderr |", flush=True)  # fmt: skip
                         continue
                     notes = {
@@ -291,7 +329,7 @@ def main() -> None:
                         not in ("stage", "engine", "factor", "mb", "seconds", "mb_s", "ray_init_s")
                     }
                     print(f"| {stage} | {engine} | x{factor} ({r['mb']} MB) | {r['mb_s']} | {r['seconds']} | "
-                          f"{r['ray_init_s'] or '-'} | {top} | {total} | {json.dumps(notes) if notes else ''} |", flush=True)  # fmt: skip
+                          f"{r['ray_init_s'] or '-'} | {top} | {own} | {store} | {total} | {json.dumps(notes) if notes else ''} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ every reader reads the folder as that file), so no machine copies the whole outp
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ray.data import Datasink
@@ -58,6 +59,20 @@ def parts_folder(dest: str | os.PathLike) -> Path:
     return dest.parent / f".{dest.stem}.parts"
 
 
+def counts_column(counts: dict, n: int) -> list[str]:
+    """A block's counters as a text column of ``n`` rows (one JSON line in the first), so the
+    sink writes them beside the block's lines: the dataset streams through one write instead of
+    being materialised for a second pass that reads the counters back."""
+    return [json.dumps(counts) + "\n"] + [""] * (n - 1) if n else []
+
+
+def read_counts(folder: str | os.PathLike, name: str) -> Iterator[dict]:
+    """The blocks' counters written by ``counts_column``, in dataset order."""
+    for part in parts(folder, name):
+        for line in part.read_text(encoding="utf-8").splitlines():
+            yield json.loads(line)
+
+
 def parts(folder: str | os.PathLike, name: str) -> list[Path]:
     """The part files of one output, in dataset order."""
     return sorted((Path(folder) / name).glob("*.part"))
@@ -90,7 +105,9 @@ def publish(folder: str | os.PathLike, name: str, dest: str | os.PathLike) -> in
     return total
 
 
-def write_output(folder: str | os.PathLike, name: str, dest: str | os.PathLike, shards: bool) -> int:
+def write_output(
+    folder: str | os.PathLike, name: str, dest: str | os.PathLike, shards: bool
+) -> int:
     """The output ``name`` at ``dest``: its parts published as a shard folder, or assembled."""
     from components.data.writers import atomic_open
 

@@ -10,13 +10,13 @@ to the object store once.
 
 from __future__ import annotations
 
-import pickle
 import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from components.data.raydata import batch_lines, file_indices, ordered_block_map, row_key
+from components.data.raysink import counts_column
 from components.data.writers import dump_jsonl_line
 from components.decontaminate import driver
 
@@ -45,8 +45,7 @@ def clean_rows(batch: dict[str, Any], name: str, files: dict[str, int], ref) -> 
         out.append(kept or "")
         audit.append("".join(dump_jsonl_line({"source": name, **r}) for r in rows))
         counts.update(c)
-    blob = pickle.dumps(counts, protocol=5)
-    return {"key": keys, "out": out, "audit": audit, "counts": [blob] + [b""] * (len(keys) - 1)}
+    return {"key": keys, "out": out, "audit": audit, "counts": counts_column(counts, len(keys))}
 
 
 def source_cleaner(batch_docs: int, shards: bool = False):
@@ -57,7 +56,13 @@ def source_cleaner(batch_docs: int, shards: bool = False):
         import ray
 
         from components.data.raydata import lines_dataset
-        from components.data.raysink import OrderedPartsSink, parts, parts_folder, write_output
+        from components.data.raysink import (
+            OrderedPartsSink,
+            parts,
+            parts_folder,
+            read_counts,
+            write_output,
+        )
 
         ds = lines_dataset([src])
         if ds is None:  # an absent part of the project: an empty output
@@ -68,15 +73,15 @@ def source_cleaner(batch_docs: int, shards: bool = False):
             batch_size=batch_docs,
             batch_format="numpy",
             fn_kwargs={"name": name, "files": file_indices([src]), "ref": ray.put((index, p))},
-        ).materialize()
+        )
         folder = parts_folder(dest)
         shutil.rmtree(folder, ignore_errors=True)
-        cleaned.write_datasink(OrderedPartsSink(folder, {"out": "out", "audit": "audit"}))
+        # one streaming pass: nothing of the source is held in the object store past its write
+        sink = OrderedPartsSink(folder, {"out": "out", "audit": "audit", "counts": "counts"})
+        cleaned.write_datasink(sink)
         c: Counter = Counter()
-        for b in cleaned.select_columns(["counts"]).iter_batches(batch_format="numpy"):
-            for blob in b["counts"]:
-                if blob:
-                    c.update(pickle.loads(blob))  # in block order: the local key order
+        for counts in read_counts(folder, "counts"):
+            c.update(counts)  # in block order: the local key order
         write_output(folder, "out", dest, shards)
         audit.flush()
         for part in parts(folder, "audit"):

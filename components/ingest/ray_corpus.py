@@ -20,7 +20,6 @@ driver-read path of ``ray_driver.prepared``, which no Ray datasource reproduces 
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from components.data.document import Document
-from components.data.raysink import parts_folder
+from components.data.raysink import counts_column, parts_folder
 from components.data.readers import DocumentReader, detect_format
 from components.data.writers import dump_jsonl_line
 from components.domain import SourceSpec
@@ -118,9 +117,7 @@ def _final(batch: dict[str, Any], ref) -> dict[str, Any]:
         code[(code == _KEPT) & (dups[at] == batch["key"])] = _DUP
     out = [line if c == _KEPT else "" for line, c in zip(batch["out"], code.tolist(), strict=True)]
     counts = {int(c): int((code == c).sum()) for c in np.unique(code)}
-    blob = pickle.dumps(counts, protocol=5)
-    n = len(code)
-    return {"key": batch["key"], "out": out, "counts": [blob] + [b""] * (n - 1) if n else []}
+    return {"key": batch["key"], "out": out, "counts": counts_column(counts, len(code))}
 
 
 def ingest_role(
@@ -164,7 +161,7 @@ def _run(paths, files, kwargs, params: IngestParams, dest: Path, batch_docs: int
     import ray
 
     from components.data.raydata import lines_dataset, shuffle_parts, use_small_shuffle
-    from components.data.raysink import OrderedPartsSink, write_output
+    from components.data.raysink import OrderedPartsSink, read_counts, write_output
 
     counts: Counter = Counter()  # "read" first, as the local loop counts it
     ds = lines_dataset(paths)
@@ -190,14 +187,12 @@ def _run(paths, files, kwargs, params: IngestParams, dest: Path, batch_docs: int
     if n_docs:
         counts["read"] = n_docs
     final = rows.map_batches(_final, batch_format="numpy", fn_kwargs={"ref": ray.put(dups)})
-    final = final.materialize()
     folder = parts_folder(dest)
     shutil.rmtree(folder, ignore_errors=True)
-    final.select_columns(["key", "out"]).write_datasink(OrderedPartsSink(folder, {"out": "out"}))
-    for b in final.select_columns(["counts"]).iter_batches(batch_format="numpy"):
-        for blob in b["counts"]:
-            if blob:
-                for code, n in pickle.loads(blob).items():
-                    counts[REASON[code]] += n
+    # lines and counters in one streaming write: the final rows are not held in the store
+    final.write_datasink(OrderedPartsSink(folder, {"out": "out", "counts": "counts"}))
+    for block in read_counts(folder, "counts"):
+        for code, n in block.items():
+            counts[REASON[int(code)]] += n  # JSON keys are strings
     write_output(folder, "out", dest, shards)
     return counts
