@@ -221,8 +221,8 @@ def pss_split(p: psutil.Process) -> tuple[float, float]:
 
 def measure(cmd: list[str], max_total_mb: float) -> tuple[dict | None, str, float, str, float]:
     """(child's JSON result, "largest single-process peak PSS MB (its name)", peak total PSS,
-    "largest single-process peak PSS outside the object store MB (its name)", peak PSS of the
-    object store summed over processes).
+    "largest single-process peak PSS outside the object store MB (its name); the driver's", peak
+    PSS of the object store summed over processes).
 
     The store's size is Ray's configuration (``object_store_memory``; beyond it Ray spills to
     disk), not the stage's: what a worker holds itself is its PSS outside the store.
@@ -230,7 +230,7 @@ def measure(cmd: list[str], max_total_mb: float) -> tuple[dict | None, str, floa
     kernel's OOM killer would otherwise pick a victim on this machine, possibly not the child).
     """
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    top = total = top_own = top_store = 0.0
+    top = total = top_own = top_store = driver_own = 0.0
     stopped = False
     top_name = own_name = ""
     me = psutil.Process(proc.pid)
@@ -250,6 +250,7 @@ def measure(cmd: list[str], max_total_mb: float) -> tuple[dict | None, str, floa
             mine = max(rows, default=(0.0, 0.0, 0.0, ""), key=lambda r: r[1])
             if mine[1] > top_own:
                 top_own, own_name = mine[1], mine[3]
+            driver_own = max([driver_own, *(r[1] for r in rows if r[3] == "driver")])
             total = max(total, sum(r[0] for r in rows))
             top_store = max(top_store, sum(r[2] for r in rows))
         except psutil.Error:
@@ -260,7 +261,8 @@ def measure(cmd: list[str], max_total_mb: float) -> tuple[dict | None, str, floa
         time.sleep(0.2)
     # The stage and Ray Data also print to stdout: the result is the line the child marked.
     out = [x for x in proc.stdout.read().splitlines() if x.startswith('{"stage"')]
-    figures = (f"{round(top)} ({top_name})", round(total), f"{round(top_own)} ({own_name})")
+    own = f"{round(top_own)} ({own_name}); driver {round(driver_own)}"
+    figures = (f"{round(top)} ({top_name})", round(total), own)
     if stopped or proc.returncode != 0 or not out:
         why = f"stopped above {max_total_mb:.0f} MB" if stopped else f"exit {proc.returncode}"
         print(f"{' '.join(cmd[-4:-1])}: {why}", file=sys.stderr, flush=True)

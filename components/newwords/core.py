@@ -122,13 +122,55 @@ def _side_stats(
     return clogc, top
 
 
+class CandidateColumns:
+    """Candidates gathered one length at a time, in (length, key) order: the local scorer's
+    (``zh_candidates``) and the partitions' (``ray_scores``), from the same formulas."""
+
+    KEYS = ("freq", "coh", "left", "right", "bg", "lmax", "rmax")
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self.cols: dict[str, list[np.ndarray]] = {k: [] for k in self.KEYS}
+        self.lengths: list[np.ndarray] = []
+        self.keys: list[np.ndarray] = []
+
+    def add(self, n, keys, c, sides, pre_c, suf_c, ids, ok, n_domain: int, bg: Table | None):
+        """Length ``n``: candidate ``keys`` with counts ``c`` (float), their neighbour columns
+        ``sides`` (``SIDE_COLUMNS`` order), the counts of their prefixes ``pre_c[j]`` and
+        suffixes ``suf_c[j]`` of j characters, their character ids (rows x n) and ``ok`` (every
+        substring found); ``bg`` the background table of length n."""
+        r_clogc, r_max, l_clogc, l_max = sides
+        right = np.log(c) - r_clogc / c
+        left = np.log(c) - l_clogc / c
+        pmi = np.stack([np.log(c * n_domain / (pre_c[k] * suf_c[n - k])) for k in range(1, n)])
+        self.words += decode_ids(ids[ok])
+        keys = keys[ok]
+        self.cols["freq"].append(c[ok])
+        self.cols["coh"].append(pmi.min(axis=0)[ok])
+        self.cols["left"].append(left[ok])
+        self.cols["right"].append(right[ok])
+        self.cols["lmax"].append(l_max[ok])
+        self.cols["rmax"].append(r_max[ok])
+        self.cols["bg"].append(_counts_of(bg, keys)[0] if bg is not None else np.zeros(len(keys)))
+        self.lengths.append(np.full(len(keys), n, dtype=np.int64))
+        self.keys.append(keys)
+
+    def cat(self, k: str) -> np.ndarray:
+        return np.concatenate(self.cols[k]) if self.cols[k] else np.zeros(0)
+
+    def candidates(self, n_domain: int, n_bg: int, stats: dict) -> Candidates:
+        cat = self.cat
+        return Candidates(
+            self.words, cat("freq"), cat("coh"), cat("left"), cat("right"), cat("bg"), n_domain,
+            n_bg, stats=stats, left_max=cat("lmax"), right_max=cat("rmax"),
+        )  # fmt: skip
+
+
 def zh_candidates(counts: CountResult, p: NewwordsParams) -> Candidates:
     tables, bg = counts.domain, counts.background
     n_domain = int(tables[0]["counts"].sum())
     n_bg = int(bg[0]["counts"].sum()) if bg else 0
-    words: list[str] = []
-    keys = ("freq", "coh", "left", "right", "bg", "lmax", "rmax")
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    acc = CandidateColumns()
     for n in range(2, p.max_len + 1):
         t, ext = tables[n - 1], tables[n]
         sel = np.flatnonzero(t["counts"] >= p.min_count)
@@ -136,12 +178,11 @@ def zh_candidates(counts: CountResult, p: NewwordsParams) -> Candidates:
             continue
         c = t["counts"][sel].astype(np.float64)
         if "r_clogc" in t:  # summed inside the partitions already (ray_sides.py)
-            r_clogc, r_max, l_clogc, l_max = (t[k][sel] for k in SIDE_COLUMNS)
+            sides = tuple(t[k][sel] for k in SIDE_COLUMNS)
         else:
             r_clogc, r_max = _side_stats(t["keys"][sel], ext, "prefix")
             l_clogc, l_max = _side_stats(t["keys"][sel], ext, "suffix")
-        right = np.log(c) - r_clogc / c
-        left = np.log(c) - l_clogc / c
+            sides = (r_clogc, r_max, l_clogc, l_max)
         # Walk prefix and suffix chains down to single characters: pre[j] = w[:j], suf[j] = w[n-j:].
         ok = np.ones(len(sel), dtype=bool)
         pre = {n: t["keys"][sel], n - 1: t["prefix"][sel]}
@@ -157,26 +198,11 @@ def zh_candidates(counts: CountResult, p: NewwordsParams) -> Candidates:
             ok &= f
             suf_c[j] = np.where(f, tables[j - 1]["counts"][idx], 1).astype(np.float64)
             suf[j - 1] = tables[j - 1]["suffix"][idx]
-        pmi = np.stack([np.log(c * n_domain / (pre_c[k] * suf_c[n - k])) for k in range(1, n)])
-        ids = np.stack([chars[j] for j in range(1, n + 1)], axis=1)[ok]
-        words += decode_ids(ids)
-        cols["freq"].append(c[ok])
-        cols["coh"].append(pmi.min(axis=0)[ok])
-        cols["left"].append(left[ok])
-        cols["right"].append(right[ok])
-        cols["lmax"].append(l_max[ok])
-        cols["rmax"].append(r_max[ok])
-        bgc = _counts_of(bg[n - 1], t["keys"][sel][ok])[0] if bg else np.zeros(int(ok.sum()))
-        cols["bg"].append(bgc)
-
-    def cat(k: str) -> np.ndarray:
-        return np.concatenate(cols[k]) if cols[k] else np.zeros(0)
-
-    return Candidates(
-        words, cat("freq"), cat("coh"), cat("left"), cat("right"), cat("bg"), n_domain, n_bg,
-        stats={"prune_floor": counts.prune_floor, "workers": counts.workers},
-        left_max=cat("lmax"), right_max=cat("rmax"),
-    )  # fmt: skip
+        ids = np.stack([chars[j] for j in range(1, n + 1)], axis=1)
+        acc.add(n, t["keys"][sel], c, sides, pre_c, suf_c, ids, ok, n_domain,
+                bg[n - 1] if bg else None)  # fmt: skip
+    stats = {"prune_floor": counts.prune_floor, "workers": counts.workers}
+    return acc.candidates(n_domain, n_bg, stats)
 
 
 def decode_ids(ids: np.ndarray) -> list[str]:
@@ -262,7 +288,13 @@ def rank(
     if not cand.words:
         return Ranked([], 0, {})
     order, masks, (score, domain, _) = keep_order(cand, p, word_masks(cand, exclude, stop, lang))
-    rows = [
+    rows = lexicon_rows(cand, order, score, domain)
+    return Ranked(rows, len(cand.words), {k: int(v.sum()) for k, v in masks.items()})
+
+
+def lexicon_rows(cand: Candidates, order, score: np.ndarray, domain: np.ndarray) -> list[tuple]:
+    """The lexicon rows (``COLUMNS``) of the candidates at ``order``."""
+    return [
         (
             cand.words[i],
             int(cand.freq[i]),
@@ -274,7 +306,6 @@ def rank(
         )
         for i in order
     ]
-    return Ranked(rows, len(cand.words), {k: int(v.sum()) for k, v in masks.items()})
 
 
 # -- evaluation ---------------------------------------------------------------------------------
@@ -314,13 +345,13 @@ def word_key(word: str, lang: str) -> str:
     return _EN_SPLIT_RE.sub(" ", word.strip().lower()) if lang == "en" else word.strip()
 
 
-def zh_occurring(reference: set[str], counts: CountResult, p: NewwordsParams) -> set[str]:
-    """Reference words (2..max_len Han characters) seen at least ``min_count`` times."""
+def reference_keys(reference: set[str], max_len: int) -> dict[int, tuple[list[str], np.ndarray]]:
+    """Per length 2..max_len: the reference words of that many Han characters and their keys."""
     from components.newwords.counting import char_ids, extend
 
-    out: set[str] = set()
-    for n in range(2, p.max_len + 1):
-        words = [w for w in reference if len(w) == n]
+    out = {}
+    for n in range(2, max_len + 1):
+        words = sorted(w for w in reference if len(w) == n)
         if not words:
             continue
         ids = char_ids("".join(words)).reshape(-1, n)
@@ -330,6 +361,14 @@ def zh_occurring(reference: set[str], counts: CountResult, p: NewwordsParams) ->
         key = ids[:, 0]
         for j in range(1, n):
             key = extend(key, ids[:, j], j + 1)
+        out[n] = (words, key)
+    return out
+
+
+def zh_occurring(reference: set[str], counts: CountResult, p: NewwordsParams) -> set[str]:
+    """Reference words (2..max_len Han characters) seen at least ``min_count`` times."""
+    out: set[str] = set()
+    for n, (words, key) in reference_keys(reference, p.max_len).items():
         freq, _ = _counts_of(counts.domain[n - 1], key)
         out.update(w for w, f in zip(words, freq, strict=True) if f >= p.min_count)
     return out

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 FIELDS = ("keys", "counts", "prefix", "suffix", "last")
+CHAR_FIELDS = ("head", "tail")  # rows of 5+ characters, on request (``shard_tables(chars=)``)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
@@ -104,17 +105,23 @@ def partition_of(keys: np.ndarray, parts: int) -> np.ndarray:
         return (((keys * _GOLD) >> np.uint64(40)) % np.uint64(parts)).astype(np.int64)
 
 
-def shard_tables(text: str, max_len: int, part: tuple[int, int] = (0, 1)) -> list[Table]:
+def shard_tables(
+    text: str, max_len: int, part: tuple[int, int] = (0, 1), chars: bool = False
+) -> list[Table]:
     """Unique n-grams of lengths 1..max_len of one text; index 0 is length 1.
 
     ``part=(rank, parts)`` keeps only keys whose hash falls in partition ``rank``: every worker
     scans all text (cheap) but sorts only its share of keys (the expensive part), and the
     workers' tables are disjoint, so combining them needs no summing.
+    ``chars``: rows longer than 4 characters (hashed keys) also carry their characters, packed:
+    ``head`` the first four, ``tail`` the rest (``CHAR_FIELDS``; up to 8 characters), so that a
+    row's substrings can be keyed where the row is (``ray_scores``).
     """
     rank, parts = part
     ids = char_ids(text)
     ok1 = ids != 0
     key, ok = ids, ok1
+    key4 = None  # packed 4-grams at every position (the head of longer rows)
     tables: list[Table] = []
     for n in range(1, max_len + 1):
         if n > 1:
@@ -124,6 +131,8 @@ def shard_tables(text: str, max_len: int, part: tuple[int, int] = (0, 1)) -> lis
             new_key = extend(key[:-1], ids[n - 1 :], n)
             ok = ok[:-1] & ok1[n - 1 :]
             prev_key, key = key, new_key
+            if n == 4:
+                key4 = key
         pos = np.flatnonzero(ok)
         if parts > 1:
             with np.errstate(over="ignore"):
@@ -138,29 +147,34 @@ def shard_tables(text: str, max_len: int, part: tuple[int, int] = (0, 1)) -> lis
         else:
             keys, counts, (rep,) = _unique(key[pos], None, [pos])
             prefix, suffix, last = prev_key[rep], prev_key[rep + 1], ids[rep + n - 1]
-        tables.append(
-            {
-                "keys": keys,
-                "counts": counts,
-                "prefix": prefix,
-                "suffix": suffix,
-                "last": last.astype(np.uint16),
-            }
-        )
+        table = {
+            "keys": keys,
+            "counts": counts,
+            "prefix": prefix,
+            "suffix": suffix,
+            "last": last.astype(np.uint16),
+        }
+        if chars and n > 4:
+            tail = np.zeros(len(rep), dtype=np.uint64)
+            for j in range(4, n):
+                tail = (tail << np.uint64(16)) | ids[rep + j]
+            table.update(head=key4[rep], tail=tail)
+        tables.append(table)
     return tables
 
 
 def merge(tables: Iterable[Table]) -> Table:
+    """One table summing the counts of ``tables`` (of one length); a key's other columns
+    (``FIELDS``, and ``CHAR_FIELDS`` where every table has them) are its first row's."""
     tables = [t for t in tables if len(t["keys"])]
     if not tables:
         return empty_table()
     if len(tables) == 1:
         return tables[0]
-    cat = {f: np.concatenate([t[f] for t in tables]) for f in FIELDS}
-    keys, counts, (prefix, suffix, last) = _unique(
-        cat["keys"], cat["counts"], [cat["prefix"], cat["suffix"], cat["last"]], runs=True
-    )
-    return {"keys": keys, "counts": counts, "prefix": prefix, "suffix": suffix, "last": last}
+    extra = [f for f in tables[0] if f not in ("keys", "counts") and all(f in t for t in tables)]
+    cat = {f: np.concatenate([t[f] for t in tables]) for f in ("keys", "counts", *extra)}
+    keys, counts, cols = _unique(cat["keys"], cat["counts"], [cat[f] for f in extra], runs=True)
+    return {"keys": keys, "counts": counts, **dict(zip(extra, cols, strict=True))}
 
 
 def lookup(table: Table, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

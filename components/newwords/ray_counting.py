@@ -8,10 +8,11 @@
            step can read are dropped there, where the partition is whole (below).
 4. sides   a second shuffle sends each extension row to its parent's partition, where the
            neighbour statistics of the candidates are summed (``ray_sides.py``).
-5. gather  the partitions' disjoint candidate tables (with those statistics) are concatenated
-           and re-sorted per length: ``core.zh_candidates`` scores them with the local code.
+5-7.       cohesion, scores and each partition's top_k in the partitions (``ray_scores.py``,
+           which drives the whole Chinese path): the driver gets the top rows, not the counts.
 
-Steps 1-3 are ``hash_shuffle``, which the English counter (``english_ray.py``) shares.
+Steps 1-3 are ``shuffled`` (``hash_shuffle`` gathers its partitions), which the English counter
+(``english_ray.py``) shares.
 
 What the reduce keeps (it changes no score): scoring reads domain n-grams of count >= min_count
 (candidates), their prefixes and suffixes (at least as frequent), and one-character extensions
@@ -33,8 +34,6 @@ import numpy as np
 from components.data.raydata import batch_documents, lines_dataset, use_sort_shuffle
 from components.data.shards import data_bytes
 from components.newwords.counting import (
-    FIELDS,
-    CountResult,
     Table,
     lookup,
     merge,
@@ -42,7 +41,6 @@ from components.newwords.counting import (
     shard_tables,
 )
 from components.newwords.english import blocks
-from components.newwords.ray_sides import finish_partition, route_partition
 
 # Input bytes per partition: a partition's merged tables grow with the distinct n-grams it holds
 # (~15x the text on news, measured: 536 MB of partitioned tables shuffled for 34.5 MB), so the
@@ -59,7 +57,7 @@ def _split(tables: list[Table], parts: int) -> list[list[Table]]:
     for t in tables:
         b = partition_of(t["keys"], parts)
         for r in range(parts):
-            by_part[r].append({f: t[f][b == r] for f in FIELDS})
+            by_part[r].append({f: col[b == r] for f, col in t.items()})
     return by_part
 
 
@@ -75,8 +73,9 @@ def count_block(batch: dict, role: str, max_len: int, parts: int, chunk_chars: i
     does): per-position arrays of a whole block of long documents would cost ~70 bytes per
     character (measured: a 2.4 GB worker on 500 news documents), its unique rows far less."""
     tables = None
+    chars = role == "domain"  # the candidates' characters, for scoring in the partitions
     for text in _chunks((d.text for d in batch_documents(batch)), chunk_chars):
-        part = shard_tables(text, max_len)
+        part = shard_tables(text, max_len, chars=chars)
         tables = (
             part if tables is None else [merge([a, b]) for a, b in zip(tables, part, strict=True)]
         )
@@ -90,13 +89,13 @@ def count_block(batch: dict, role: str, max_len: int, parts: int, chunk_chars: i
 def _reduce(domain: list[Table], background: list[Table], min_count: int) -> tuple:
     d_keep = [domain[0]]
     for t in domain[1:]:
-        d_keep.append({f: t[f][t["counts"] > 1] for f in FIELDS})
+        d_keep.append({f: col[t["counts"] > 1] for f, col in t.items()})
     b_keep = [background[0]]
     for n in range(1, len(background)):
         t, d = background[n], domain[n]
         cand = {"keys": d["keys"][d["counts"] >= min_count]}
         _, found = lookup(cand, t["keys"])
-        b_keep.append({f: t[f][found] for f in FIELDS})
+        b_keep.append({f: col[found] for f, col in t.items()})
     return d_keep, b_keep
 
 
@@ -118,14 +117,7 @@ def merge_partition(group: dict, max_len: int, min_count: int) -> dict:
     }
 
 
-def _concat(partitions: list[list[Table]], n: int) -> Table:
-    fields = [f for f in partitions[0][n] if all(f in p[n] for p in partitions)]
-    cat = {f: np.concatenate([p[n][f] for p in partitions]) for f in fields}
-    order = np.argsort(cat["keys"], kind="stable")  # partitions are disjoint: no sums needed
-    return {f: cat[f][order] for f in fields}
-
-
-def hash_shuffle(
+def shuffled(
     sides: list[tuple[list[str], dict]],
     map_fn: Callable,
     reduce_fn: Callable,
@@ -134,16 +126,16 @@ def hash_shuffle(
     batch_docs: int,
     parts: int = 0,
     then: tuple[Callable, Callable, dict] | None = None,
-) -> tuple[list, int, int]:
-    """Steps 1-3 for any per-block counter (Chinese here, English in ``english_ray``).
+):
+    """Steps 1-3 (and 4 with ``then``) as a lazy Ray Dataset of one row per partition
+    (``part``, pickled ``payload``, ``shuffle_bytes``), and the number of partitions.
 
     ``sides``: (JSONL paths, ``map_fn`` keyword arguments) per input role. ``map_fn(batch,
     parts=, **kw)`` returns one row per partition (``part``, pickled ``payload``);
     ``reduce_fn(group, **reduce_kwargs)`` merges one partition's rows into one row (``part``,
     pickled ``payload``, ``shuffle_bytes``). ``then`` = (route, finish, route kwargs): a second
     shuffle of the reduced rows, ``route`` addressing rows to partitions and ``finish`` reducing
-    each (Chinese neighbour statistics, ``ray_sides``). Returns (the unpickled final payloads in
-    partition order, partitions, bytes shuffled)."""
+    each (Chinese neighbour statistics, ``ray_sides``)."""
     import ray
 
     parts = parts or partitions_for(
@@ -178,6 +170,25 @@ def hash_shuffle(
         reduced = routed.groupby("part", num_partitions=parts).map_groups(
             finish, batch_format="numpy"
         )
+    return reduced, parts
+
+
+def hash_shuffle(
+    sides: list[tuple[list[str], dict]],
+    map_fn: Callable,
+    reduce_fn: Callable,
+    reduce_kwargs: dict,
+    *,
+    batch_docs: int,
+    parts: int = 0,
+    then: tuple[Callable, Callable, dict] | None = None,
+) -> tuple[list, int, int]:
+    """``shuffled``, gathered: (the unpickled final payloads in partition order, partitions,
+    bytes shuffled). For any per-block counter whose partitions the driver reads whole (the
+    English one, ``english_ray``)."""
+    reduced, parts = shuffled(
+        sides, map_fn, reduce_fn, reduce_kwargs, batch_docs=batch_docs, parts=parts, then=then
+    )
     by_part, volume = {}, 0
     for r in reduced.iter_rows():  # streamed: one partition's pickled tables at a time
         by_part[int(r["part"])] = pickle.loads(r["payload"])
@@ -192,33 +203,3 @@ def shuffle_stats(parts: int, volume: int, start: float) -> dict:
         "shuffle_mb": round(volume / 1e6, 3),
         "count_seconds": round(time.perf_counter() - start, 3),
     }
-
-
-def count_ray(
-    domain_paths: list[str],
-    background_paths: list[str],
-    *,
-    max_len: int,
-    min_count: int,
-    batch_docs: int,
-    chunk_chars: int = 700_000,
-    parts: int = 0,
-) -> tuple[CountResult, dict]:
-    """(exact counts as ``counting.count_sharded`` returns them, shuffle statistics)."""
-    start = time.perf_counter()
-    kw = {"max_len": max_len, "chunk_chars": chunk_chars}
-    results, parts, volume = hash_shuffle(
-        [
-            (domain_paths, {"role": "domain", **kw}),
-            (background_paths, {"role": "background", **kw}),
-        ],
-        count_block,
-        merge_partition,
-        {"max_len": max_len, "min_count": min_count},
-        batch_docs=batch_docs,
-        parts=parts,
-        then=(route_partition, finish_partition, {"min_count": min_count}),
-    )
-    domain = [_concat([d for d, _ in results], n) for n in range(max_len)]
-    background = [_concat([b for _, b in results], n) for n in range(max_len)]
-    return CountResult(domain, background, 0, parts), shuffle_stats(parts, volume, start)

@@ -6,11 +6,11 @@ its keys. Neighbour entropy of a candidate ``w`` needs its one-character extensi
 count > 1 to the partition of its prefix (right neighbours) and of its suffix (left neighbours):
 a join by parent key. The receiving partition sums ``c log c`` and takes the max per candidate
 in child-key order, which is the order ``core._side_stats`` sums them in locally, so the floats
-are the same bits. What the driver then gathers is only the candidates (count >= min_count,
-with their four neighbour columns), the length-1 tables and the background counts of the
-candidates: everything ``core.zh_candidates`` and ``core.zh_occurring`` read. Cohesion needs the
-counts of every prefix and suffix of a candidate, which are themselves candidates (a substring
-is at least as frequent), so the driver's chain walk finds them in the gathered tables.
+are the same bits. Each partition then holds its candidates (count >= min_count, with their
+four neighbour columns), its length-1 rows and the background rows of its candidates, which is
+what scoring in the partitions reads (``ray_scores``: cohesion fetches the counts of the
+candidates' prefixes and suffixes by key, since a substring is at least as frequent and so is a
+candidate or a length-1 row of its own partition).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pickle
 
 import numpy as np
 
-from components.newwords.counting import FIELDS, Table, empty_table, lookup, partition_of
+from components.newwords.counting import Table, empty_table, lookup, partition_of
 
 
 def route_partition(batch: dict, parts: int, min_count: int) -> dict:
@@ -34,7 +34,7 @@ def route_partition(batch: dict, parts: int, min_count: int) -> dict:
         own = [domain[0]]
         for n in range(1, max_len - 1):  # lengths 2 .. max_len - 1: the candidates
             t = domain[n]
-            own.append({f: t[f][t["counts"] >= min_count] for f in FIELDS})
+            own.append({f: col[t["counts"] >= min_count] for f, col in t.items()})
         own.append(empty_table())  # the longest length is only ever an extension
         bg = [*background[:-1], empty_table()]
         out_part.append(int(part))

@@ -91,24 +91,33 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
     from components.execution import load_execution
 
     engine, ex = load_execution(args.params)
-    shuffle = None
+    ref = (
+        {core.word_key(w, params.lang) for w in read_words(args.reference)}
+        if args.reference
+        else None
+    )
+    shuffle = ranked = facts = cand = None
     if params.lang == "zh" and engine == "ray":
+        # Counted, scored and ranked in the partitions: the driver gets each one's top_k.
         from components.execution import ray_session
-        from components.newwords.ray_counting import count_ray
+        from components.newwords.ray_scores import rank_ray
 
+        stop = set(params.stop_chars)
         with ray_session():
-            counts, shuffle = count_ray(
+            ranked, facts = rank_ray(
                 args.corpus,
                 args.background,
-                max_len=params.max_len + 1,
-                min_count=params.min_count,
+                params,
+                exclude,
+                stop,
+                ref,
                 batch_docs=ex.ray_batch_docs,
                 chunk_chars=int(params.shard_mb * 1e6 / 3),  # as the local shards
             )
         bar.update(total_mb - bar.n)
-        cand = core.zh_candidates(counts, params)
-        unit, need = "Han characters", params.max_len
-        stop = set(params.stop_chars)
+        counts, shuffle, unit, need = None, facts["shuffle"], "Han characters", params.max_len
+        n_domain, n_background = facts["n_domain"], facts["n_background"]
+        stats = {"workers": facts["workers"], "prune_floor": 0}
     elif params.lang == "zh":
         from components.newwords.counting import count_sharded
 
@@ -162,38 +171,42 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
         stop = set(params.stop_words)
         exclude = {w.lower() for w in exclude}
     bar.close()
-    if cand.n_domain == 0:
+    if cand is not None:
+        n_domain, n_background, stats = cand.n_domain, cand.n_background, cand.stats
+    if n_domain == 0:
         raise InputError(
             args.corpus[0],
             f"the corpus holds no {unit} (lang={params.lang})",
             "check the text field, or pass --lang en for English / --lang zh for Chinese",
         )
-    if cand.n_domain < need:
+    if n_domain < need:
         raise InputError(
             args.corpus[0],
-            f"the corpus holds only {cand.n_domain} {unit}, fewer than the longest candidate ({need})",
+            f"the corpus holds only {n_domain} {unit}, fewer than the longest candidate ({need})",
             "give a larger corpus, or lower newwords.max_len / max_words",
         )
-    ranked = core.rank(cand, params, exclude, stop, lang=params.lang)
+    if ranked is None:
+        ranked = core.rank(cand, params, exclude, stop, lang=params.lang)
     seconds = time.perf_counter() - start  # reading, counting, scoring and ranking
     metrics = {
         "lang": params.lang,
         "corpus_mb": round(total_mb, 3),
         "seconds": round(seconds, 3),
         "mb_per_s": round(total_mb / seconds, 3) if seconds else None,
-        "units_domain": cand.n_domain,
-        "units_background": cand.n_background,
+        "units_domain": n_domain,
+        "units_background": n_background,
         "candidates": ranked.candidates,
         "filtered": ranked.filtered,
         "listed": len(ranked.rows),
-        "workers": cand.stats.get("workers", 1),
-        "prune_floor": cand.stats.get("prune_floor", 0),
-        "exact_counts": cand.stats.get("prune_floor", 0) == 0,
+        "workers": stats.get("workers", 1),
+        "prune_floor": stats.get("prune_floor", 0),
+        "exact_counts": stats.get("prune_floor", 0) == 0,
     }
-    if args.reference:
-        ref = {core.word_key(w, params.lang) for w in read_words(args.reference)}
+    if ref is not None:
         words = [r[0] for r in ranked.rows]
-        if counts is not None:
+        if facts is not None:
+            occurring = facts["occurring"]
+        elif counts is not None:
             occurring = core.zh_occurring(ref, counts, params)
         else:
             occurring = ref & {core.word_key(w, "en") for w in cand.words}
