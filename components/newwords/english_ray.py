@@ -3,7 +3,7 @@
 1. map     each block of documents -> ``english.count_block`` (the local driver's own per-block
            function); rows split by a stable hash of the n-gram into ``parts`` partitions. Domain
            rows carry where the block first saw them (file, line, rank in the block).
-2. shuffle ``ray_counting.hash_shuffle`` (``groupby(part)``, Ray Data's sort shuffle).
+2. shuffle ``ray_counting.shuffled`` (``groupby(part)``, Ray Data's sort shuffle).
 3. reduce  per partition: exact sums (first-seen: the earliest), no pruning; then the rows no
            score can read are dropped (below).
 4. gather  per length, the partitions' disjoint rows sorted by first-seen position: the tables
@@ -31,7 +31,7 @@ import numpy as np
 
 from components.data.raydata import batch_lines, file_indices
 from components.newwords.english import count_block
-from components.newwords.ray_counting import hash_shuffle, shuffle_stats
+from components.newwords.ray_counting import partitions_of, shuffle_stats, shuffled
 
 # First-seen position packed into one int (sorts and pickles cheaper than tuples):
 # file index, line, document of the line, rank of the row in its block's table.
@@ -162,7 +162,7 @@ def count_ray_en(
     start = time.perf_counter()
     # lines_dataset reads absolute paths; its ``path`` column is what the map looks up.
     files = file_indices([*domain_paths, *background_paths])
-    results, parts, volume = hash_shuffle(
+    reduced, parts = shuffled(
         [
             (domain_paths, {"role": "domain", "max_n": max_words + 1, "files": files}),
             (background_paths, {"role": "background", "max_n": max_words, "files": files}),
@@ -173,5 +173,6 @@ def count_ray_en(
         batch_docs=batch_docs,
         parts=parts,
     )
+    results, volume = partitions_of(reduced)
     domain, background = gather(results, max_words, bool(background_paths))
     return domain, background, parts, shuffle_stats(parts, volume, start)
