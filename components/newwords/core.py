@@ -177,12 +177,9 @@ def zh_candidates(counts: CountResult, p: NewwordsParams) -> Candidates:
         if not len(sel):
             continue
         c = t["counts"][sel].astype(np.float64)
-        if "r_clogc" in t:  # summed inside the partitions already (ray_sides.py)
-            sides = tuple(t[k][sel] for k in SIDE_COLUMNS)
-        else:
-            r_clogc, r_max = _side_stats(t["keys"][sel], ext, "prefix")
-            l_clogc, l_max = _side_stats(t["keys"][sel], ext, "suffix")
-            sides = (r_clogc, r_max, l_clogc, l_max)
+        r_clogc, r_max = _side_stats(t["keys"][sel], ext, "prefix")
+        l_clogc, l_max = _side_stats(t["keys"][sel], ext, "suffix")
+        sides = (r_clogc, r_max, l_clogc, l_max)
         # Walk prefix and suffix chains down to single characters: pre[j] = w[:j], suf[j] = w[n-j:].
         ok = np.ones(len(sel), dtype=bool)
         pre = {n: t["keys"][sel], n - 1: t["prefix"][sel]}
@@ -365,10 +362,16 @@ def reference_keys(reference: set[str], max_len: int) -> dict[int, tuple[list[st
     return out
 
 
+def occurring_in(tables: list[Table], refs: dict, min_count: int) -> set[str]:
+    """The words of ``refs`` (``reference_keys``) whose count in ``tables`` (index n - 1 for
+    length n) is at least ``min_count``."""
+    out: set[str] = set()
+    for n, (words, key) in refs.items():
+        freq, _ = _counts_of(tables[n - 1], key)
+        out.update(w for w, f in zip(words, freq, strict=True) if f >= min_count)
+    return out
+
+
 def zh_occurring(reference: set[str], counts: CountResult, p: NewwordsParams) -> set[str]:
     """Reference words (2..max_len Han characters) seen at least ``min_count`` times."""
-    out: set[str] = set()
-    for n, (words, key) in reference_keys(reference, p.max_len).items():
-        freq, _ = _counts_of(counts.domain[n - 1], key)
-        out.update(w for w, f in zip(words, freq, strict=True) if f >= p.min_count)
-    return out
+    return occurring_in(counts.domain, reference_keys(reference, p.max_len), p.min_count)

@@ -158,7 +158,7 @@ def shard_tables(
             tail = np.zeros(len(rep), dtype=np.uint64)
             for j in range(4, n):
                 tail = (tail << np.uint64(16)) | ids[rep + j]
-            table.update(head=key4[rep], tail=tail)
+            table.update(zip(CHAR_FIELDS, (key4[rep], tail), strict=True))
         tables.append(table)
     return tables
 

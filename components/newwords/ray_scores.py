@@ -31,7 +31,7 @@ from collections import Counter
 import numpy as np
 
 from components.newwords import core
-from components.newwords.counting import extend, lookup, partition_of
+from components.newwords.counting import CHAR_FIELDS, extend, lookup, partition_of
 
 _MASK = np.uint64(0xFFFF)
 
@@ -45,7 +45,7 @@ def chars_of(t: dict, n: int) -> np.ndarray:
         k = t["keys"]
         cols = [(k >> np.uint64(16 * (n - 1 - j))) & _MASK for j in range(n)]
     else:
-        head, tail = t["head"], t["tail"]
+        head, tail = (t[f] for f in CHAR_FIELDS)
         cols = [(head >> np.uint64(16 * (3 - j))) & _MASK for j in range(4)]
         cols += [(tail >> np.uint64(16 * (n - 5 - j))) & _MASK for j in range(n - 4)]
     return np.stack(cols, axis=1)
@@ -158,20 +158,19 @@ def score_partition(group: dict, n_domain: int, n_bg: int, ref) -> dict:
         got[j] = (keys[order], counts[order])
     acc = core.CandidateColumns()
     for n, ids, pre, suf in _substrings(own, p.max_len):
-        t = own[n - 1]
-        sel = np.flatnonzero(t["counts"] >= p.min_count)  # all of them: kept so in ray_sides
-        if not len(sel):
+        t = own[n - 1]  # candidates only: ray_sides kept the rows of count >= min_count
+        if not len(t["keys"]):
             continue
-        ok = np.ones(len(sel), dtype=bool)
+        ok = np.ones(len(t["keys"]), dtype=bool)
         pre_c, suf_c = {}, {}
         for j in range(1, n):
-            pre_c[j], f = _counts(got, j, pre[j][sel])
+            pre_c[j], f = _counts(got, j, pre[j])
             ok &= f
-            suf_c[j], f = _counts(got, j, suf[j][sel])
+            suf_c[j], f = _counts(got, j, suf[j])
             ok &= f
-        sides = tuple(t[k][sel] for k in core.SIDE_COLUMNS)
-        c = t["counts"][sel].astype(np.float64)
-        acc.add(n, t["keys"][sel], c, sides, pre_c, suf_c, ids[sel], ok, n_domain, bg[n - 1])
+        sides = tuple(t[k] for k in core.SIDE_COLUMNS)
+        c = t["counts"].astype(np.float64)
+        acc.add(n, t["keys"], c, sides, pre_c, suf_c, ids, ok, n_domain, bg[n - 1])
     cand = acc.candidates(n_domain, n_bg, {})
     top: list = []
     filtered: dict = {}
@@ -185,10 +184,7 @@ def score_partition(group: dict, n_domain: int, n_bg: int, ref) -> dict:
             for i, row in zip(order, rows, strict=True)
         ]
         filtered = {k: int(v.sum()) for k, v in masks.items()}
-    found = []  # reference words of this partition seen at least min_count times (zh_occurring)
-    for n, (words, key) in reference.items():
-        freq, _ = core._counts_of(own[n - 1], key)
-        found += [w for w, f in zip(words, freq, strict=True) if f >= p.min_count]
+    found = core.occurring_in(own, reference, p.min_count)  # as zh_occurring, on this partition
     result = {"top": top, "candidates": len(cand.words), "filtered": filtered, "found": found}
     return {
         "part": [int(group["part"][0])],
