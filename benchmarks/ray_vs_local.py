@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/ray_vs_local.py                  # news x1 and x4 (~15 min on 2 cores)
     .venv/bin/python benchmarks/ray_vs_local.py --factors 1 4 16 # adds x16 (552 MB; ~1 h)
     .venv/bin/python benchmarks/ray_vs_local.py --engines local ray ray-shards  # + shard folders
+    .venv/bin/python benchmarks/ray_vs_local.py --lang en --stages newwords --factors 1 4 16
 
 Ingest: one corpus role of JSONL sources as the stage runs it (read, normalised, deduplicated and
 written; on Ray end to end, ``ingest/ray_corpus.py``). Validation under ``ray-shards`` scans the
@@ -13,6 +14,12 @@ documents), written as one JSONL shard per copy for x1, x4, x16 (copies get new 
 are exact duplicates, so mining drops them as exact_dup after scoring them: scoring, the costly
 part, still sees every byte). Seed (mining), background (new words) and dev/test texts
 (decontamination) are the bundled samples.
+
+``--lang en`` (new words only): the domain is the English scientific text under --shared
+(ChemProt and ACL-ARC citation contexts, 3.3 MB), background the bundled WikiText-2 general
+text. Copy k > 0 renames every word of 5+ letters (``word`` -> ``wordqk``): the same text
+statistics with new content words, so the distinct n-grams grow with the copies as a larger
+real corpus's do (exact copies would only raise the counts of the same n-grams).
 
 Each (stage, engine, factor) runs in a fresh process; the parent samples the PSS of that process
 and all its descendants (Ray's raylet and workers included) every 0.2 s and reports the largest
@@ -32,6 +39,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -42,6 +50,14 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWS = Path("bench") / "xinwen_lianbo_news.jsonl"  # under --shared
+ENGLISH = [
+    f"english/{t}_{s}.jsonl"
+    for t in ("chemprot", "citation_intent")
+    for s in ("train", "dev", "test")
+]
+EN_GENERAL = ROOT / "examples" / "acl-arc" / "data" / "general" / "wikitext2.txt"
+EN_VOCAB = ROOT / "models" / "base-en-tiny" / "tokenizer.json"
+_LONG_WORD = re.compile(r"\b([A-Za-z]{5,})\b")
 STAGES = ("ingest", "validate", "decontaminate", "mine", "newwords")
 
 
@@ -50,6 +66,30 @@ def write_rows(path: Path, rows) -> Path:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     return path
+
+
+def prepare_en(shared: Path, work: Path, factors: list[int]) -> dict:
+    texts = [
+        json.loads(line)["text"]
+        for name in ENGLISH
+        for line in (shared / name).read_text(encoding="utf-8").splitlines()
+        if line
+    ]
+    shards = []
+    for k in range(max(factors)):
+        suffix = f"q{k}" if k else ""  # copy 0 is the text itself
+        rows = (
+            {"id": f"{i}#{k}", "text": _LONG_WORD.sub(rf"\g<1>{suffix}", t)}
+            for i, t in enumerate(texts)
+        )
+        shards.append(str(write_rows(work / f"en_{k:02d}.jsonl", rows)))
+    general = EN_GENERAL.read_text(encoding="utf-8").splitlines()  # the ray engine reads JSONL
+    rows = ({"id": f"w{i}", "text": t} for i, t in enumerate(general) if t.strip())
+    return {
+        "shards": shards,
+        "background": str(write_rows(work / "general.jsonl", rows)),
+        "lang": "en",
+    }
 
 
 def prepare(shared: Path, work: Path, factors: list[int]) -> dict:
@@ -187,6 +227,8 @@ def one(stage: str, engine: str, factor: int, data: dict, work: Path) -> dict:
         args = ["newwords", "--corpus", *shards, "--background", data["background"],
                 "--out", str(out), "--params", str(ROOT / "params.yaml"), "--no-mlflow",
                 "--no-validated-check"]  # fmt: skip
+        if data.get("lang") == "en":
+            args += ["--lang", "en", "--exclude-vocab", str(EN_VOCAB)]
         assert main(args) == 0
         m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
         extra = {"listed": m["listed"], **m.get("shuffle", {})}
@@ -276,6 +318,8 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data",
                     help="the shared data folder (default: ../shared/data)")  # fmt: skip
     ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
+    ap.add_argument("--lang", choices=["zh", "en"], default="zh",
+                    help="en: English scientific text (new words only), see above")  # fmt: skip
     ap.add_argument(
         "--engines",
         nargs="+",
@@ -300,6 +344,8 @@ def main() -> None:
         "--one", nargs=4, metavar=("STAGE", "ENGINE", "FACTOR", "WORK"), help=argparse.SUPPRESS
     )
     args = ap.parse_args()
+    if args.lang == "en" and set(args.stages) != {"newwords"}:
+        ap.error("--lang en benchmarks new words only: add --stages newwords")
     if args.one:
         stage, engine, factor, work = args.one
         data = json.loads((Path(work) / "data.json").read_text(encoding="utf-8"))
@@ -307,7 +353,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="ray-vs-local-") as tmp:
         work = Path(tmp)
-        data = prepare(args.shared, work, args.factors)
+        prep = prepare_en if args.lang == "en" else prepare
+        data = prep(args.shared, work, args.factors)
         (work / "data.json").write_text(json.dumps(data), encoding="utf-8")
         if args.object_store_mb:
             os.environ["BENCH_OBJECT_STORE_MB"] = str(args.object_store_mb)

@@ -4,15 +4,16 @@ in place of characters.
 
 Counting has one pure per-block function, ``count_block``, and two drivers: the local one
 (``count_ngrams``: blocks of ``newwords.shard_mb`` of text in one process, merged in order) and
-the Ray one (``english_ray.count_ray_en``: the same function on Ray Data blocks, hash-partitioned
-exact merge). Both hand ``score_counts`` the same tables in the same order."""
+the Ray one (``english_ray``: the same function on Ray Data blocks, hash-partitioned exact
+merge). Scoring has one per-candidate function, ``candidate_row``: the local ``score_counts``
+calls it over whole tables, the Ray driver inside each partition (``english_ray_scores``)."""
 
 from __future__ import annotations
 
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -113,48 +114,60 @@ def en_candidates(
     return score_counts(c, bg, p, vocab)
 
 
-def score_counts(
-    c: list[Counter], bg: list[Counter] | None, p: NewwordsParams, vocab: set[str], workers: int = 1
-) -> Candidates:
-    """Candidates from domain counts up to max_words + 1 words and background counts up to
-    max_words (None: no background). Reads domain rows in table order (ties in the ranking keep
-    it), so both drivers must give the same order, not only the same counts."""
-    top = p.max_words + 1
-    n_words = sum(c[0].values())
-    right_s: dict[tuple, float] = defaultdict(float)
-    left_s: dict[tuple, float] = defaultdict(float)
-    right_m: dict[tuple, int] = defaultdict(int)
-    left_m: dict[tuple, int] = defaultdict(int)
-    for n in range(2, top + 1):
-        for gram, k in c[n - 1].items():
-            if k > 1:
-                right_s[gram[:-1]] += k * math.log(k)
-                left_s[gram[1:]] += k * math.log(k)
-                right_m[gram[:-1]] = max(right_m[gram[:-1]], k)
-                left_m[gram[1:]] = max(left_m[gram[1:]], k)
-    rows = []
-    lower_vocab = {v.lower() for v in vocab}
-    for n in range(1, p.max_words + 1):
-        for gram, k in c[n - 1].items():
-            if k < p.min_count:
-                continue
-            if n == 1:
-                pieces = wordpiece_count(gram[0], lower_vocab) if lower_vocab else None
-                if pieces is None or pieces < p.min_pieces:
-                    continue
-                coh = p.min_cohesion  # no split point inside one word: neutral
-            else:
-                coh = min(
-                    math.log(k * n_words / (c[i - 1][gram[:i]] * c[n - i - 1][gram[i:]]))
-                    for i in range(1, n)
-                )
-            right = math.log(k) - right_s.get(gram, 0.0) / k
-            left = math.log(k) - left_s.get(gram, 0.0) / k
-            b = bg[n - 1].get(gram, 0) if bg is not None else 0
-            rows.append(
-                (" ".join(gram), k, coh, left, right, b, left_m.get(gram, 0), right_m.get(gram, 0))
-            )
-    n_bg = sum(bg[0].values()) if bg is not None else 0
+class Sides:
+    """Per parent n-gram, over its one-word extensions of count > 1 (a single occurrence adds
+    1*log 1 = 0 and never tops the max): the sum of k*log(k) and the largest k, on the right
+    (gram + x) and on the left (x + gram). Sums are float additions in call order, so both
+    drivers add a parent's extensions in the local table order (first seen first)."""
+
+    def __init__(self) -> None:
+        self.right_s: dict[tuple, float] = defaultdict(float)
+        self.left_s: dict[tuple, float] = defaultdict(float)
+        self.right_m: dict[tuple, int] = defaultdict(int)
+        self.left_m: dict[tuple, int] = defaultdict(int)
+
+    def add_right(self, child: tuple, k: int) -> None:
+        parent = child[:-1]
+        self.right_s[parent] += k * math.log(k)
+        self.right_m[parent] = max(self.right_m[parent], k)
+
+    def add_left(self, child: tuple, k: int) -> None:
+        parent = child[1:]
+        self.left_s[parent] += k * math.log(k)
+        self.left_m[parent] = max(self.left_m[parent], k)
+
+
+def candidate_row(
+    gram: tuple,
+    k: int,
+    count_of: Callable[[tuple], int],
+    sides: Sides,
+    bg_count: int,
+    n_words: int,
+    p: NewwordsParams,
+    lower_vocab: set[str],
+) -> tuple | None:
+    """One candidate's (word, freq, cohesion, left, right, background freq, left max, right
+    max), or None for a single word the base vocabulary keeps in fewer than ``min_pieces``
+    pieces. ``count_of``: the domain count of a sub-gram (at least as frequent as ``gram``)."""
+    n = len(gram)
+    if n == 1:
+        pieces = wordpiece_count(gram[0], lower_vocab) if lower_vocab else None
+        if pieces is None or pieces < p.min_pieces:
+            return None
+        coh = p.min_cohesion  # no split point inside one word: neutral
+    else:
+        coh = min(
+            math.log(k * n_words / (count_of(gram[:i]) * count_of(gram[i:]))) for i in range(1, n)
+        )
+    right = math.log(k) - sides.right_s.get(gram, 0.0) / k
+    left = math.log(k) - sides.left_s.get(gram, 0.0) / k
+    lmax, rmax = sides.left_m.get(gram, 0), sides.right_m.get(gram, 0)
+    return " ".join(gram), k, coh, left, right, bg_count, lmax, rmax
+
+
+def candidates_of(rows: list[tuple], n_words: int, n_bg: int, workers: int) -> Candidates:
+    """``candidate_row`` rows as the scorer's columns."""
     if not rows:
         return Candidates([], *(np.zeros(0) for _ in range(5)), n_words, n_bg)
     words, *cols = zip(*rows, strict=True)
@@ -168,3 +181,36 @@ def score_counts(
         left_max=lmax,
         right_max=rmax,
     )
+
+
+def score_counts(
+    c: list[Counter], bg: list[Counter] | None, p: NewwordsParams, vocab: set[str], workers: int = 1
+) -> Candidates:
+    """Candidates from domain counts up to max_words + 1 words and background counts up to
+    max_words (None: no background), in table order (length, then first seen; ties in the
+    ranking keep it). The Ray driver scores the same rows inside its partitions
+    (``english_ray_scores``) with ``candidate_row``."""
+    n_words = sum(c[0].values())
+    sides = Sides()
+    for n in range(2, p.max_words + 2):
+        for gram, k in c[n - 1].items():
+            if k > 1:
+                sides.add_right(gram, k)
+                sides.add_left(gram, k)
+    lower_vocab = {v.lower() for v in vocab}
+
+    def count_of(gram: tuple) -> int:
+        return c[len(gram) - 1][gram]
+
+    rows = []
+    for n in range(1, p.max_words + 1):
+        b = bg[n - 1] if bg is not None else {}
+        for gram, k in c[n - 1].items():
+            if k >= p.min_count:
+                row = candidate_row(
+                    gram, k, count_of, sides, b.get(gram, 0), n_words, p, lower_vocab
+                )
+                if row is not None:
+                    rows.append(row)
+    n_bg = sum(bg[0].values()) if bg is not None else 0
+    return candidates_of(rows, n_words, n_bg, workers)

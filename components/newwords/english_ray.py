@@ -6,10 +6,15 @@
 2. shuffle ``ray_counting.shuffled`` (``groupby(part)``, Ray Data's sort shuffle).
 3. reduce  per partition: exact sums (first-seen: the earliest), no pruning; then the rows no
            score can read are dropped (below).
-4. gather  per length, the partitions' disjoint rows sorted by first-seen position: the tables
-           come back in the order of one local pass over the text, and ``english.score_counts``
-           scores them. Order matters, not only counts: the ranking breaks score ties by table
-           order and the entropy sums add floats in it, so the lexicon equals the local one.
+4. sides   a second shuffle sends each extension row of count > 1 to its parents' partitions
+           (as ``ray_sides`` does for characters), where the neighbour sums of the candidates
+           are added in first-seen order: the local table's order, so the same float bits.
+5-7.       cohesion, scores and each partition's top_k in the partitions
+           (``english_ray_scores``): the driver gets the top rows, never the tables.
+
+Order matters, not only counts: the ranking breaks score ties by table order (length, then first
+seen) and the entropy sums add floats in it, so every step keeps it and the lexicon equals the
+local one byte for byte.
 
 What the reduce drops (it changes no score, as in the Chinese reduce): ``score_counts`` reads
 domain n-grams of count >= min_count (candidates, up to max_words words), their sub-grams (at
@@ -23,15 +28,14 @@ share a partition, so other background rows of 2+ words go too.
 from __future__ import annotations
 
 import pickle
-import time
 import zlib
 from collections import Counter
 
 import numpy as np
 
 from components.data.raydata import batch_lines, file_indices
-from components.newwords.english import count_block
-from components.newwords.ray_counting import partitions_of, shuffle_stats, shuffled
+from components.newwords.english import Sides, count_block
+from components.newwords.ray_counting import shuffled
 
 # First-seen position packed into one int (sorts and pickles cheaper than tuples):
 # file index, line, document of the line, rank of the row in its block's table.
@@ -118,36 +122,81 @@ def merge_partition_en(group: dict, max_words: int, min_count: int) -> dict:
     }
 
 
-def _gather_domain(results: list, n: int) -> Counter:
-    grams, counts, firsts = [], [], []
-    for d_out, _ in results:
-        g, k, f = d_out[n]
-        grams += g
-        counts += k
-        firsts += f
-    order = sorted(range(len(grams)), key=firsts.__getitem__)  # first-seen keys are unique
-    # Counter(dict) keeps the dict's insertion order: the local pass's order.
-    return Counter({grams[i]: counts[i] for i in order})
+def _own_rows(table: tuple, min_count: int) -> tuple[list, list, list]:
+    """(grams, counts, first seen) of a reduced domain table's rows of count >= min_count, in
+    first-seen order: the candidates of one length, in the local table's order."""
+    rows = sorted((f, g, k) for g, k, f in zip(*table, strict=True) if k >= min_count)
+    return [g for _, g, _ in rows], [k for *_, k in rows], [f for f, *_ in rows]
 
 
-def _gather_background(results: list, n: int) -> Counter:
-    out = Counter()
-    for _, b_out in results:  # disjoint partitions: no sums; only looked up, order unused
-        out.update(dict(zip(*b_out[n], strict=True)))
-    return out
+def route_en(batch: dict, parts: int, max_words: int, min_count: int) -> dict:
+    """Map (second shuffle): a counted partition -> its candidates, unit totals and background
+    counts (to itself), and each extension row of count > 1 to the partitions of its parents
+    (``gram[:-1]``: right neighbours; ``gram[1:]``: left neighbours)."""
+    out_part, out_payload, out_bytes = [], [], []
+    for part, blob, volume in zip(
+        batch["part"], batch["payload"], batch["shuffle_bytes"], strict=True
+    ):
+        d_out, b_out = pickle.loads(blob)
+        own = [_own_rows(d_out[n], min_count) for n in range(max_words)]
+        cands = {g for grams, _, _ in own for g in grams}
+        bg = {
+            g: k
+            for grams, counts in b_out
+            for g, k in zip(grams, counts, strict=True)
+            if g in cands
+        }
+        units = (sum(d_out[0][1]), sum(b_out[0][1]))
+        out_part.append(int(part))
+        out_payload.append(pickle.dumps(("own", own, bg, units), protocol=5))
+        out_bytes.append(int(volume))
+        ext: dict[int, list] = {}
+        for n in range(1, max_words + 1):  # children of 2..max_words + 1 words
+            for g, k, f in zip(*d_out[n], strict=True):
+                if k > 1:  # a candidate of count 1 (min_count 1) is no neighbour
+                    ext.setdefault(part_of(g[:-1], parts), []).append(("r", n, f, g, k))
+                    ext.setdefault(part_of(g[1:], parts), []).append(("l", n, f, g, k))
+        for r, rows in ext.items():
+            out_part.append(r)
+            out_payload.append(pickle.dumps(("ext", rows), protocol=5))
+            out_bytes.append(0)  # counted on arrival, in finish_en
+    return {"part": out_part, "payload": out_payload, "shuffle_bytes": out_bytes}
 
 
-def gather(
-    results: list, max_words: int, background: bool
-) -> tuple[list[Counter], list[Counter] | None]:
-    """Step 4: the reduce payloads of every partition -> (domain, background or None) tables."""
-    domain = [_gather_domain(results, n) for n in range(max_words + 1)]
-    if not background:
-        return domain, None
-    return domain, [_gather_background(results, n) for n in range(max_words)]
+def finish_en(group: dict) -> dict:
+    """Reduce: a partition's candidates with their neighbour sums, added in the local order
+    (extensions sorted by first-seen position, per length) so the floats are the local bits."""
+    own = None
+    ext: list = []
+    volume = 0
+    for blob, v in zip(group["payload"], group["shuffle_bytes"], strict=True):
+        msg = pickle.loads(blob)
+        volume += int(v)
+        if msg[0] == "own":
+            own = msg[1:]
+        else:
+            volume += len(blob)
+            ext += msg[1]
+    if own is None:  # every partition routes its own rows, even none
+        raise RuntimeError(f"new words: partition {int(group['part'][0])} lost its own rows")
+    rows, bg, units = own
+    cands = {g for grams, _, _ in rows for g in grams}
+    sides = Sides()
+    for side, _, _, g, k in sorted(ext, key=lambda e: (e[1], e[2])):  # (length, first seen)
+        if side == "r" and g[:-1] in cands:
+            sides.add_right(g, k)
+        elif side == "l" and g[1:] in cands:
+            sides.add_left(g, k)
+    return {
+        "part": [int(group["part"][0])],
+        "payload": [pickle.dumps((rows, bg, sides), protocol=5)],
+        "shuffle_bytes": [volume],
+        "units_domain": [units[0]],
+        "units_background": [units[1]],
+    }
 
 
-def count_ray_en(
+def counted_en(
     domain_paths: list[str],
     background_paths: list[str],
     *,
@@ -155,14 +204,13 @@ def count_ray_en(
     min_count: int,
     batch_docs: int,
     parts: int = 0,
-) -> tuple[list[Counter], list[Counter] | None, int, dict]:
-    """(domain counters up to max_words + 1 words, background counters up to max_words or None
-    without a background, partitions, shuffle statistics): what ``english.count_ngrams`` gives
-    the local driver, less rows no score reads."""
-    start = time.perf_counter()
+):
+    """Steps 1-4 as a lazy Ray Dataset, one row per partition (its candidates in the local
+    order, their background counts and neighbour sums, the partition's unit totals), and the
+    number of partitions."""
     # lines_dataset reads absolute paths; its ``path`` column is what the map looks up.
     files = file_indices([*domain_paths, *background_paths])
-    reduced, parts = shuffled(
+    return shuffled(
         [
             (domain_paths, {"role": "domain", "max_n": max_words + 1, "files": files}),
             (background_paths, {"role": "background", "max_n": max_words, "files": files}),
@@ -172,7 +220,5 @@ def count_ray_en(
         {"max_words": max_words, "min_count": min_count},
         batch_docs=batch_docs,
         parts=parts,
+        then=(route_en, finish_en, {"max_words": max_words, "min_count": min_count}),
     )
-    results, volume = partitions_of(reduced)
-    domain, background = gather(results, max_words, bool(background_paths))
-    return domain, background, parts, shuffle_stats(parts, volume, start)

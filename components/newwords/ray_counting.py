@@ -11,8 +11,8 @@
 5-7.       cohesion, scores and each partition's top_k in the partitions (``ray_scores.py``,
            which drives the whole Chinese path): the driver gets the top rows, not the counts.
 
-Steps 1-3 are ``shuffled``, which the English counter (``english_ray.py``) shares and gathers
-with ``partitions_of``.
+Steps 1-4 are ``shuffled``, which the English path (``english_ray.py``) shares with its own
+map, reduce and neighbour routing.
 
 What the reduce keeps (it changes no score): scoring reads domain n-grams of count >= min_count
 (candidates), their prefixes and suffixes (at least as frequent), and one-character extensions
@@ -171,17 +171,6 @@ def shuffled(
             finish, batch_format="numpy"
         )
     return reduced, parts
-
-
-def partitions_of(reduced) -> tuple[list, int]:
-    """A ``shuffled`` dataset gathered in the driver: (the unpickled payloads in partition
-    order, bytes shuffled). For a counter whose partitions the driver reads whole (the English
-    one, ``english_ray``)."""
-    by_part, volume = {}, 0
-    for r in reduced.iter_rows():  # streamed: one partition's pickled tables at a time
-        by_part[int(r["part"])] = pickle.loads(r["payload"])
-        volume += int(r["shuffle_bytes"])
-    return [by_part.pop(k) for k in sorted(by_part)], volume
 
 
 def shuffle_stats(parts: int, volume: int, start: float) -> dict:

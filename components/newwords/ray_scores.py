@@ -200,6 +200,41 @@ def global_top(top: list[tuple], k: int) -> list[tuple]:
     return sorted(top, key=lambda r: (-r[0], r[1], r[2]))[:k]
 
 
+def collect(scored, top_k: int) -> tuple[core.Ranked, set[str], int]:
+    """The driver's part (zh and en): the partitions' top rows merged into the best ``top_k`` in
+    the local order, their filter counts and candidates summed, the reference words they found
+    (``score_partition`` results); and the bytes shuffled."""
+    top, filtered, volume, candidates = [], Counter(), 0, 0
+    occurring: set[str] = set()
+    for r in scored.iter_rows():
+        result = pickle.loads(r["payload"])
+        volume += int(r["shuffle_bytes"])
+        top += result["top"]
+        if len(top) > 4 * top_k:  # the driver holds a few top_k rows, however many partitions
+            top = global_top(top, top_k)
+        filtered.update(result["filtered"])  # every partition has the same keys, in one order
+        candidates += result["candidates"]
+        occurring.update(result["found"])
+    rows = [row for *_, row in global_top(top, top_k)]
+    return core.Ranked(rows, candidates, dict(filtered) if candidates else {}), occurring, volume
+
+
+def score_shuffles(
+    counted, parts: int, ask_fn: tuple, answer_fn, score_fn: tuple, top_k: int
+) -> tuple[core.Ranked, set[str], int]:
+    """Steps 5-7 and the driver's merge over a dataset of one row per counted partition:
+    ``ask_fn`` and ``score_fn`` are (function, keyword arguments)."""
+    (ask_f, ask_kw), (score_f, score_kw) = ask_fn, score_fn
+    asked = counted.map_batches(ask_f, batch_format="numpy", fn_kwargs={"parts": parts, **ask_kw})
+    answered = asked.groupby("part", num_partitions=parts).map_groups(
+        answer_fn, batch_format="numpy"
+    )
+    scored = answered.groupby("part", num_partitions=parts).map_groups(
+        score_f, batch_format="numpy", fn_kwargs=score_kw
+    )
+    return collect(scored, top_k)
+
+
 def _unit_sums(batch: dict) -> dict:
     """Per partition: its length-1 domain and background totals (the units of each side)."""
     dom, bgs = [], []
@@ -258,28 +293,14 @@ def rank_ray(
         n_bg += int(b["background"].sum())
     refs = core.reference_keys(reference, p.max_len) if reference else {}
     state = ray.put((p, exclude, stop, refs))
-    asked = counted.map_batches(
-        ask, batch_format="numpy", fn_kwargs={"parts": parts, "max_len": p.max_len}
+    ranked, occurring, volume = score_shuffles(
+        counted,
+        parts,
+        (ask, {"max_len": p.max_len}),
+        answer,
+        (score_partition, {"n_domain": n_domain, "n_bg": n_bg, "ref": state}),
+        p.top_k,
     )
-    answered = asked.groupby("part", num_partitions=parts).map_groups(answer, batch_format="numpy")
-    scored = answered.groupby("part", num_partitions=parts).map_groups(
-        score_partition,
-        batch_format="numpy",
-        fn_kwargs={"n_domain": n_domain, "n_bg": n_bg, "ref": state},
-    )
-    top, filtered, volume, candidates = [], Counter(), 0, 0
-    occurring: set[str] = set()
-    for r in scored.iter_rows():
-        result = pickle.loads(r["payload"])
-        volume += int(r["shuffle_bytes"])
-        top += result["top"]
-        if len(top) > 4 * p.top_k:  # the driver holds a few top_k rows, however many partitions
-            top = global_top(top, p.top_k)
-        filtered.update(result["filtered"])  # every partition has the same keys, in one order
-        candidates += result["candidates"]
-        occurring.update(result["found"])
-    rows = [row for *_, row in global_top(top, p.top_k)]
-    ranked = core.Ranked(rows, candidates, dict(filtered) if candidates else {})
     facts = {
         "n_domain": n_domain,
         "n_background": n_bg,

@@ -114,10 +114,7 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
                 batch_docs=ex.ray_batch_docs,
                 chunk_chars=int(params.shard_mb * 1e6 / 3),  # as the local shards
             )
-        bar.update(total_mb - bar.n)
-        counts, shuffle, unit, need = None, facts["shuffle"], "Han characters", params.max_len
-        n_domain, n_background = facts["n_domain"], facts["n_background"]
-        stats = {"workers": facts["workers"], "prune_floor": 0}
+        counts, unit, need = None, "Han characters", params.max_len
     elif params.lang == "zh":
         from components.newwords.counting import count_sharded
 
@@ -139,21 +136,24 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
         stop = set(params.stop_chars)
     else:
         vocab = {w for path in args.exclude_vocab for w in read_words(path)}
-        if engine == "ray":  # the local per-block counter on Ray Data, hash-partitioned merge
+        unit, need = "words", params.max_words
+        stop = set(params.stop_words)
+        exclude = {w.lower() for w in exclude}
+        if engine == "ray":  # counted, scored and ranked in the partitions, as Chinese
             from components.execution import ray_session
-            from components.newwords.english import score_counts
-            from components.newwords.english_ray import count_ray_en
+            from components.newwords.english_ray_scores import rank_ray_en
 
             with ray_session():
-                c, bg, parts, shuffle = count_ray_en(
+                ranked, facts = rank_ray_en(
                     args.corpus,
                     args.background,
-                    max_words=params.max_words,
-                    min_count=params.min_count,
+                    params,
+                    vocab,
+                    exclude,
+                    stop,
+                    ref,
                     batch_docs=ex.ray_batch_docs,
                 )
-            bar.update(total_mb - bar.n)
-            cand = score_counts(c, bg, params, vocab, workers=parts)
         else:
             from components.newwords.english import en_candidates
 
@@ -167,12 +167,14 @@ def discover(args: argparse.Namespace, params: NewwordsParams) -> tuple[core.Ran
 
             bg = texts(args.background) if args.background else None
             cand = en_candidates(texts(args.corpus), bg, params, vocab)
-        counts, unit, need = None, "words", params.max_words
-        stop = set(params.stop_words)
-        exclude = {w.lower() for w in exclude}
-    bar.close()
-    if cand is not None:
+        counts = None
+    if facts is not None:  # the Ray path: scored in the partitions, exact counts
+        shuffle, n_domain, n_background = facts["shuffle"], facts["n_domain"], facts["n_background"]
+        stats = {"workers": facts["workers"], "prune_floor": 0}
+        bar.update(total_mb - bar.n)
+    else:
         n_domain, n_background, stats = cand.n_domain, cand.n_background, cand.stats
+    bar.close()
     if n_domain == 0:
         raise InputError(
             args.corpus[0],

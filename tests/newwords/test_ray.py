@@ -14,13 +14,11 @@ import csv
 import json
 import os
 
-import numpy as np
 import pytest
 
 from components.cli import main
 from components.newwords import core, english
 from components.newwords.english import score_counts
-from components.newwords.params import NewwordsParams
 from tests.mine.conftest import SAMPLES, general_texts, medical_texts, write_shards
 from tests.newwords.conftest import ACL_ARC, ACL_TRAIN, EN_VOCAB, wikitext, write_jsonl
 
@@ -78,15 +76,18 @@ def test_ray_counts_give_the_same_words_and_scores(
     assert rm["shuffle"]["partitions"] == 2 and rm["shuffle"]["shuffle_mb"] > 0  # 2 CPUs
 
 
-def test_english_project_on_ray_gives_the_local_lexicon(ray_cluster, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("top_k", [None, 30])
+def test_english_project_on_ray_gives_the_local_lexicon(
+    ray_cluster, tmp_path, monkeypatch, capsys, top_k
+):
     rows = [{"id": str(i), "text": t} for i, t in enumerate(wikitext(600))]
     general = write_shards(tmp_path / "wiki.jsonl", rows, 250)  # a shard folder
     ref = tmp_path / "terms.txt"
     ref.write_text("machine translation\nnamed entity recognition\nparsing\n", encoding="utf-8")
-    tables = {}  # what each driver hands the scorer (the same function on both paths)
+    scored = []  # which driver builds the whole candidate table
 
     def capture(c, bg, p, vocab, workers=1):
-        tables[os.environ["DAPT_ENGINE"]] = (c, bg)
+        scored.append(os.environ["DAPT_ENGINE"])
         return score_counts(c, bg, p, vocab, workers)
 
     monkeypatch.setattr(english, "score_counts", capture)
@@ -99,12 +100,14 @@ def test_english_project_on_ray_gives_the_local_lexicon(ray_cluster, tmp_path, m
                 "--exclude-vocab", str(EN_VOCAB), "--reference", str(ref), "--out", str(out),
                 "--params", str(ACL_ARC.parent / "params.yaml"),
                 "--no-mlflow", "--no-validated-check"]  # fmt: skip
+        if top_k:
+            args += ["--top-k", str(top_k)]
         assert main(args) == 0
         lexicon_bytes = (out / "lexicon.tsv").read_bytes()
         runs[engine] = (lexicon_bytes, json.loads((out / "metrics.json").read_text()))
     assert "DAPT_ENGINE=ray overrides params.yaml execution.engine=local" in capsys.readouterr().err
     (local, lm), (ray_lex, rm) = runs["local"], runs["ray"]
-    assert lm["lang"] == "en" and local.count(b"\n") > 100  # a real English ranking
+    assert lm["lang"] == "en" and local.count(b"\n") > (top_k or 100)  # a real English ranking
     assert ray_lex == local  # same words, order, freq and scores (to the 4 decimals written)
     assert rm.pop("engine") == "ray" and "engine" not in lm
     shuffle = rm.pop("shuffle")
@@ -114,18 +117,6 @@ def test_english_project_on_ray_gives_the_local_lexicon(ray_cluster, tmp_path, m
     assert {k: v for k, v in rm.items() if k not in timing} == {
         k: v for k, v in lm.items() if k not in timing
     }  # candidates, every filter's count, units, exact_counts, evaluation
-    assert lm["eval"]["reference_occurring"] >= 2
-
-    (c, bg), (lc, lbg) = tables["ray"], tables["local"]
-    assert list(c[0].items()) == list(lc[0].items()) and bg[0] == lbg[0]
-    # Exact counts in the local order; count-1 rows dropped (min_count 3), never read by a score.
-    for n in range(1, len(lc)):
-        assert list(c[n].items()) == [(g, k) for g, k in lc[n].items() if k > 1], n
-    for n in range(1, len(lbg)):  # the background count of every candidate
-        assert all(bg[n][g] == lbg[n][g] for g, k in lc[n].items() if k >= 3), n
-    # Every candidate (not only the listed ones), scored from either driver's tables.
-    p, vocab = NewwordsParams(lang="en", min_count=3), {"cit", "##ation"}
-    a, b = score_counts(c, bg, p, vocab), score_counts(lc, lbg, p, vocab)
-    assert a.words == b.words and len(a.words) > 1000
-    for col in ("freq", "cohesion", "left", "right", "bg_freq", "left_max", "right_max"):
-        assert np.array_equal(getattr(a, col), getattr(b, col)), col  # tolerance 0
+    assert lm["eval"]["reference_occurring"] >= 2 and lm["candidates"] > 1000
+    # Scored and ranked in the partitions: the Ray driver never built the candidate table.
+    assert scored == ["local"]
