@@ -29,7 +29,7 @@ from components.newwords import core
 from components.newwords.english import candidate_row, candidates_of
 from components.newwords.english_ray import counted_en, part_of
 from components.newwords.ray_counting import shuffle_stats
-from components.newwords.ray_scores import score_shuffles
+from components.newwords.ray_scores import Outbox, batch_rows, inbox, score_shuffles
 
 
 def _sub_grams(rows: list) -> set[tuple]:
@@ -45,45 +45,29 @@ def _sub_grams(rows: list) -> set[tuple]:
 
 def ask_en(batch: dict, parts: int) -> dict:
     """Map: each partition's own rows (to itself) and the sub-grams it needs (to theirs)."""
-    out_part, out_payload, out_bytes = [], [], []
-    for part, blob, volume in zip(
-        batch["part"], batch["payload"], batch["shuffle_bytes"], strict=True
-    ):
+    out = Outbox()
+    for part, blob, volume in batch_rows(batch):
         rows, _, _ = pickle.loads(blob)
         asks: dict[int, list] = {}
         for sub in _sub_grams(rows):
             asks.setdefault(part_of(sub, parts), []).append(sub)
-        out_part.append(int(part))
-        out_payload.append(blob)  # the partition's own rows, unchanged
-        out_bytes.append(int(volume))
+        out.keep(part, blob, volume)
         for r, grams in asks.items():
-            msg = pickle.dumps(("ask", int(part), grams), protocol=5)
-            out_part.append(r)
-            out_payload.append(msg)
-            out_bytes.append(len(msg))
-    return {"part": out_part, "payload": out_payload, "shuffle_bytes": out_bytes}
+            out.send(r, ("ask", int(part), grams))
+    return out.rows
 
 
 def answer_en(group: dict) -> dict:
     """Reduce: the counts of the sub-grams other partitions asked for, sent back to them."""
-    own_blob, counts, asks, volume = None, {}, [], 0
-    for blob, v in zip(group["payload"], group["shuffle_bytes"], strict=True):
-        volume += int(v)
-        msg = pickle.loads(blob)
-        if msg[0] == "ask":
-            asks.append(msg[1:])
-        else:
-            own_blob = blob
-            for grams, ks, _ in msg[0]:
-                counts.update(zip(grams, ks, strict=True))
-    part = int(group["part"][0])
-    out_part, out_payload, out_bytes = ([part], [own_blob], [volume]) if own_blob else ([], [], [])
-    for src, grams in asks:  # a sub-gram of a candidate is a candidate row: always found
-        msg = pickle.dumps(("reply", {g: counts[g] for g in grams if g in counts}), protocol=5)
-        out_part.append(src)
-        out_payload.append(msg)
-        out_bytes.append(len(msg))
-    return {"part": out_part, "payload": out_payload, "shuffle_bytes": out_bytes}
+    part, own_blob, own, asks, volume = inbox(group)
+    out, counts = Outbox(), {}
+    if own is not None:
+        out.keep(part, own_blob, volume)
+        for grams, ks, _ in own[0]:
+            counts.update(zip(grams, ks, strict=True))
+    for _, src, grams in asks:  # a sub-gram of a candidate is a candidate row: always found
+        out.send(src, ("reply", {g: counts[g] for g in grams if g in counts}))
+    return out.rows
 
 
 def score_en(group: dict, n_words: int, n_bg: int, ref) -> dict:
@@ -98,18 +82,13 @@ def score_group(group: dict, n_words: int, n_bg: int, state: tuple) -> dict:
     """``score_en`` on the state itself: (params, lower-cased base vocabulary, excluded words,
     stop words, reference words or None)."""
     p, lower_vocab, exclude, stop, reference = state
-    own, got, volume = None, {}, 0
-    for blob, v in zip(group["payload"], group["shuffle_bytes"], strict=True):
-        volume += int(v)
-        msg = pickle.loads(blob)
-        if msg[0] == "reply":
-            got.update(msg[1])
-        else:
-            own = msg
-    part = int(group["part"][0])
+    part, _, own, replies, volume = inbox(group)
     if own is None:  # replies only reach partitions that asked, which have rows
         raise RuntimeError(f"new words: partition {part} got replies but no rows")
     rows, bg, sides = own
+    got = {}
+    for _, counts in replies:
+        got.update(counts)
 
     def count_of(gram: tuple) -> int:
         if gram not in got:

@@ -68,12 +68,51 @@ def _substrings(own: list[dict], max_len: int):
         yield n, ids, pre, suf
 
 
+class Outbox:
+    """The rows a shuffle step emits: each partition's own payload passed on to itself unchanged,
+    and messages (pickled here) to other partitions."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list] = {"part": [], "payload": [], "shuffle_bytes": []}
+
+    def keep(self, part: int, blob: bytes, volume: int) -> None:
+        self._add(part, blob, volume)
+
+    def send(self, part: int, message: tuple) -> None:
+        blob = pickle.dumps(message, protocol=5)
+        self._add(part, blob, len(blob))
+
+    def _add(self, part: int, blob: bytes, volume: int) -> None:
+        self.rows["part"].append(int(part))
+        self.rows["payload"].append(blob)
+        self.rows["shuffle_bytes"].append(int(volume))
+
+
+def batch_rows(batch: dict):
+    """(partition, own payload, bytes shuffled so far) of each row of a map batch."""
+    return zip(batch["part"], batch["payload"], batch["shuffle_bytes"], strict=True)
+
+
+def inbox(group: dict) -> tuple[int, bytes | None, object, list[tuple], int]:
+    """A reduce group opened: (partition, its own payload and what it unpickles to, None where
+    the partition has no rows; the ("ask", ...) / ("reply", ...) messages others sent; the bytes
+    received)."""
+    own_blob = own = None
+    messages, volume = [], 0
+    for blob, v in zip(group["payload"], group["shuffle_bytes"], strict=True):
+        volume += int(v)
+        msg = pickle.loads(blob)
+        if isinstance(msg[0], str) and msg[0] in ("ask", "reply"):
+            messages.append(msg)
+        else:
+            own_blob, own = blob, msg
+    return int(group["part"][0]), own_blob, own, messages, volume
+
+
 def ask(batch: dict, parts: int, max_len: int) -> dict:
     """Map: each partition's own rows (to itself) and the substring keys it needs (to theirs)."""
-    out_part, out_payload, out_bytes = [], [], []
-    for part, blob, volume in zip(
-        batch["part"], batch["payload"], batch["shuffle_bytes"], strict=True
-    ):
+    out = Outbox()
+    for part, blob, volume in batch_rows(batch):
         own, _ = pickle.loads(blob)
         needed: dict[int, list[np.ndarray]] = {}
         for _, _, pre, suf in _substrings(own, max_len):
@@ -85,43 +124,28 @@ def ask(batch: dict, parts: int, max_len: int) -> dict:
             dest = partition_of(keys, parts)
             for r in np.unique(dest).tolist():
                 asks.setdefault(r, {})[j] = keys[dest == r]
-        out_part.append(int(part))
-        out_payload.append(blob)  # the partition's own rows, unchanged
-        out_bytes.append(int(volume))
+        out.keep(part, blob, volume)
         for r, by_len in asks.items():
-            msg = pickle.dumps(("ask", int(part), by_len), protocol=5)
-            out_part.append(r)
-            out_payload.append(msg)
-            out_bytes.append(len(msg))
-    return {"part": out_part, "payload": out_payload, "shuffle_bytes": out_bytes}
+            out.send(r, ("ask", int(part), by_len))
+    return out.rows
 
 
 def answer(group: dict) -> dict:
     """Reduce: the counts of the keys other partitions asked for, sent back to them."""
-    own = own_blob = None
-    asks, volume = [], 0
-    for blob, v in zip(group["payload"], group["shuffle_bytes"], strict=True):
-        volume += int(v)
-        msg = pickle.loads(blob)
-        if msg[0] == "ask":
-            asks.append(msg[1:])
-        else:
-            own, own_blob = msg[0], blob
-    part = int(group["part"][0])
-    # No rows hashed here: nothing asked for exists (not found, as locally).
-    out_part, out_payload, out_bytes = ([part], [own_blob], [volume]) if own else ([], [], [])
-    for src, by_len in asks:
+    part, own_blob, own, asks, volume = inbox(group)
+    out = Outbox()
+    if own is not None:  # no rows hashed here: nothing asked for exists (not found, as locally)
+        out.keep(part, own_blob, volume)
+        own = own[0]
+    for _, src, by_len in asks:
         reply = {}
         for j, keys in by_len.items():
             if own is None or not len(own[j - 1]["keys"]):
                 continue
             idx, found = lookup(own[j - 1], keys)
             reply[j] = (keys[found], own[j - 1]["counts"][idx[found]])
-        msg = pickle.dumps(("reply", reply), protocol=5)
-        out_part.append(src)
-        out_payload.append(msg)
-        out_bytes.append(len(msg))
-    return {"part": out_part, "payload": out_payload, "shuffle_bytes": out_bytes}
+        out.send(src, ("reply", reply))
+    return out.rows
 
 
 def _counts(got: dict[int, tuple], j: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,19 +161,14 @@ def score_partition(group: dict, n_domain: int, n_bg: int, ref) -> dict:
     import ray
 
     p, exclude, stop, reference = ray.get(ref)
-    own = bg = None
+    part, _, mine, messages, volume = inbox(group)
+    if mine is None:  # replies only reach partitions that asked, which have rows
+        raise RuntimeError(f"new words: partition {part} got replies but no rows")
+    own, bg = mine
     replies: dict[int, list] = {}
-    volume = 0
-    for blob, v in zip(group["payload"], group["shuffle_bytes"], strict=True):
-        volume += int(v)
-        msg = pickle.loads(blob)
-        if msg[0] == "reply":
-            for j, pair in msg[1].items():
-                replies.setdefault(j, []).append(pair)
-        else:
-            own, bg = msg
-    if own is None:  # replies only reach partitions that asked, which have rows
-        raise RuntimeError(f"new words: partition {int(group['part'][0])} got replies but no rows")
+    for _, by_len in messages:
+        for j, pair in by_len.items():
+            replies.setdefault(j, []).append(pair)
     got = {}
     for j, pairs in replies.items():
         keys = np.concatenate([k for k, _ in pairs])
@@ -187,7 +206,7 @@ def score_partition(group: dict, n_domain: int, n_bg: int, ref) -> dict:
     found = core.occurring_in(own, reference, p.min_count)  # as zh_occurring, on this partition
     result = {"top": top, "candidates": len(cand.words), "filtered": filtered, "found": found}
     return {
-        "part": [int(group["part"][0])],
+        "part": [part],
         "payload": [pickle.dumps(result, protocol=5)],
         "shuffle_bytes": [volume],
     }
