@@ -18,6 +18,7 @@ import codecs
 import math
 import os
 import pickle
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -81,6 +82,41 @@ def use_sort_shuffle(ds) -> None:
     from ray.data.context import ShuffleStrategy
 
     ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+
+
+def failed_in_block_code(err: BaseException) -> bool:
+    """Whether a failed Ray Data execution failed in the stage's own per-row or per-block code
+    (Ray wraps that in ``UserCodeException``; the original class, an ``InputError`` say, does not
+    survive the trip). On a canonical input that is the input's fault (bad JSON, bad UTF-8) until
+    a local read says otherwise; anything else (a worker or node lost, the object store, the
+    connection to the cluster) is the cluster's, and re-reading the input here would only hide it
+    behind hours of local work."""
+    from ray.exceptions import UserCodeException
+
+    stack, seen = [err], set()
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        if isinstance(e, UserCodeException):
+            return True
+        seen.add(id(e))
+        stack += [e.__cause__, e.__context__, getattr(e, "cause", None)]
+    return False
+
+
+class ClusterFailure(RuntimeError):
+    """A Ray execution failed outside the stage's code: not the input's fault, so the stage
+    exits 3 (``components/cli.py``) and the orchestrator retries it."""
+
+    def __init__(self, stage: str, what: str, err: BaseException) -> None:
+        said = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip().splitlines() or [""]
+        super().__init__(
+            f"[{stage}] {what}: the Ray execution failed outside the stage's code "
+            f"({type(err).__name__}: {said[0][:200]}); the input was not re-read here. "
+            "Check the Ray cluster (RAY_ADDRESS, its dashboard and logs) and retry, or run "
+            "with execution.engine: local"
+        )
 
 
 def _split_lines(row: dict[str, Any]) -> list[dict[str, Any]]:

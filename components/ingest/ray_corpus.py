@@ -133,7 +133,7 @@ def ingest_role(
 ) -> Counter:
     """Write the role's canonical output at ``dest`` (a file, or a shard folder with
     ``shards``); returns the local counters (read, dropped_*, kept)."""
-    from components.data.raydata import file_indices
+    from components.data.raydata import ClusterFailure, failed_in_block_code, file_indices
 
     readers = [
         open_source(spec, f"{key}[{i}]", allow_links=allow_links, links=links)
@@ -148,7 +148,9 @@ def ingest_role(
     kwargs = {os.path.abspath(r.path): _reader_kwargs(r) for r in readers}
     try:
         return _run(paths, files, kwargs, params, dest, batch_docs, shards)
-    except Exception:
+    except Exception as err:
+        if not failed_in_block_code(err):  # the cluster's fault: re-reading here would hide it
+            raise ClusterFailure("ingest", key, err) from err
         for reader in readers:  # the located error a local run gives, if the input has one
             for _ in reader:
                 pass

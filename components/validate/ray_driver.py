@@ -13,9 +13,12 @@ Ray reads canonical JSONL only (``raydata.lines_dataset``), with the default fie
 writes it, as a file or a shard folder (``execution.shards``): a folder's documents are numbered
 by their line in the file its parts assemble into (``raydata.assembled_offsets``), as the local
 reader numbers them, so the sample is the same. Any other file (a ``--corpus`` in another
-format, encoding or text field) is scanned in this process, as is a file the Ray scan cannot
-read: the local reader then raises the same error, with its line and byte offset, that
-``engine: local`` reports.
+format, encoding or text field) is scanned in this process, as is a file the blocks' code could
+not read: the local reader then raises the same error, with its line and byte offset, that
+``engine: local`` reports (and if the file reads here, the workers differ from this process: an
+error, not a silent local scan). A failure outside the blocks' code (a worker or node lost, the
+cluster unreachable) is raised as ``raydata.ClusterFailure`` (exit 3, retried), without a local
+scan that would hide it behind hours of work on a large pool.
 """
 
 from __future__ import annotations
@@ -56,7 +59,12 @@ def scanner(batch_docs: int) -> Scanner:
         if not all(_canonical(r) for r in files):
             print(f"[validate] {reader.path}: not canonical JSONL, scanned here", file=sys.stderr)
             return scan_here(reader, c)
-        from components.data.raydata import assembled_offsets, ordered_block_map
+        from components.data.raydata import (
+            ClusterFailure,
+            assembled_offsets,
+            failed_in_block_code,
+            ordered_block_map,
+        )
 
         bounds = Bounds(c.min_chars, c.max_chars, c.gx_sample_size, c.gx_sample_max_chars)
         fold = Scan(bounds, c.exact_dedup_max_docs)
@@ -66,13 +74,22 @@ def scanner(batch_docs: int) -> Scanner:
             for block in blocks:
                 fold.add(block)
             result = fold.result(lambda lines: fetch(reader.path, lines, offsets))
-        except Exception as err:  # whatever it was, the local reader says what is wrong, exactly
+        except Exception as err:
+            if not failed_in_block_code(err):
+                raise ClusterFailure("validate", reader.path, err) from err
+            # The blocks' code failed: the local reader says what is wrong, with its line.
             print(
                 f"[validate] {reader.path}: the Ray scan failed ({type(err).__name__}), "
                 "scanning here",
                 file=sys.stderr,
             )
-            return scan_here(reader, c)
+            scan_here(reader, c)  # raises the input's located error, if it has one
+            raise RuntimeError(
+                f"[validate] {reader.path}: the Ray scan failed in its per-block code, but the "
+                "file reads here without error: the Ray workers run other code or libraries "
+                "than this process (check the cluster's image and runtime environment), or "
+                "run with execution.engine: local"
+            ) from err
         for r in files:
             r.bytes_read = r.total_bytes
         return result

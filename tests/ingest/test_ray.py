@@ -154,3 +154,36 @@ def test_a_bad_jsonl_line_on_ray_is_the_local_error(ray_cluster, tmp_path, monke
     local = next(x for x in errors["local"].splitlines() if "raw/b.jsonl" in x)
     assert "line 61" in local and "domain.general[1].text_fields" in errors["local"]
     assert local in errors["ray"]
+
+
+def test_a_cluster_failure_exits_3_without_reading_the_input_here(
+    ray_cluster, tmp_path, monkeypatch, capsys
+):
+    """A Ray failure outside the stage's code (a lost node, raised here by the execution) exits 3
+    (the orchestrator retries it) naming the role and the cluster, writes nothing, and does not
+    re-read the sources here (which on a large pool would take hours and hide the failure)."""
+    from ray.exceptions import RaySystemError
+
+    from components.data.readers import DocumentReader
+    from components.ingest import ray_corpus
+
+    def lost(*args, **kwargs):
+        raise RaySystemError("the node running the blocks died")
+
+    reads = []
+    real_iter = DocumentReader.__iter__
+
+    def counted(self):
+        reads.append(self.path)
+        return real_iter(self)
+
+    monkeypatch.chdir(tmp_path)
+    jsonl_project(tmp_path)
+    monkeypatch.setattr(ray_corpus, "_run", lost)
+    monkeypatch.setattr(DocumentReader, "__iter__", counted)
+    monkeypatch.setenv("DAPT_ENGINE", "ray")
+    assert main(["ingest", "--no-mlflow", "--out", "o", "--metrics", "m.json"]) == 3
+    err = capsys.readouterr().err
+    assert "ClusterFailure: [ingest]" in err and "outside the stage's code" in err, err[-2000:]
+    assert "node running the blocks died" in err and "execution.engine: local" in err
+    assert reads == [] and not Path("o").exists()

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from components.cli import main
+from components.data import raydata
+from components.data.raydata import ClusterFailure
 from components.data.readers import DocumentReader
 from components.data.shards import open_documents, part_name
 from components.validate import ray_driver
@@ -127,3 +129,40 @@ def test_a_shard_folder_is_scanned_on_ray_as_its_file(ray_cluster, tmp_path, cap
             (d.id, d.text, d.metadata) for d in local_sample
         ]
     assert any(d.metadata["line"] > 200 for d in local_sample)  # from the last part
+
+
+def test_a_cluster_failure_is_raised_not_hidden_by_a_local_scan(ray_cluster, tmp_path, monkeypatch):
+    """A Ray failure outside the blocks' code (a lost node, here raised by the execution) fails
+    the scan as ``ClusterFailure`` (exit 3: retried); the file is not scanned here instead, which
+    on a large pool would hide the failure behind hours of local work."""
+    from ray.exceptions import RaySystemError
+
+    def lost(*args, **kwargs):
+        raise RaySystemError("the node running the blocks died")
+
+    def no_local_scan(*args):
+        raise AssertionError("scanned here after a cluster failure")
+
+    monkeypatch.setattr(raydata, "ordered_block_map", lost)
+    monkeypatch.setattr(ray_driver, "scan_here", no_local_scan)
+    path = corpus(tmp_path / "c.jsonl")
+    checks = CorpusChecks(max_chars=2000, exact_dedup_max_docs=10**6, gx_sample_size=100)
+    with pytest.raises(ClusterFailure, match=r"outside the stage's code.*node .* died"):
+        ray_driver.scanner(BATCH)(DocumentReader(path), checks)
+
+
+def test_block_code_failing_on_a_good_file_is_an_error(ray_cluster, tmp_path, monkeypatch, capsys):
+    """The workers' code fails (as on workers with other code or libraries) on a file that reads
+    here without error: an error, not a silent local result; a failure in the blocks' code is
+    recognised through Ray's wrapping (UserCodeException), not only on bad input."""
+
+    def other_workers(docs, bounds):
+        raise ValueError("a worker without this project's code")
+
+    monkeypatch.setattr(ray_driver, "_scan_block", other_workers)
+    path = corpus(tmp_path / "c.jsonl")
+    checks = CorpusChecks(max_chars=2000, exact_dedup_max_docs=10**6, gx_sample_size=100)
+    with pytest.raises(RuntimeError, match="reads here without error") as raised:
+        ray_driver.scanner(BATCH)(DocumentReader(path), checks)
+    assert not isinstance(raised.value, ClusterFailure)
+    assert f"{path}: the Ray scan failed" in capsys.readouterr().err  # read here, then raised
