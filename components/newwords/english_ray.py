@@ -35,7 +35,7 @@ import numpy as np
 
 from components.data.raydata import batch_lines, file_indices
 from components.newwords.english import Sides, count_block
-from components.newwords.ray_counting import shuffled
+from components.newwords.ray_counting import Outbox, batch_rows, inbox, shuffled
 
 # First-seen position packed into one int (sorts and pickles cheaper than tuples):
 # file index, line, document of the line, rank of the row in its block's table.
@@ -133,10 +133,8 @@ def route_en(batch: dict, parts: int, max_words: int, min_count: int) -> dict:
     """Map (second shuffle): a counted partition -> its candidates, unit totals and background
     counts (to itself), and each extension row of count > 1 to the partitions of its parents
     (``gram[:-1]``: right neighbours; ``gram[1:]``: left neighbours)."""
-    out_part, out_payload, out_bytes = [], [], []
-    for part, blob, volume in zip(
-        batch["part"], batch["payload"], batch["shuffle_bytes"], strict=True
-    ):
+    out = Outbox()
+    for part, blob, volume in batch_rows(batch):
         d_out, b_out = pickle.loads(blob)
         own = [_own_rows(d_out[n], min_count) for n in range(max_words)]
         cands = {g for grams, _, _ in own for g in grams}
@@ -147,9 +145,7 @@ def route_en(batch: dict, parts: int, max_words: int, min_count: int) -> dict:
             if g in cands
         }
         units = (sum(d_out[0][1]), sum(b_out[0][1]))
-        out_part.append(int(part))
-        out_payload.append(pickle.dumps(("own", own, bg, units), protocol=5))
-        out_bytes.append(int(volume))
+        out.keep(part, pickle.dumps((own, bg, units), protocol=5), volume)
         ext: dict[int, list] = {}
         for n in range(1, max_words + 1):  # children of 2..max_words + 1 words
             for g, k, f in zip(*d_out[n], strict=True):
@@ -157,29 +153,18 @@ def route_en(batch: dict, parts: int, max_words: int, min_count: int) -> dict:
                     ext.setdefault(part_of(g[:-1], parts), []).append(("r", n, f, g, k))
                     ext.setdefault(part_of(g[1:], parts), []).append(("l", n, f, g, k))
         for r, rows in ext.items():
-            out_part.append(r)
-            out_payload.append(pickle.dumps(("ext", rows), protocol=5))
-            out_bytes.append(0)  # counted on arrival, in finish_en
-    return {"part": out_part, "payload": out_payload, "shuffle_bytes": out_bytes}
+            out.send(r, ("ext", rows))
+    return out.rows
 
 
 def finish_en(group: dict) -> dict:
     """Reduce: a partition's candidates with their neighbour sums, added in the local order
     (extensions sorted by first-seen position, per length) so the floats are the local bits."""
-    own = None
-    ext: list = []
-    volume = 0
-    for blob, v in zip(group["payload"], group["shuffle_bytes"], strict=True):
-        msg = pickle.loads(blob)
-        volume += int(v)
-        if msg[0] == "own":
-            own = msg[1:]
-        else:
-            volume += len(blob)
-            ext += msg[1]
+    part, _, own, messages, volume = inbox(group)  # volume: the extension rows' bytes too
     if own is None:  # every partition routes its own rows, even none
-        raise RuntimeError(f"new words: partition {int(group['part'][0])} lost its own rows")
+        raise RuntimeError(f"new words: partition {part} lost its own rows")
     rows, bg, units = own
+    ext = [e for _, sent in messages for e in sent]
     cands = {g for grams, _, _ in rows for g in grams}
     sides = Sides()
     for side, _, _, g, k in sorted(ext, key=lambda e: (e[1], e[2])):  # (length, first seen)
@@ -188,7 +173,7 @@ def finish_en(group: dict) -> dict:
         elif side == "l" and g[1:] in cands:
             sides.add_left(g, k)
     return {
-        "part": [int(group["part"][0])],
+        "part": [part],
         "payload": [pickle.dumps((rows, bg, sides), protocol=5)],
         "shuffle_bytes": [volume],
         "units_domain": [units[0]],

@@ -28,8 +28,8 @@ import time
 from components.newwords import core
 from components.newwords.english import candidate_row, candidates_of
 from components.newwords.english_ray import counted_en, part_of
-from components.newwords.ray_counting import shuffle_stats
-from components.newwords.ray_scores import Outbox, batch_rows, inbox, score_shuffles
+from components.newwords.ray_counting import Outbox, batch_rows, inbox, shuffle_stats
+from components.newwords.ray_scores import score_shuffles
 
 
 def _sub_grams(rows: list) -> set[tuple]:

@@ -12,7 +12,10 @@
            which drives the whole Chinese path): the driver gets the top rows, not the counts.
 
 Steps 1-4 are ``shuffled``, which the English path (``english_ray.py``) shares with its own
-map, reduce and neighbour routing.
+map, reduce and neighbour routing. The shuffles after counting (neighbours, ask, answer) share
+one message convention: each partition's own payload, untagged, goes to itself with the bytes
+shuffled so far; every other message is a string-tagged tuple (``Outbox`` sends, ``inbox``
+opens).
 
 What the reduce keeps (it changes no score): scoring reads domain n-grams of count >= min_count
 (candidates), their prefixes and suffixes (at least as frequent), and one-character extensions
@@ -171,6 +174,47 @@ def shuffled(
             finish, batch_format="numpy"
         )
     return reduced, parts
+
+
+class Outbox:
+    """The rows a shuffle step emits: each partition's own payload passed on to itself unchanged,
+    and messages (pickled here) to other partitions."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list] = {"part": [], "payload": [], "shuffle_bytes": []}
+
+    def keep(self, part: int, blob: bytes, volume: int) -> None:
+        self._add(part, blob, volume)
+
+    def send(self, part: int, message: tuple) -> None:
+        blob = pickle.dumps(message, protocol=5)
+        self._add(part, blob, len(blob))
+
+    def _add(self, part: int, blob: bytes, volume: int) -> None:
+        self.rows["part"].append(int(part))
+        self.rows["payload"].append(blob)
+        self.rows["shuffle_bytes"].append(int(volume))
+
+
+def batch_rows(batch: dict):
+    """(partition, own payload, bytes shuffled so far) of each row of a map batch."""
+    return zip(batch["part"], batch["payload"], batch["shuffle_bytes"], strict=True)
+
+
+def inbox(group: dict) -> tuple[int, bytes | None, object, list[tuple], int]:
+    """A reduce group opened: (partition, its own payload and what it unpickles to, None where
+    the partition has no rows; the messages others sent, tuples tagged by a string ("ext",
+    "ask", "reply"; an own payload is never tagged); the bytes received)."""
+    own_blob = own = None
+    messages, volume = [], 0
+    for blob, v in zip(group["payload"], group["shuffle_bytes"], strict=True):
+        volume += int(v)
+        msg = pickle.loads(blob)
+        if isinstance(msg[0], str):
+            messages.append(msg)
+        else:
+            own_blob, own = blob, msg
+    return int(group["part"][0]), own_blob, own, messages, volume
 
 
 def shuffle_stats(parts: int, volume: int, start: float) -> dict:

@@ -32,6 +32,7 @@ import numpy as np
 
 from components.newwords import core
 from components.newwords.counting import CHAR_FIELDS, extend, lookup, partition_of
+from components.newwords.ray_counting import Outbox, batch_rows, inbox
 
 _MASK = np.uint64(0xFFFF)
 
@@ -66,47 +67,6 @@ def _substrings(own: list[dict], max_len: int):
         pre = {j: sub_key(ids, 0, j) for j in range(1, n)}
         suf = {j: sub_key(ids, n - j, n) for j in range(1, n)}
         yield n, ids, pre, suf
-
-
-class Outbox:
-    """The rows a shuffle step emits: each partition's own payload passed on to itself unchanged,
-    and messages (pickled here) to other partitions."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, list] = {"part": [], "payload": [], "shuffle_bytes": []}
-
-    def keep(self, part: int, blob: bytes, volume: int) -> None:
-        self._add(part, blob, volume)
-
-    def send(self, part: int, message: tuple) -> None:
-        blob = pickle.dumps(message, protocol=5)
-        self._add(part, blob, len(blob))
-
-    def _add(self, part: int, blob: bytes, volume: int) -> None:
-        self.rows["part"].append(int(part))
-        self.rows["payload"].append(blob)
-        self.rows["shuffle_bytes"].append(int(volume))
-
-
-def batch_rows(batch: dict):
-    """(partition, own payload, bytes shuffled so far) of each row of a map batch."""
-    return zip(batch["part"], batch["payload"], batch["shuffle_bytes"], strict=True)
-
-
-def inbox(group: dict) -> tuple[int, bytes | None, object, list[tuple], int]:
-    """A reduce group opened: (partition, its own payload and what it unpickles to, None where
-    the partition has no rows; the ("ask", ...) / ("reply", ...) messages others sent; the bytes
-    received)."""
-    own_blob = own = None
-    messages, volume = [], 0
-    for blob, v in zip(group["payload"], group["shuffle_bytes"], strict=True):
-        volume += int(v)
-        msg = pickle.loads(blob)
-        if isinstance(msg[0], str) and msg[0] in ("ask", "reply"):
-            messages.append(msg)
-        else:
-            own_blob, own = blob, msg
-    return int(group["part"][0]), own_blob, own, messages, volume
 
 
 def ask(batch: dict, parts: int, max_len: int) -> dict:

@@ -20,15 +20,14 @@ import pickle
 import numpy as np
 
 from components.newwords.counting import Table, empty_table, lookup, partition_of
+from components.newwords.ray_counting import Outbox, batch_rows, inbox
 
 
 def route_partition(batch: dict, parts: int, min_count: int) -> dict:
     """Map: one counted partition -> its own candidates (to itself) and its extension rows (to
     the partitions of their parents)."""
-    out_part, out_payload, out_bytes = [], [], []
-    for part, blob, volume in zip(
-        batch["part"], batch["payload"], batch["shuffle_bytes"], strict=True
-    ):
+    out = Outbox()
+    for part, blob, volume in batch_rows(batch):
         domain, background = pickle.loads(blob)
         max_len = len(domain)
         own = [domain[0]]
@@ -37,9 +36,7 @@ def route_partition(batch: dict, parts: int, min_count: int) -> dict:
             own.append({f: col[t["counts"] >= min_count] for f, col in t.items()})
         own.append(empty_table())  # the longest length is only ever an extension
         bg = [*background[:-1], empty_table()]
-        out_part.append(int(part))
-        out_payload.append(pickle.dumps(("own", own, bg), protocol=5))
-        out_bytes.append(int(volume))
+        out.keep(part, pickle.dumps((own, bg), protocol=5), volume)
         for n in range(2, max_len):  # children of length n + 1 of parents of length n >= 2
             child = domain[n]  # reduced already: counts > 1 only
             for side in ("prefix", "suffix"):
@@ -47,10 +44,8 @@ def route_partition(batch: dict, parts: int, min_count: int) -> dict:
                 for r in np.unique(dest).tolist():
                     m = dest == r
                     msg = (n, side, child[side][m], child["keys"][m], child["counts"][m])
-                    out_part.append(r)
-                    out_payload.append(pickle.dumps(("ext", msg), protocol=5))
-                    out_bytes.append(0)
-    return {"part": out_part, "payload": out_payload, "shuffle_bytes": out_bytes}
+                    out.send(r, ("ext", msg))
+    return out.rows
 
 
 def _side(parents: np.ndarray, msgs: list) -> tuple[np.ndarray, np.ndarray]:
@@ -72,24 +67,19 @@ def _side(parents: np.ndarray, msgs: list) -> tuple[np.ndarray, np.ndarray]:
 
 def finish_partition(group: dict) -> dict:
     """Reduce: a partition's candidates with their neighbour columns, and its background rows."""
-    own = bg = None
-    volume = side_bytes = 0
+    part, _, mine, messages, volume = inbox(group)  # volume: the extension rows' bytes too
+    if mine is None:  # every partition routes its own rows, even none
+        raise RuntimeError(f"new words: partition {part} lost its own rows")
+    own, bg = mine
     ext: dict[tuple[int, str], list] = {}
-    for blob, v in zip(group["payload"], group["shuffle_bytes"], strict=True):
-        kind, *rest = pickle.loads(blob)
-        volume += int(v)
-        if kind == "own":
-            own, bg = rest
-        else:
-            side_bytes += len(blob)
-            n, side, *arrays = rest[0]
-            ext.setdefault((n, side), []).append(arrays)
+    for _, (n, side, *arrays) in messages:
+        ext.setdefault((n, side), []).append(arrays)
     for n in range(1, len(own) - 1):
         t: Table = own[n]
         t["r_clogc"], t["r_max"] = _side(t["keys"], ext.get((n + 1, "prefix"), []))
         t["l_clogc"], t["l_max"] = _side(t["keys"], ext.get((n + 1, "suffix"), []))
     return {
-        "part": [int(group["part"][0])],
+        "part": [part],
         "payload": [pickle.dumps((own, bg), protocol=5)],
-        "shuffle_bytes": [volume + side_bytes],
+        "shuffle_bytes": [volume],
     }
